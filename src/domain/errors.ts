@@ -1,0 +1,37 @@
+// Domain errors. Services throw these; the HTTP edge maps each code to a status and the
+// OCI (or management API) error body in one catalogue (http/error-catalogue.ts).
+
+export type RegistryErrorCode =
+  | 'BLOB_UNKNOWN'
+  | 'BLOB_UPLOAD_INVALID'
+  | 'BLOB_UPLOAD_UNKNOWN'
+  | 'DIGEST_INVALID'
+  | 'MANIFEST_BLOB_UNKNOWN'
+  | 'MANIFEST_INVALID'
+  | 'MANIFEST_UNKNOWN'
+  | 'NAME_INVALID'
+  | 'NAME_UNKNOWN'
+  | 'SIZE_INVALID'
+  | 'UNAUTHORIZED'
+  | 'DENIED'
+  | 'UNSUPPORTED'
+  | 'TOOMANYREQUESTS'
+  | 'RANGE_INVALID'
+  | 'MANIFEST_TOO_LARGE'
+  | 'UNAVAILABLE';
+
+export class RegistryError extends Error {
+  readonly code: RegistryErrorCode;
+  readonly detail: unknown;
+
+  constructor(code: RegistryErrorCode, message: string, detail?: unknown) {
+    super(message);
+    this.name = 'RegistryError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+export function registryError(code: RegistryErrorCode, message: string, detail?: unknown): RegistryError {
+  return new RegistryError(code, message, detail);
+}

@@ -1,0 +1,28 @@
+// The one interface the metadata repositories use. Two adapters implement it with the same SQL:
+// PGlite (embedded, in-process) and node-postgres (an external PostgreSQL server).
+
+export type SqlParam = string | number | boolean | null | Date | Uint8Array | readonly string[];
+
+export interface Queryable {
+  query<Row extends object>(sql: string, params?: readonly SqlParam[]): Promise<Row[]>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Thrown by adapters when the database cannot be reached; the HTTP edge answers 503. */
+export class DatabaseUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+/** PostgreSQL's unique_violation, so repositories can turn races into idempotent outcomes. */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+}

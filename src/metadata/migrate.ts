@@ -1,0 +1,40 @@
+import type { Database } from './database.js';
+import { migration001 } from './migrations/001-registry.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Forward-only, in order. Append new migrations; never edit an applied one. */
+export const MIGRATIONS: readonly Migration[] = [migration001];
+
+// Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.
+const MIGRATION_LOCK_KEY = 7_320_481_734;
+
+/**
+ * Applies pending migrations in one transaction that holds a cluster-wide advisory lock:
+ * instances starting together wait for each other instead of racing, and a failure leaves
+ * the schema untouched. Returns the versions applied by this call.
+ */
+export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version     integer PRIMARY KEY,
+      name        text NOT NULL,
+      applied_at  timestamptz NOT NULL DEFAULT now()
+    )`);
+    const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    const done: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      await tx.query(m.sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      done.push(m.version);
+    }
+    return done;
+  });
+}

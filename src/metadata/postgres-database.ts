@@ -1,0 +1,75 @@
+import pg from 'pg';
+import type { Database, Queryable, SqlParam } from './database.js';
+import { DatabaseUnavailableError } from './database.js';
+
+// int8 columns (sizes, ids) as JS numbers: every value we store stays below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+export interface PostgresOptions {
+  connectionString: string;
+  poolSize: number;
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/** Connection failures and server shutdown (57P01..57P03, 08xxx) mean "unavailable", not "bug". */
+function toUnavailable(err: unknown): unknown {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (
+    (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || /^(08|57P0)/.test(code))) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  ) {
+    return new DatabaseUnavailableError(`database unavailable: ${message}`, { cause: err });
+  }
+  return err;
+}
+
+export async function openPostgresDatabase(options: PostgresOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const wrap = (client: Pick<pg.Pool, 'query'>): Queryable => ({
+    async query<Row extends object>(sql: string, params?: readonly SqlParam[]): Promise<Row[]> {
+      try {
+        const result = await client.query(sql, params ? [...params] : undefined);
+        return result.rows as Row[];
+      } catch (err) {
+        throw toUnavailable(err);
+      }
+    },
+  });
+  const base = wrap(pool);
+  // Fail fast with a clear message when the server is not there at start-up.
+  await base.query('SELECT 1');
+  return {
+    kind: 'postgres',
+    query: base.query,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw toUnavailable(err);
+      }
+      const tx = wrap(client);
+      try {
+        await tx.query('BEGIN');
+        const result = await fn(tx);
+        await tx.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
