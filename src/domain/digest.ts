@@ -23,8 +23,7 @@ export function isDigestAlgorithm(value: string): value is DigestAlgorithm {
 }
 
 export type DigestParseResult =
-  | { ok: true; digest: Digest }
-  | { ok: false; reason: 'malformed' | 'unsupported'; message: string };
+  { ok: true; digest: Digest } | { ok: false; reason: 'malformed' | 'unsupported'; message: string };
 
 export function parseDigest(input: string): DigestParseResult {
   if (!GENERAL_GRAMMAR.test(input)) {
@@ -34,7 +33,11 @@ export function parseDigest(input: string): DigestParseResult {
   const algorithm = input.slice(0, colon);
   const hex = input.slice(colon + 1);
   if (!isDigestAlgorithm(algorithm)) {
-    return { ok: false, reason: 'unsupported', message: `unsupported digest algorithm "${truncate(algorithm)}"` };
+    return {
+      ok: false,
+      reason: 'unsupported',
+      message: `unsupported digest algorithm "${truncate(algorithm)}"`,
+    };
   }
   if (hex.length !== HEX_LENGTH[algorithm] || !/^[a-f0-9]+$/.test(hex)) {
     return {

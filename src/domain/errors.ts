@@ -23,12 +23,15 @@ export type RegistryErrorCode =
 export class RegistryError extends Error {
   readonly code: RegistryErrorCode;
   readonly detail: unknown;
+  /** Overrides the catalogue's status where the spec wants another one for this situation. */
+  readonly status: number | undefined;
 
-  constructor(code: RegistryErrorCode, message: string, detail?: unknown) {
+  constructor(code: RegistryErrorCode, message: string, detail?: unknown, status?: number) {
     super(message);
     this.name = 'RegistryError';
     this.code = code;
     this.detail = detail;
+    this.status = status;
   }
 }
 

@@ -5,6 +5,8 @@ export type SqlParam = string | number | boolean | null | Date | Uint8Array | re
 
 export interface Queryable {
   query<Row extends object>(sql: string, params?: readonly SqlParam[]): Promise<Row[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  execScript(sql: string): Promise<void>;
 }
 
 export interface Database extends Queryable {

@@ -18,7 +18,10 @@ const MIGRATION_LOCK_KEY = 7_320_481_734;
  * instances starting together wait for each other instead of racing, and a failure leaves
  * the schema untouched. Returns the versions applied by this call.
  */
-export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+export async function migrate(
+  db: Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -31,7 +34,7 @@ export async function migrate(db: Database, migrations: readonly Migration[] = M
     const done: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
-      await tx.query(m.sql);
+      await tx.execScript(m.sql);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       done.push(m.version);
     }

@@ -43,6 +43,14 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
         throw toUnavailable(err);
       }
     },
+    async execScript(sql: string): Promise<void> {
+      try {
+        // Without parameters node-postgres uses the simple protocol, which runs several statements.
+        await client.query(sql);
+      } catch (err) {
+        throw toUnavailable(err);
+      }
+    },
   });
   const base = wrap(pool);
   // Fail fast with a clear message when the server is not there at start-up.
@@ -50,6 +58,7 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
   return {
     kind: 'postgres',
     query: base.query,
+    execScript: base.execScript,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       let client: pg.PoolClient;
       try {

@@ -7,12 +7,11 @@ export const migration001 = {
   sql: `
 CREATE TABLE repositories (
   id          bigserial PRIMARY KEY,
-  name        text NOT NULL,
+  -- "C" collation: byte order, which is what the catalog's "last" pagination compares with.
+  name        text COLLATE "C" NOT NULL UNIQUE,
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
--- "C" collation: byte order, which is what the catalog's "last" pagination compares with.
-CREATE UNIQUE INDEX repositories_name ON repositories (name COLLATE "C");
 
 -- One row per stored content digest (layers, configs and manifests alike): the bytes exist.
 CREATE TABLE blobs (
@@ -56,11 +55,11 @@ CREATE INDEX manifest_references_digest ON manifest_references (digest);
 
 CREATE TABLE tags (
   repository_id  bigint NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
-  name           text NOT NULL,
+  name           text COLLATE "C" NOT NULL,
   manifest_id    bigint NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
-  updated_at     timestamptz NOT NULL DEFAULT now()
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (repository_id, name)
 );
-CREATE UNIQUE INDEX tags_repository_name ON tags (repository_id, name COLLATE "C");
 CREATE INDEX tags_manifest ON tags (manifest_id);
 
 -- Upload sessions: the bytes live in storage under the session id; this row is the truth about

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+// The one configuration schema. Keys are snake_case like Harbor's; every key has a default so
+// that an empty (or absent) file gives the embedded single-instance setup.
+
+const MiB = 1024 * 1024;
+
+export const configSchema = z
+  .object({
+    data_dir: z.string().min(1).default('./data'),
+    admin_password: z.string().min(8, 'must be at least 8 characters').optional(),
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(5000),
+        /** Seconds a request may stay idle before the socket is dropped. */
+        idle_timeout_seconds: z.number().int().positive().default(120),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 5000, idle_timeout_seconds: 120 }),
+    database: z
+      .object({
+        /** postgres://… of an external PostgreSQL; absent: embedded PGlite under data_dir. */
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .optional(),
+        pool_size: z.number().int().min(1).max(1000).default(10),
+      })
+      .strict()
+      .default({ pool_size: 10 }),
+    storage: z
+      .object({
+        filesystem: z
+          .object({ root: z.string().min(1).optional() })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({ filesystem: {} }),
+    auth: z
+      .object({
+        anonymous_pull: z.boolean().default(false),
+        realm: z.string().min(1).default('Wharf'),
+      })
+      .strict()
+      .default({ anonymous_pull: false, realm: 'Wharf' }),
+    limits: z
+      .object({
+        manifest_max_bytes: z
+          .number()
+          .int()
+          .min(4 * MiB, 'must accept at least 4 MiB (the OCI spec minimum)')
+          .default(4 * MiB),
+      })
+      .strict()
+      .default({ manifest_max_bytes: 4 * MiB }),
+    uploads: z
+      .object({
+        /** Upload sessions untouched for this long are purged. */
+        expire_after_hours: z.number().positive().default(24),
+        /** Advertised as OCI-Chunk-Min-Length. */
+        chunk_min_length: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .default({ expire_after_hours: 24, chunk_min_length: 0 }),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** One access-log line per request. */
+        requests: z.boolean().default(true),
+      })
+      .strict()
+      .default({ level: 'info', requests: true }),
+    shutdown: z
+      .object({ grace_seconds: z.number().positive().default(30) })
+      .strict()
+      .default({ grace_seconds: 30 }),
+  })
+  .strict();
+
+export type WharfConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+
+import { RegistryError } from '../domain/errors.js';
+import { DatabaseUnavailableError } from '../metadata/database.js';
+import type { AuthService } from '../services/auth-service.js';
+import { ERROR_CATALOGUE, ociErrorBody } from './error-catalogue.js';
+import type { HttpMetrics } from './metrics.js';
+import { actionFor, authorize, type AccessPolicy } from './oci/access.js';
+import { handleOciRoute, type OciServices } from './oci/handlers.js';
+import { parseOciPath } from './oci/routes.js';
+
+export interface HealthCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface AppDeps {
+  logger: FastifyBaseLogger;
+  logRequests: boolean;
+  oci: OciServices;
+  auth: AuthService;
+  access: AccessPolicy;
+  metrics: HttpMetrics;
+  health: HealthCheck[];
+  /** Set once shutdown starts: new requests are refused with 503 while in-flight ones finish. */
+  isDraining(): boolean;
+}
+
+const OCI_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Our own onResponse hook writes one access-log line (or none, by configuration).
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Keep-alive connections that are idle are closed at shutdown; busy ones finish first.
+    forceCloseConnections: 'idle',
+    // Repository names may be long; digests and tags are bounded by the services.
+    routerOptions: { maxParamLength: 1024 },
+    return503OnClosing: true,
+  });
+
+  // Bodies are streams handed to the services untouched: no parser may buffer a blob.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (deps.isDraining()) {
+      reply.header('retry-after', '1').header('connection', 'close');
+      throw new RegistryError('UNAVAILABLE', 'this instance is shutting down; retry');
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = routeLabel(request);
+    deps.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    deps.metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    if (deps.logRequests) {
+      request.log.info(
+        {
+          method: request.method,
+          url: redactQuery(request.url),
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+        },
+        'request',
+      );
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | Error, request, reply) =>
+    sendError(error, request, reply, deps),
+  );
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .send(ociErrorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  const ociHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?', 1)[0] as string;
+    const route = parseOciPath(path);
+    if (!route) {
+      throw new RegistryError(
+        'NAME_INVALID',
+        `no registry endpoint matches ${path.slice(0, 200)}`,
+        undefined,
+        404,
+      );
+    }
+    await authorize(request, actionFor(route, request.method), deps.auth, deps.access);
+    reply.header('docker-distribution-api-version', 'registry/2.0');
+    await handleOciRoute(deps.oci, route, request, reply);
+  };
+  app.route({ method: [...OCI_METHODS], url: '/v2', handler: ociHandler });
+  app.route({ method: [...OCI_METHODS], url: '/v2/*', handler: ociHandler });
+
+  app.get('/api/v2.0/ping', async (_request, reply) => reply.type('text/plain').send('Pong'));
+  app.get('/api/v2.0/health', async (_request, reply) => {
+    const components = await Promise.all(
+      deps.health.map(async (h) => {
+        try {
+          await withTimeout(h.check(), 5_000);
+          return { name: h.name, status: 'healthy' };
+        } catch (err) {
+          return {
+            name: h.name,
+            status: 'unhealthy',
+            error: err instanceof Error ? err.message : String(err),
+          };
+        }
+      }),
+    );
+    const healthy = components.every((c) => c.status === 'healthy');
+    reply.code(healthy ? 200 : 503).send({ status: healthy ? 'healthy' : 'unhealthy', components });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  return app;
+}
+
+function sendError(
+  error: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: AppDeps,
+): void {
+  if (error instanceof RegistryError) {
+    const entry = ERROR_CATALOGUE[error.code];
+    const status = error.status ?? entry.status;
+    if (status === 401) {
+      reply.header('www-authenticate', `Basic realm="${deps.access.realm}", charset="UTF-8"`);
+    }
+    if (status === 416 && isObject(error.detail)) {
+      if (typeof error.detail.size === 'number')
+        reply.header('content-range', `bytes */${error.detail.size}`);
+      if (typeof error.detail.offset === 'number')
+        reply.header('range', `0-${Math.max(error.detail.offset - 1, 0)}`);
+    }
+    if (status === 503) reply.header('retry-after', '1');
+    drain(request);
+    reply.code(status).send(ociErrorBody(entry.code, error.message, error.detail));
+    return;
+  }
+  if (error instanceof DatabaseUnavailableError) {
+    request.log.warn({ err: error.message }, 'database unavailable');
+    drain(request);
+    reply
+      .code(503)
+      .header('retry-after', '5')
+      .send(ociErrorBody('UNAVAILABLE', 'the metadata database is unavailable; retry later'));
+    return;
+  }
+  const statusCode = (error as FastifyError).statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    reply.code(statusCode).send(ociErrorBody('BAD_REQUEST', error.message));
+    return;
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  drain(request);
+  reply.code(500).send(ociErrorBody('UNKNOWN', `internal error; request id ${request.id}`));
+}
+
+/** Discards an unread request body so the connection can be reused (or closed cleanly). */
+function drain(request: FastifyRequest): void {
+  if (!request.raw.readableEnded && !request.raw.destroyed) request.raw.resume();
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** Upload URLs carry digests only, but never log query strings verbatim beyond a bound. */
+function redactQuery(url: string): string {
+  return url.length > 300 ? `${url.slice(0, 297)}...` : url;
+}
+
+function routeLabel(request: FastifyRequest): string {
+  const path = request.url.split('?', 1)[0] as string;
+  if (path.startsWith('/v2')) return parseOciPath(path)?.kind ?? 'v2-unknown';
+  if (path.startsWith('/api/')) return 'api';
+  if (path === '/metrics') return 'metrics';
+  return 'other';
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,317 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../../domain/errors.js';
+import { MANIFEST_MEDIA_TYPES, baseMediaType } from '../../domain/media-types.js';
+import type { BlobService } from '../../services/registry/blob-service.js';
+import type { ListingService, Page } from '../../services/registry/listing-service.js';
+import type { ManifestService, StoredManifest } from '../../services/registry/manifest-service.js';
+import type { UploadService, UploadStatus } from '../../services/registry/upload-service.js';
+import type { HttpMetrics } from '../metrics.js';
+import {
+  contentLength,
+  hasBody,
+  pageSizeParam,
+  queryValue,
+  queryValues,
+  requestedRange,
+  uploadContentRange,
+} from './headers.js';
+import type { OciRoute } from './routes.js';
+
+export interface OciServices {
+  blobs: BlobService;
+  uploads: UploadService;
+  manifests: ManifestService;
+  listing: ListingService;
+  metrics: HttpMetrics;
+  manifestMaxBytes: number;
+  chunkMinLength: number;
+}
+
+type Handler<R extends OciRoute> = (
+  s: OciServices,
+  route: R,
+  req: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<void>;
+
+function methodNotAllowed(method: string): never {
+  throw new RegistryError('UNSUPPORTED', `method ${method} is not supported on this endpoint`);
+}
+
+// ---- blobs ----------------------------------------------------------------------------------
+
+const blob: Handler<Extract<OciRoute, { kind: 'blob' }>> = async (s, route, req, reply) => {
+  if (req.method === 'DELETE') {
+    await s.blobs.delete(route.name, route.digest);
+    return reply.code(202).header('content-length', '0').send();
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  const info = await s.blobs.stat(route.name, route.digest);
+  const range = req.method === 'GET' ? requestedRange(req.headers.range, info.size) : null;
+  reply
+    .header('docker-content-digest', info.digest)
+    .header('content-type', 'application/octet-stream')
+    .header('accept-ranges', 'bytes')
+    .header('etag', `"${info.digest}"`)
+    .header('cache-control', 'max-age=31536000');
+  if (req.method === 'HEAD') {
+    return reply.header('content-length', String(info.size)).send();
+  }
+  const stream = await s.blobs.open(info, range ?? undefined);
+  const length = range ? range.end - range.start + 1 : info.size;
+  stream.once('end', () => s.metrics.bytesSent.inc(length));
+  if (range) {
+    reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${info.size}`);
+  }
+  return reply.header('content-length', String(length)).send(stream);
+};
+
+// ---- uploads --------------------------------------------------------------------------------
+
+function uploadLocation(status: UploadStatus): string {
+  return `/v2/${status.repository}/blobs/uploads/${status.id}`;
+}
+
+function sendUploadStatus(
+  s: OciServices,
+  reply: FastifyReply,
+  status: UploadStatus,
+  code: number,
+): FastifyReply {
+  reply
+    .code(code)
+    .header('location', uploadLocation(status))
+    .header('docker-upload-uuid', status.id)
+    .header('range', `0-${Math.max(status.offset - 1, 0)}`)
+    .header('content-length', '0');
+  if (s.chunkMinLength > 0) reply.header('oci-chunk-min-length', String(s.chunkMinLength));
+  return reply.send();
+}
+
+function sendBlobCreated(reply: FastifyReply, name: string, digest: string): FastifyReply {
+  return reply
+    .code(201)
+    .header('location', `/v2/${name}/blobs/${digest}`)
+    .header('docker-content-digest', digest)
+    .header('content-length', '0')
+    .send();
+}
+
+const uploads: Handler<Extract<OciRoute, { kind: 'uploads' }>> = async (s, route, req, reply) => {
+  if (req.method !== 'POST') methodNotAllowed(req.method);
+  const mount = queryValue(req.query, 'mount');
+  const from = queryValue(req.query, 'from');
+  if (mount !== undefined && from !== undefined) {
+    const mounted = await s.blobs.mount(route.name, from, mount);
+    if (mounted) return sendBlobCreated(reply, route.name, mounted.digest);
+  }
+  const digest = queryValue(req.query, 'digest');
+  if (digest !== undefined) {
+    const length = contentLength(req);
+    const committed = await s.uploads.uploadMonolithic(route.name, digest, req.raw, length);
+    s.metrics.bytesReceived.inc(length ?? 0);
+    return sendBlobCreated(reply, route.name, committed.value);
+  }
+  const status = await s.uploads.start(route.name, queryValue(req.query, 'digest-algorithm'));
+  if (hasBody(req)) {
+    // A POST body without ?digest= is a first chunk; keep it rather than dropping bytes.
+    const length = contentLength(req);
+    const next = await s.uploads.append(route.name, status.id, {
+      body: req.raw,
+      ...(length !== undefined && { length }),
+    });
+    s.metrics.bytesReceived.inc(next.offset);
+    return sendUploadStatus(s, reply, next, 202);
+  }
+  return sendUploadStatus(s, reply, status, 202);
+};
+
+const upload: Handler<Extract<OciRoute, { kind: 'upload' }>> = async (s, route, req, reply) => {
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD': {
+      const status = await s.uploads.status(route.name, route.id);
+      return void sendUploadStatus(s, reply, status, 204);
+    }
+    case 'PATCH': {
+      const before = await s.uploads.status(route.name, route.id);
+      const range = uploadContentRange(req);
+      const length = contentLength(req);
+      const status = await s.uploads.append(route.name, route.id, {
+        body: req.raw,
+        ...(range && { range }),
+        ...(length !== undefined && { length }),
+      });
+      s.metrics.bytesReceived.inc(status.offset - before.offset);
+      return void sendUploadStatus(s, reply, status, 202);
+    }
+    case 'PUT': {
+      const range = uploadContentRange(req);
+      const length = contentLength(req);
+      const chunk = hasBody(req)
+        ? { body: req.raw, ...(range && { range }), ...(length !== undefined && { length }) }
+        : undefined;
+      const digest = await s.uploads.finish(route.name, route.id, queryValue(req.query, 'digest'), chunk);
+      if (length) s.metrics.bytesReceived.inc(length);
+      return void sendBlobCreated(reply, route.name, digest.value);
+    }
+    case 'DELETE':
+      await s.uploads.cancel(route.name, route.id);
+      return void reply.code(204).send();
+    default:
+      methodNotAllowed(req.method);
+  }
+};
+
+// ---- manifests ------------------------------------------------------------------------------
+
+/** Whether the client's Accept header admits the stored media type (no header: anything). */
+function accepts(acceptHeader: string | undefined, mediaType: string): boolean {
+  if (!acceptHeader) return true;
+  const accepted = acceptHeader
+    .split(',')
+    .map((part) => baseMediaType(part))
+    .filter((t): t is string => !!t);
+  if (accepted.length === 0) return true;
+  if (accepted.some((t) => t === mediaType || t === '*/*' || t === 'application/*')) return true;
+  // Clients that list no manifest type at all (curl's default, application/json) get what is stored.
+  return !accepted.some((t) => MANIFEST_MEDIA_TYPES.includes(t));
+}
+
+function manifestHeaders(reply: FastifyReply, m: StoredManifest): FastifyReply {
+  return reply
+    .header('docker-content-digest', m.digest)
+    .header('content-type', m.mediaType)
+    .header('content-length', String(m.size))
+    .header('etag', `"${m.digest}"`);
+}
+
+async function readManifestBody(req: FastifyRequest, limit: number): Promise<Buffer> {
+  const declared = contentLength(req);
+  if (declared !== undefined && declared > limit) {
+    req.raw.resume();
+    throw new RegistryError('MANIFEST_TOO_LARGE', `manifest is larger than the limit of ${limit} bytes`);
+  }
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const part of req.raw) {
+    total += (part as Buffer).length;
+    if (total > limit) {
+      req.raw.resume();
+      throw new RegistryError('MANIFEST_TOO_LARGE', `manifest is larger than the limit of ${limit} bytes`);
+    }
+    parts.push(part as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, route, req, reply) => {
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD': {
+      if (req.method === 'HEAD') {
+        const stored = await s.manifests.stat(route.name, route.reference);
+        if (!accepts(req.headers.accept, stored.mediaType)) throw notAcceptable(stored);
+        return void manifestHeaders(reply, stored).send();
+      }
+      const content = await s.manifests.get(route.name, route.reference);
+      if (!accepts(req.headers.accept, content.mediaType)) throw notAcceptable(content);
+      s.metrics.bytesSent.inc(content.size);
+      return void manifestHeaders(reply, content).send(content.bytes);
+    }
+    case 'PUT': {
+      const bytes = await readManifestBody(req, s.manifestMaxBytes);
+      const result = await s.manifests.put(
+        route.name,
+        route.reference,
+        bytes,
+        req.headers['content-type'],
+        queryValues(req.query, 'tag'),
+      );
+      s.metrics.bytesReceived.inc(bytes.length);
+      reply
+        .code(201)
+        .header('location', `/v2/${route.name}/manifests/${result.digest.value}`)
+        .header('docker-content-digest', result.digest.value)
+        .header('content-length', '0');
+      if (result.subject) reply.header('oci-subject', result.subject);
+      return void reply.send();
+    }
+    case 'DELETE':
+      await s.manifests.delete(route.name, route.reference);
+      return void reply.code(202).header('content-length', '0').send();
+    default:
+      methodNotAllowed(req.method);
+  }
+};
+
+function notAcceptable(m: StoredManifest): RegistryError {
+  return new RegistryError(
+    'MANIFEST_UNKNOWN',
+    `manifest ${m.digest} is a ${m.mediaType}, which the Accept header does not include`,
+  );
+}
+
+// ---- listings -------------------------------------------------------------------------------
+
+function sendPage(
+  reply: FastifyReply,
+  path: string,
+  n: number | undefined,
+  page: Page,
+  body: object,
+): FastifyReply {
+  if (page.next !== undefined) {
+    const params = new URLSearchParams({ ...(n !== undefined && { n: String(n) }), last: page.next });
+    reply.header('link', `<${path}?${params.toString()}>; rel="next"`);
+  }
+  return reply.header('content-type', 'application/json').send(body);
+}
+
+const tags: Handler<Extract<OciRoute, { kind: 'tags' }>> = async (s, route, req, reply) => {
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  const n = pageSizeParam(req.query);
+  const page = await s.listing.tags(route.name, n, queryValue(req.query, 'last'));
+  return void sendPage(reply, `/v2/${route.name}/tags/list`, n, page, { name: route.name, tags: page.items });
+};
+
+const catalog: Handler<Extract<OciRoute, { kind: 'catalog' }>> = async (s, _route, req, reply) => {
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  const n = pageSizeParam(req.query);
+  const page = await s.listing.catalog(n, queryValue(req.query, 'last'));
+  return void sendPage(reply, '/v2/_catalog', n, page, { repositories: page.items });
+};
+
+const referrers: Handler<Extract<OciRoute, { kind: 'referrers' }>> = async (s, route, req, reply) => {
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  const artifactType = queryValue(req.query, 'artifactType');
+  const index = await s.manifests.referrers(route.name, route.digest, artifactType);
+  if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
+  return void reply.header('content-type', 'application/vnd.oci.image.index.v1+json').send(index);
+};
+
+export async function handleOciRoute(
+  s: OciServices,
+  route: OciRoute,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  switch (route.kind) {
+    case 'base':
+      return void reply.header('content-type', 'application/json').send({});
+    case 'catalog':
+      return catalog(s, route, req, reply);
+    case 'uploads':
+      return uploads(s, route, req, reply);
+    case 'upload':
+      return upload(s, route, req, reply);
+    case 'blob':
+      return blob(s, route, req, reply);
+    case 'manifest':
+      return manifest(s, route, req, reply);
+    case 'tags':
+      return tags(s, route, req, reply);
+    case 'referrers':
+      return referrers(s, route, req, reply);
+  }
+}

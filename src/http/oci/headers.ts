@@ -1,0 +1,78 @@
+import type { FastifyRequest } from 'fastify';
+import { RegistryError } from '../../domain/errors.js';
+
+// Header parsing shared by the /v2 handlers.
+
+/** Content-Length as a number, or undefined when absent. SIZE_INVALID when malformed. */
+export function contentLength(request: FastifyRequest): number | undefined {
+  const raw = request.headers['content-length'];
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new RegistryError('SIZE_INVALID', 'Content-Length is not a number');
+  return Number(raw);
+}
+
+/** Whether the request carries a body (a non-zero length, or chunked transfer encoding). */
+export function hasBody(request: FastifyRequest): boolean {
+  const length = contentLength(request);
+  if (length !== undefined) return length > 0;
+  return request.headers['transfer-encoding'] !== undefined;
+}
+
+/** Content-Range of an upload chunk: `start-end` (inclusive), optionally prefixed by "bytes". */
+export function uploadContentRange(request: FastifyRequest): { start: number; end: number } | undefined {
+  const raw = request.headers['content-range'];
+  if (raw === undefined) return undefined;
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(raw.trim());
+  if (!m) throw new RegistryError('RANGE_INVALID', `malformed Content-Range "${raw.slice(0, 60)}"`);
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
+
+/** The Range of a blob GET resolved against its size; null when absent; 416 when unsatisfiable. */
+export function requestedRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | null {
+  if (header === undefined) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) {
+    throw new RegistryError('RANGE_INVALID', `unsupported Range "${header.slice(0, 60)}"`, { size });
+  }
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    start = Math.max(size - suffix, 0);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) {
+    throw new RegistryError(
+      'RANGE_INVALID',
+      `range ${header.slice(0, 60)} is outside the blob (${size} bytes)`,
+      { size },
+    );
+  }
+  return { start, end };
+}
+
+/** Every value of a repeated query parameter (`?tag=a&tag=b`). */
+export function queryValues(query: unknown, name: string): string[] {
+  const value = (query as Record<string, unknown>)[name];
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+}
+
+export function queryValue(query: unknown, name: string): string | undefined {
+  return queryValues(query, name)[0];
+}
+
+/** Parses `n` for paginated lists; a malformed value is a client error. */
+export function pageSizeParam(query: unknown): number | undefined {
+  const n = queryValue(query, 'n');
+  if (n === undefined || n === '') return undefined;
+  if (!/^\d+$/.test(n))
+    throw new RegistryError('UNSUPPORTED', 'n must be a non-negative integer', undefined, 400);
+  return Number(n);
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { migrate } from './migrate.js';
+import { openPgliteDatabase } from './pglite-database.js';
+
+describe('migrations on PGlite', () => {
+  it('apply once, then are a no-op', async () => {
+    const db = await openPgliteDatabase(undefined);
+    try {
+      const first = await migrate(db);
+      expect(first).toContain(1);
+      expect(await migrate(db)).toEqual([]);
+      const rows = await db.query<{ version: number }>(
+        'SELECT version FROM schema_migrations ORDER BY version',
+      );
+      expect(rows.map((r) => r.version)).toEqual(first);
+    } finally {
+      await db.close();
+    }
+  });
+});

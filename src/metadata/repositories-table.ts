@@ -1,0 +1,43 @@
+import type { Queryable } from './database.js';
+
+export interface RepositoryRow {
+  id: number;
+  name: string;
+}
+
+export async function findRepository(db: Queryable, name: string): Promise<RepositoryRow | null> {
+  const rows = await db.query<RepositoryRow>('SELECT id, name FROM repositories WHERE name = $1', [name]);
+  return rows[0] ?? null;
+}
+
+/** Returns the repository, creating it on first push. Safe under concurrent calls. */
+export async function ensureRepository(db: Queryable, name: string): Promise<RepositoryRow> {
+  const inserted = await db.query<RepositoryRow>(
+    `INSERT INTO repositories (name) VALUES ($1)
+     ON CONFLICT (name) DO NOTHING RETURNING id, name`,
+    [name],
+  );
+  if (inserted[0]) return inserted[0];
+  const existing = await findRepository(db, name);
+  if (!existing) throw new Error(`repository ${name} vanished while being created`);
+  return existing;
+}
+
+/** One page of repository names in byte order, strictly after `last`. Index range scan. */
+export async function listRepositoryNames(
+  db: Queryable,
+  last: string | undefined,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `SELECT name FROM repositories
+     WHERE ($1::text IS NULL OR name > $1)
+     ORDER BY name LIMIT $2`,
+    [last ?? null, limit],
+  );
+  return rows.map((r) => r.name);
+}
+
+export async function touchRepository(db: Queryable, id: number): Promise<void> {
+  await db.query('UPDATE repositories SET updated_at = now() WHERE id = $1', [id]);
+}

@@ -1,0 +1,85 @@
+import type { Queryable } from './database.js';
+
+export interface UploadSessionRow {
+  id: string;
+  repository_id: number;
+  repository_name: string;
+  byte_offset: number;
+  hash_algorithm: string;
+  hash_state: Uint8Array | null;
+  hashed_digest: string | null;
+  updated_at: Date;
+}
+
+export async function createUploadSession(
+  db: Queryable,
+  id: string,
+  repositoryId: number,
+  hashAlgorithm: string,
+): Promise<void> {
+  await db.query('INSERT INTO upload_sessions (id, repository_id, hash_algorithm) VALUES ($1, $2, $3)', [
+    id,
+    repositoryId,
+    hashAlgorithm,
+  ]);
+}
+
+export async function findUploadSession(
+  db: Queryable,
+  repositoryName: string,
+  id: string,
+): Promise<UploadSessionRow | null> {
+  const rows = await db.query<UploadSessionRow>(
+    `SELECT u.id, u.repository_id, r.name AS repository_name, u.byte_offset, u.hash_algorithm,
+            u.hash_state, u.hashed_digest, u.updated_at
+     FROM upload_sessions u JOIN repositories r ON r.id = u.repository_id
+     WHERE u.id = $1 AND r.name = $2`,
+    [id, repositoryName],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Moves the session forward from `expectedOffset` to `newOffset` with the hash state that covers
+ * exactly the first newOffset bytes. Conditional on the offset, so of two racing writers only one
+ * wins; returns false for the loser (its bytes are discarded by the next writeAt).
+ */
+export async function advanceUploadSession(
+  db: Queryable,
+  id: string,
+  expectedOffset: number,
+  newOffset: number,
+  hashState: Uint8Array | null,
+  hashedDigest: string | null,
+): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(
+    `UPDATE upload_sessions SET byte_offset = $3, hash_state = $4, hashed_digest = $5, updated_at = now()
+     WHERE id = $1 AND byte_offset = $2 RETURNING id`,
+    [id, expectedOffset, newOffset, hashState, hashedDigest],
+  );
+  return rows.length > 0;
+}
+
+export async function deleteUploadSession(db: Queryable, id: string): Promise<boolean> {
+  const rows = await db.query<{ id: string }>('DELETE FROM upload_sessions WHERE id = $1 RETURNING id', [id]);
+  return rows.length > 0;
+}
+
+export async function countUploadSessions(db: Queryable): Promise<number> {
+  const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM upload_sessions');
+  return rows[0]?.n ?? 0;
+}
+
+export async function listUploadSessionIds(db: Queryable): Promise<Set<string>> {
+  const rows = await db.query<{ id: string }>('SELECT id FROM upload_sessions');
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Sessions untouched since `before`: abandoned uploads to purge. */
+export async function staleUploadSessions(db: Queryable, before: Date, limit: number): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    'SELECT id FROM upload_sessions WHERE updated_at < $1 ORDER BY updated_at LIMIT $2',
+    [before, limit],
+  );
+  return rows.map((r) => r.id);
+}

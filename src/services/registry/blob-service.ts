@@ -1,0 +1,82 @@
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../../domain/errors.js';
+import { findLinkedBlob, linkBlob, unlinkBlob } from '../../metadata/blobs-table.js';
+import { ensureRepository, findRepository } from '../../metadata/repositories-table.js';
+import { StorageNotFoundError } from '../../storage/driver.js';
+import { blobKey } from '../../storage/paths.js';
+import type { RegistryDeps } from './deps.js';
+import { requireDigest, requireRepositoryName } from './validate.js';
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+export interface BlobRange {
+  start: number;
+  end: number;
+}
+
+/** Reads, deletes and mounts blobs. Which repository may see a blob is metadata, checked here. */
+export class BlobService {
+  constructor(private readonly deps: RegistryDeps) {}
+
+  /** The blob as seen from a repository; BLOB_UNKNOWN or NAME_UNKNOWN when it is not visible. */
+  async stat(repository: string, digestValue: string): Promise<BlobInfo> {
+    requireRepositoryName(repository);
+    const digest = requireDigest(digestValue);
+    const row = await findLinkedBlob(this.deps.db, repository, digest.value);
+    if (row) return row;
+    return this.throwUnknown(repository, `blob ${digest.value} is not in repository ${repository}`);
+  }
+
+  async open(blob: BlobInfo, range?: BlobRange): Promise<Readable> {
+    const digest = requireDigest(blob.digest);
+    try {
+      return await this.deps.storage.read(
+        blobKey(digest),
+        range ? { offset: range.start, length: range.end - range.start + 1 } : undefined,
+      );
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) {
+        // Metadata says yes, storage says no: report it as unknown rather than a server error.
+        throw new RegistryError('BLOB_UNKNOWN', `blob ${blob.digest} is missing from storage`);
+      }
+      throw err;
+    }
+  }
+
+  /** Removes the blob from the repository; the bytes stay until garbage collection. */
+  async delete(repository: string, digestValue: string): Promise<void> {
+    requireRepositoryName(repository);
+    const digest = requireDigest(digestValue);
+    const repo = await findRepository(this.deps.db, repository);
+    if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
+    if (!(await unlinkBlob(this.deps.db, repo.id, digest.value))) {
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest.value} is not in repository ${repository}`);
+    }
+  }
+
+  /**
+   * Cross-repository mount: makes a blob of `from` visible in `repository` without copying.
+   * Returns the blob when mounted, null when it cannot be (the caller falls back to an upload).
+   */
+  async mount(repository: string, from: string, digestValue: string): Promise<BlobInfo | null> {
+    requireRepositoryName(repository);
+    const digest = requireDigest(digestValue);
+    if (!/^[a-z0-9._/-]+$/.test(from) || from.length > 255) return null;
+    const source = await findLinkedBlob(this.deps.db, from, digest.value);
+    if (!source) return null;
+    await this.deps.db.transaction(async (tx) => {
+      const repo = await ensureRepository(tx, repository);
+      await linkBlob(tx, repo.id, digest.value);
+    });
+    return source;
+  }
+
+  private async throwUnknown(repository: string, message: string): Promise<never> {
+    const repo = await findRepository(this.deps.db, repository);
+    if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
+    throw new RegistryError('BLOB_UNKNOWN', message);
+  }
+}

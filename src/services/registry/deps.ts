@@ -1,0 +1,11 @@
+import type { Database } from '../../metadata/database.js';
+import type { StorageDriver } from '../../storage/driver.js';
+import type { ManifestCache } from '../../cluster/manifest-cache.js';
+
+/** What the registry services work with; built once per process by the server. */
+export interface RegistryDeps {
+  db: Database;
+  storage: StorageDriver;
+  manifestCache: ManifestCache;
+  limits: { manifestMaxBytes: number };
+}

@@ -1,0 +1,247 @@
+import { type Digest } from '../../domain/digest.js';
+import { RegistryError } from '../../domain/errors.js';
+import { digestHexOf } from '../../domain/hashing.js';
+import { parseManifest, requiredBlobDigests, type ParsedManifest } from '../../domain/manifest.js';
+import { OCI_INDEX } from '../../domain/media-types.js';
+import { findBlob, insertBlob, linkBlob, linkedDigests, unlinkBlob } from '../../metadata/blobs-table.js';
+import {
+  deleteManifest,
+  deleteTag,
+  existingManifestDigests,
+  findManifestByDigest,
+  listReferrers,
+  resolveManifest,
+  setTag,
+  upsertManifest,
+  type ManifestReference as ManifestRefRow,
+  type ManifestRow,
+} from '../../metadata/manifests-table.js';
+import { ensureRepository, findRepository, touchRepository } from '../../metadata/repositories-table.js';
+import { StorageNotFoundError } from '../../storage/driver.js';
+import { blobKey } from '../../storage/paths.js';
+import type { RegistryDeps } from './deps.js';
+import { parseManifestReference, requireDigest, requireRepositoryName, requireTag } from './validate.js';
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface ManifestContent extends StoredManifest {
+  bytes: Buffer;
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  subject?: string;
+}
+
+export interface ReferrersIndex {
+  schemaVersion: 2;
+  mediaType: typeof OCI_INDEX;
+  manifests: Array<{
+    mediaType: string;
+    digest: string;
+    size: number;
+    artifactType?: string;
+    annotations?: Record<string, string>;
+  }>;
+}
+
+export class ManifestService {
+  constructor(private readonly deps: RegistryDeps) {}
+
+  async put(
+    repository: string,
+    reference: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    extraTags: readonly string[] = [],
+  ): Promise<PutManifestResult> {
+    requireRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    const tags = [...new Set([...('tag' in ref ? [ref.tag] : []), ...extraTags.map(requireTag)])];
+    if (bytes.length > this.deps.limits.manifestMaxBytes) {
+      throw new RegistryError(
+        'MANIFEST_TOO_LARGE',
+        `manifest is larger than ${this.deps.limits.manifestMaxBytes} bytes`,
+      );
+    }
+    const manifest = parseManifest(bytes, contentType);
+    const algorithm = 'digest' in ref ? ref.digest.algorithm : 'sha256';
+    const digest = requireDigest(`${algorithm}:${digestHexOf(algorithm, bytes)}`);
+    if ('digest' in ref && ref.digest.value !== digest.value) {
+      throw new RegistryError(
+        'DIGEST_INVALID',
+        `manifest has digest ${digest.value}, not ${ref.digest.value}`,
+      );
+    }
+
+    // Refuse before writing anything when references are missing (checked again in the transaction).
+    const existingRepo = await findRepository(this.deps.db, repository);
+    if (existingRepo) await this.checkReferences(this.deps.db, existingRepo.id, manifest);
+    else if (requiredBlobDigests(manifest).length > 0 || manifest.manifests.length > 0) {
+      await this.checkReferences(this.deps.db, -1, manifest);
+    }
+    // Bytes first (durable, content-addressed), then the rows that make them visible.
+    if (!(await findBlob(this.deps.db, digest.value)) || !(await this.deps.storage.stat(blobKey(digest)))) {
+      await this.deps.storage.write(blobKey(digest), bytes);
+    }
+    await this.deps.db.transaction(async (tx) => {
+      const repo = await ensureRepository(tx, repository);
+      await this.checkReferences(tx, repo.id, manifest);
+      await insertBlob(tx, digest.value, bytes.length);
+      await linkBlob(tx, repo.id, digest.value);
+      const row = await upsertManifest(tx, {
+        repositoryId: repo.id,
+        digest: digest.value,
+        mediaType: manifest.mediaType,
+        artifactType: manifest.artifactType ?? null,
+        size: bytes.length,
+        subjectDigest: manifest.subject?.digest ?? null,
+        annotations: manifest.annotations ?? null,
+        references: referencesOf(manifest),
+      });
+      for (const tag of tags) await setTag(tx, repo.id, tag, row.id);
+      await touchRepository(tx, repo.id);
+    });
+    this.deps.manifestCache.set(digest.value, bytes);
+    return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
+  }
+
+  /** Resolves a tag or digest to the stored manifest's description (HEAD). */
+  async stat(repository: string, reference: string): Promise<StoredManifest> {
+    requireRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    const row = await resolveManifest(
+      this.deps.db,
+      repository,
+      'tag' in ref ? { tag: ref.tag } : { digest: ref.digest.value },
+    );
+    if (!row) {
+      if (!(await findRepository(this.deps.db, repository))) {
+        throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
+      }
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository ${repository}`);
+    }
+    return toStored(row);
+  }
+
+  async get(repository: string, reference: string): Promise<ManifestContent> {
+    const stored = await this.stat(repository, reference);
+    return { ...stored, bytes: await this.bytesOf(stored.digest) };
+  }
+
+  /** DELETE by digest removes the manifest (and its tags); DELETE by tag removes only the tag. */
+  async delete(repository: string, reference: string): Promise<void> {
+    requireRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    const repo = await findRepository(this.deps.db, repository);
+    if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
+    if ('tag' in ref) {
+      if (!(await deleteTag(this.deps.db, repo.id, ref.tag))) {
+        throw new RegistryError('MANIFEST_UNKNOWN', `tag ${ref.tag} is not in repository ${repository}`);
+      }
+      return;
+    }
+    await this.deps.db.transaction(async (tx) => {
+      const row = await findManifestByDigest(tx, repo.id, ref.digest.value);
+      if (!row)
+        throw new RegistryError(
+          'MANIFEST_UNKNOWN',
+          `manifest ${ref.digest.value} is not in repository ${repository}`,
+        );
+      await deleteManifest(tx, row.id);
+      await unlinkBlob(tx, repo.id, ref.digest.value);
+      await touchRepository(tx, repo.id);
+    });
+  }
+
+  /** The referrers API: manifests whose subject is `digest`, optionally filtered by artifactType. */
+  async referrers(repository: string, digestValue: string, artifactType?: string): Promise<ReferrersIndex> {
+    requireRepositoryName(repository);
+    const digest = requireDigest(digestValue);
+    const repo = await findRepository(this.deps.db, repository);
+    const rows = repo ? await listReferrers(this.deps.db, repo.id, digest.value, artifactType) : [];
+    return {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: rows.map((r) => ({
+        mediaType: r.media_type,
+        digest: r.digest,
+        size: r.size,
+        ...(r.artifact_type !== null && { artifactType: r.artifact_type }),
+        ...(r.annotations !== null && { annotations: r.annotations }),
+      })),
+    };
+  }
+
+  private async bytesOf(digestValue: string): Promise<Buffer> {
+    const cached = this.deps.manifestCache.get(digestValue);
+    if (cached) return cached;
+    const digest = requireDigest(digestValue);
+    let stream;
+    try {
+      stream = await this.deps.storage.read(blobKey(digest));
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) {
+        throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digestValue} is missing from storage`);
+      }
+      throw err;
+    }
+    const parts: Buffer[] = [];
+    let total = 0;
+    for await (const part of stream) {
+      parts.push(part as Buffer);
+      total += (part as Buffer).length;
+      if (total > this.deps.limits.manifestMaxBytes) {
+        stream.destroy();
+        throw new Error(`stored manifest ${digestValue} exceeds the manifest size limit`);
+      }
+    }
+    const bytes = Buffer.concat(parts);
+    this.deps.manifestCache.set(digestValue, bytes);
+    return bytes;
+  }
+
+  private async checkReferences(
+    tx: Parameters<typeof linkedDigests>[0],
+    repositoryId: number,
+    manifest: ParsedManifest,
+  ): Promise<void> {
+    const blobs = requiredBlobDigests(manifest);
+    const linked = await linkedDigests(tx, repositoryId, blobs);
+    const missingBlobs = blobs.filter((d) => !linked.has(d));
+    if (missingBlobs.length > 0) {
+      throw new RegistryError(
+        'MANIFEST_BLOB_UNKNOWN',
+        `manifest references blobs not in this repository: ${missingBlobs.join(', ')}`,
+        { missing: missingBlobs },
+      );
+    }
+    const children = [...new Set(manifest.manifests.map((m) => m.digest))];
+    const present = await existingManifestDigests(tx, repositoryId, children);
+    const missingChildren = children.filter((d) => !present.has(d));
+    if (missingChildren.length > 0) {
+      throw new RegistryError(
+        'MANIFEST_BLOB_UNKNOWN',
+        `index references manifests not in this repository: ${missingChildren.join(', ')}`,
+        { missing: missingChildren },
+      );
+    }
+  }
+}
+
+function referencesOf(manifest: ParsedManifest): ManifestRefRow[] {
+  const refs: ManifestRefRow[] = [];
+  if (manifest.config) refs.push({ digest: manifest.config.digest, kind: 'config' });
+  for (const layer of manifest.layers) refs.push({ digest: layer.digest, kind: 'layer' });
+  for (const child of manifest.manifests) refs.push({ digest: child.digest, kind: 'manifest' });
+  if (manifest.subject) refs.push({ digest: manifest.subject.digest, kind: 'subject' });
+  return refs;
+}
+
+function toStored(row: ManifestRow): StoredManifest {
+  return { digest: row.digest, mediaType: row.media_type, size: row.size };
+}

@@ -1,0 +1,308 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
+import { isDigestAlgorithm, type Digest, type DigestAlgorithm } from '../../domain/digest.js';
+import { RegistryError } from '../../domain/errors.js';
+import { nativeHasher, resumableHasher, type StreamHasher } from '../../domain/hashing.js';
+import { findBlob, insertBlob, linkBlob } from '../../metadata/blobs-table.js';
+import { ensureRepository } from '../../metadata/repositories-table.js';
+import {
+  advanceUploadSession,
+  createUploadSession,
+  deleteUploadSession,
+  findUploadSession,
+  type UploadSessionRow,
+} from '../../metadata/uploads-table.js';
+import { StorageRangeError } from '../../storage/driver.js';
+import { blobKey, uploadDataKey, uploadPrefix } from '../../storage/paths.js';
+import type { RegistryDeps } from './deps.js';
+import { requireDigest, requireRepositoryName } from './validate.js';
+
+// Blob uploads. The bytes of a session live in storage under its id; the session row holds the
+// committed offset and the hash state that covers exactly those bytes, so any instance can take
+// the next chunk or finish the upload. The row, not the file, says how many bytes count: bytes a
+// crashed writer left beyond the offset are discarded by the next write.
+
+export interface UploadStatus {
+  id: string;
+  repository: string;
+  /** Bytes received so far. */
+  offset: number;
+}
+
+export interface ChunkInput {
+  body: Readable;
+  /** From Content-Range `start-end`, when the client sent one. */
+  range?: { start: number; end: number };
+  /** From Content-Length, when known. */
+  length?: number;
+}
+
+/** Counts and hashes bytes on their way to storage. */
+class HashingCounter extends Transform {
+  bytes = 0;
+  constructor(private readonly hasher: StreamHasher) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hasher.update(chunk);
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/** source → hashing counter, with a source failure (client hung up) failing the counter too. */
+function hashThrough(source: Readable, hasher: StreamHasher): HashingCounter {
+  const counter = new HashingCounter(hasher);
+  source.once('error', (err) => counter.destroy(err));
+  source.once('aborted', () => counter.destroy(new Error('request aborted')));
+  source.pipe(counter);
+  return counter;
+}
+
+export class UploadService {
+  constructor(private readonly deps: RegistryDeps) {}
+
+  /** Opens a session. `digestAlgorithm` (from the `digest-algorithm` parameter) picks the hash. */
+  async start(repository: string, digestAlgorithm?: string): Promise<UploadStatus> {
+    requireRepositoryName(repository);
+    const algorithm = this.requireAlgorithm(digestAlgorithm);
+    const id = randomUUID();
+    await this.deps.db.transaction(async (tx) => {
+      const repo = await ensureRepository(tx, repository);
+      await createUploadSession(tx, id, repo.id, algorithm);
+    });
+    return { id, repository, offset: 0 };
+  }
+
+  async status(repository: string, id: string): Promise<UploadStatus> {
+    const session = await this.load(repository, id);
+    return { id, repository, offset: session.byte_offset };
+  }
+
+  /** PATCH: appends one chunk (or the whole stream). Returns the new offset. */
+  async append(repository: string, id: string, chunk: ChunkInput): Promise<UploadStatus> {
+    const session = await this.load(repository, id);
+    const offset = await this.write(session, chunk);
+    return { id, repository, offset };
+  }
+
+  /** PUT: optional last chunk, then verify the digest and commit the blob. */
+  async finish(
+    repository: string,
+    id: string,
+    digestValue: string | undefined,
+    chunk?: ChunkInput,
+  ): Promise<Digest> {
+    if (!digestValue) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
+    const expected = requireDigest(digestValue);
+    let session = await this.load(repository, id);
+    if (chunk) {
+      await this.write(session, chunk);
+      session = await this.load(repository, id);
+    }
+    const actualHex = await this.digestOf(session, expected.algorithm);
+    if (actualHex !== expected.hex) {
+      throw new RegistryError(
+        'DIGEST_INVALID',
+        `uploaded content has digest ${expected.algorithm}:${actualHex}, not ${expected.value}`,
+      );
+    }
+    await this.commit(session, expected);
+    return expected;
+  }
+
+  /** POST with ?digest=: the whole blob in one request, no session row needed. */
+  async uploadMonolithic(
+    repository: string,
+    digestValue: string,
+    body: Readable,
+    length?: number,
+  ): Promise<Digest> {
+    requireRepositoryName(repository);
+    const expected = requireDigest(digestValue);
+    const id = randomUUID();
+    const key = uploadDataKey(id);
+    try {
+      const hasher = nativeHasher(expected.algorithm);
+      const counter = hashThrough(body, hasher);
+      await this.deps.storage.write(key, counter);
+      // pipe() does not forward source errors; a client that hung up must not commit a short blob.
+      if (body.errored || (length !== undefined && counter.bytes !== length)) {
+        throw new RegistryError(
+          'SIZE_INVALID',
+          `received ${counter.bytes} bytes, Content-Length said ${length}`,
+        );
+      }
+      const actualHex = hasher.digestHex();
+      if (actualHex !== expected.hex) {
+        throw new RegistryError(
+          'DIGEST_INVALID',
+          `uploaded content has digest ${expected.algorithm}:${actualHex}, not ${expected.value}`,
+        );
+      }
+      await this.deps.db.transaction(async (tx) => {
+        const repo = await ensureRepository(tx, repository);
+        await this.storeBlob(key, expected);
+        await insertBlob(tx, expected.value, counter.bytes);
+        await linkBlob(tx, repo.id, expected.value);
+      });
+      return expected;
+    } finally {
+      await this.deps.storage.deletePrefix(uploadPrefix(id)).catch(() => undefined);
+    }
+  }
+
+  /** DELETE: cancels the session and removes its bytes. */
+  async cancel(repository: string, id: string): Promise<void> {
+    const session = await this.load(repository, id);
+    await deleteUploadSession(this.deps.db, session.id);
+    await this.deps.storage.deletePrefix(uploadPrefix(session.id));
+  }
+
+  private requireAlgorithm(value: string | undefined): DigestAlgorithm {
+    if (value === undefined) return 'sha256';
+    if (!isDigestAlgorithm(value)) {
+      throw new RegistryError(
+        'UNSUPPORTED',
+        `unsupported digest algorithm "${value.slice(0, 40)}"`,
+        undefined,
+        400,
+      );
+    }
+    return value;
+  }
+
+  private async load(repository: string, id: string): Promise<UploadSessionRow> {
+    requireRepositoryName(repository);
+    // Session ids are UUIDs we generated; anything else cannot be a session (and must not reach SQL).
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} is not known`);
+    }
+    const session = await findUploadSession(this.deps.db, repository, id);
+    if (!session)
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is not known in ${repository}`);
+    return session;
+  }
+
+  /**
+   * Writes a chunk at the session's offset and advances the session. A chunk that continues an
+   * upload uses the resumable hasher (state saved in the row); a single stream from offset 0 with
+   * no Content-Range (what mainstream clients send) uses the native one and records its digest.
+   */
+  private async write(session: UploadSessionRow, chunk: ChunkInput): Promise<number> {
+    const offset = session.byte_offset;
+    if (chunk.range) {
+      if (chunk.range.start !== offset) {
+        throw new RegistryError(
+          'RANGE_INVALID',
+          `chunk starts at ${chunk.range.start} but the upload has ${offset} bytes`,
+          { offset },
+        );
+      }
+      if (chunk.range.end < chunk.range.start) {
+        throw new RegistryError('RANGE_INVALID', 'Content-Range end is before its start', { offset });
+      }
+      const rangeLength = chunk.range.end - chunk.range.start + 1;
+      if (chunk.length !== undefined && chunk.length !== rangeLength) {
+        throw new RegistryError('SIZE_INVALID', 'Content-Length does not match Content-Range', { offset });
+      }
+    }
+    const algorithm = this.sessionAlgorithm(session);
+    const streamedFromStart = offset === 0 && !chunk.range;
+    const hasher = streamedFromStart ? nativeHasher(algorithm) : await this.resumeHasher(session, algorithm);
+    const counter = hashThrough(chunk.body, hasher);
+    let size: number;
+    try {
+      size = await this.deps.storage.writeAt(uploadDataKey(session.id), offset, counter);
+      if (chunk.body.errored) {
+        throw new RegistryError('BLOB_UPLOAD_INVALID', 'the request body was interrupted', { offset });
+      }
+    } catch (err) {
+      if (chunk.body.errored || (counter.destroyed && !counter.writableFinished)) {
+        throw new RegistryError('BLOB_UPLOAD_INVALID', 'the request body was interrupted', { offset });
+      }
+      if (err instanceof StorageRangeError) {
+        throw new RegistryError('RANGE_INVALID', 'stored upload data is shorter than the session offset', {
+          offset,
+        });
+      }
+      throw err;
+    }
+    const expectedLength = chunk.range ? chunk.range.end - chunk.range.start + 1 : chunk.length;
+    if (expectedLength !== undefined && counter.bytes !== expectedLength) {
+      throw new RegistryError('SIZE_INVALID', `received ${counter.bytes} bytes, expected ${expectedLength}`, {
+        offset,
+      });
+    }
+    if (size !== offset + counter.bytes) {
+      throw new Error(`storage reported ${size} bytes after writing ${counter.bytes} at ${offset}`);
+    }
+    const state = hasher.saveState();
+    const advanced = await advanceUploadSession(
+      this.deps.db,
+      session.id,
+      offset,
+      size,
+      state ? Buffer.from(state) : null,
+      state ? null : `${algorithm}:${hasher.digestHex()}`,
+    );
+    if (!advanced) {
+      throw new RegistryError('RANGE_INVALID', 'another request wrote to this upload at the same time', {
+        offset,
+      });
+    }
+    return size;
+  }
+
+  private sessionAlgorithm(session: UploadSessionRow): DigestAlgorithm {
+    return isDigestAlgorithm(session.hash_algorithm) ? session.hash_algorithm : 'sha256';
+  }
+
+  /** A resumable hasher covering the session's first byte_offset bytes. */
+  private async resumeHasher(session: UploadSessionRow, algorithm: DigestAlgorithm): Promise<StreamHasher> {
+    if (session.hash_state) return resumableHasher(algorithm, session.hash_state);
+    const hasher = await resumableHasher(algorithm);
+    // No saved state (the earlier bytes came as one native-hashed stream): re-read them once.
+    if (session.byte_offset > 0) await this.hashStored(session, hasher);
+    return hasher;
+  }
+
+  private async hashStored(session: UploadSessionRow, hasher: StreamHasher): Promise<void> {
+    const stream = await this.deps.storage.read(uploadDataKey(session.id), {
+      offset: 0,
+      length: session.byte_offset,
+    });
+    for await (const piece of stream) hasher.update(piece as Buffer);
+  }
+
+  /** The digest of the session's bytes: from the row when they were hashed on arrival, else re-read. */
+  private async digestOf(session: UploadSessionRow, algorithm: DigestAlgorithm): Promise<string> {
+    if (session.hashed_digest?.startsWith(`${algorithm}:`))
+      return session.hashed_digest.slice(algorithm.length + 1);
+    if (session.hash_state && this.sessionAlgorithm(session) === algorithm) {
+      return (await resumableHasher(algorithm, session.hash_state)).digestHex();
+    }
+    if (session.byte_offset === 0) return nativeHasher(algorithm).digestHex();
+    const hasher = nativeHasher(algorithm);
+    await this.hashStored(session, hasher);
+    return hasher.digestHex();
+  }
+
+  private async commit(session: UploadSessionRow, digest: Digest): Promise<void> {
+    await this.storeBlob(uploadDataKey(session.id), digest);
+    await this.deps.db.transaction(async (tx) => {
+      await insertBlob(tx, digest.value, session.byte_offset);
+      await linkBlob(tx, session.repository_id, digest.value);
+      await deleteUploadSession(tx, session.id);
+    });
+    await this.deps.storage.deletePrefix(uploadPrefix(session.id)).catch(() => undefined);
+  }
+
+  /** Puts verified bytes at the blob's key, unless that digest is already stored (dedup). */
+  private async storeBlob(key: string, digest: Digest): Promise<void> {
+    const known = await findBlob(this.deps.db, digest.value);
+    if (known && (await this.deps.storage.stat(blobKey(digest)))) return;
+    await this.deps.storage.move(key, blobKey(digest));
+  }
+}

@@ -1,0 +1,136 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { createManifestCache } from './cluster/manifest-cache.js';
+import type { WharfConfig } from './config/schema.js';
+import { buildApp } from './http/app.js';
+import { createMetrics } from './http/metrics.js';
+import type { Database } from './metadata/database.js';
+import { migrate } from './metadata/migrate.js';
+import { openPgliteDatabase } from './metadata/pglite-database.js';
+import { openPostgresDatabase } from './metadata/postgres-database.js';
+import { countUploadSessions } from './metadata/uploads-table.js';
+import { AuthService } from './services/auth-service.js';
+import { BlobService } from './services/registry/blob-service.js';
+import type { RegistryDeps } from './services/registry/deps.js';
+import { ListingService } from './services/registry/listing-service.js';
+import { ManifestService } from './services/registry/manifest-service.js';
+import { purgeStaleUploads } from './services/registry/upload-janitor.js';
+import { UploadService } from './services/registry/upload-service.js';
+import type { StorageDriver } from './storage/driver.js';
+import { FilesystemDriver } from './storage/filesystem-driver.js';
+
+// The composition root: builds every component from the configuration and owns their lifecycle.
+
+export interface Backends {
+  db: Database;
+  storage: StorageDriver;
+}
+
+export async function openBackends(config: WharfConfig): Promise<Backends> {
+  const storage = new FilesystemDriver(config.storage.filesystem.root ?? join(config.data_dir, 'storage'));
+  const db = config.database.url
+    ? await openPostgresDatabase({
+        connectionString: config.database.url,
+        poolSize: config.database.pool_size,
+      })
+    : await openPgliteDatabase(join(config.data_dir, 'pg'));
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  return { db, storage };
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** http://host:port actually bound (port 0 in the configuration picks a free one). */
+  url: string;
+  port: number;
+  /** The generated admin password on the very first start, else null. Print it once. */
+  generatedAdminPassword: string | null;
+  /** Stops accepting, lets in-flight requests finish (bounded), closes the database. */
+  shutdown(): Promise<void>;
+}
+
+export function createLogger(config: WharfConfig): Logger {
+  return pino({
+    level: config.log.level,
+    // Credentials never reach the log, whatever logs a request or an error.
+    redact: ['req.headers.authorization', 'headers.authorization', '*.password', 'password'],
+  });
+}
+
+export async function startServer(config: WharfConfig, logger: Logger): Promise<RunningServer> {
+  const { db, storage } = await openBackends(config);
+  const deps: RegistryDeps = {
+    db,
+    storage,
+    manifestCache: createManifestCache(64 * 1024 * 1024),
+    limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
+  };
+  const auth = new AuthService(db);
+  const generatedAdminPassword = await auth.ensureAdmin(config.admin_password);
+  const metrics = createMetrics(() => countUploadSessions(db));
+  let draining = false;
+  const app = buildApp({
+    logger,
+    logRequests: config.log.requests,
+    oci: {
+      blobs: new BlobService(deps),
+      uploads: new UploadService(deps),
+      manifests: new ManifestService(deps),
+      listing: new ListingService(deps),
+      metrics,
+      manifestMaxBytes: config.limits.manifest_max_bytes,
+      chunkMinLength: config.uploads.chunk_min_length,
+    },
+    auth,
+    access: { anonymousPull: config.auth.anonymous_pull, realm: config.auth.realm },
+    metrics,
+    health: [
+      { name: 'database', check: async () => void (await db.query('SELECT 1')) },
+      { name: 'storage', check: () => storage.check() },
+    ],
+    isDraining: () => draining,
+  });
+  app.server.keepAliveTimeout = 65_000;
+  app.server.requestTimeout = 0; // large blob uploads may legitimately take long
+  app.server.headersTimeout = 60_000;
+  await app.listen({ host: config.http.host, port: config.http.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+
+  const expireMs = config.uploads.expire_after_hours * 3_600_000;
+  const janitor = setInterval(
+    () => {
+      purgeStaleUploads(deps, expireMs).catch((err: unknown) =>
+        logger.warn({ err }, 'purging stale uploads failed'),
+      );
+    },
+    Math.min(expireMs, 10 * 60_000),
+  );
+  janitor.unref();
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () => {
+    closing ??= (async () => {
+      draining = true;
+      clearInterval(janitor);
+      const graceMs = config.shutdown.grace_seconds * 1000;
+      const forced = setTimeout(() => {
+        logger.warn('shutdown grace period over; closing remaining connections');
+        app.server.closeAllConnections();
+      }, graceMs);
+      forced.unref();
+      await app.close();
+      clearTimeout(forced);
+      await db.close();
+    })();
+    return closing;
+  };
+  return { app, url: `http://${host}:${port}`, port, generatedAdminPassword, shutdown };
+}
