@@ -1,0 +1,253 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ociReference } from '../test/fixtures/image-generator.js';
+import { measureBigUpload, type BigUploadResult, type GeneratedBlob } from './big-upload.js';
+import { measureBlobPushes, type BlobPushMode } from './blob-push.js';
+import { OCI_MANIFEST, type RegistryClient } from './client.js';
+import { headLoad, wrkGet, type ReadTarget } from './manifest-reads.js';
+import type { Row } from './report.js';
+import type { Server } from './servers.js';
+import { chooseCacheIsolation, skopeoCopy } from './skopeo.js';
+
+// The four measurements. Each runs in rounds that alternate which side goes first, so that a burst
+// of other load on the machine, or a warmer cache, does not always favour the same side; the
+// median of the rounds is reported.
+
+export interface Side {
+  server: Server;
+  /** Pushes (with the server's push credentials, if any). */
+  client: RegistryClient;
+  /** Whether manifests and blobs can be read without credentials. */
+  anonymousReads: boolean;
+}
+
+export type Pair = readonly [Side, Side];
+
+export interface Settings {
+  rounds: number;
+  concurrency: number;
+  blobSize: number;
+  blobCount: number;
+  blobSeconds: number;
+  readConnections: number;
+  readSeconds: number;
+  warmupSeconds: number;
+  /** Makes a repository name that is new in this run. */
+  repo: (purpose: string) => string;
+  log: (message: string) => void;
+  notes: string[];
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+/** Calls `measure` for both sides in every round, alternating who goes first; values per side. */
+async function inRounds(
+  pair: Pair,
+  rounds: number,
+  measure: (side: Side, round: number) => Promise<number>,
+): Promise<[number[], number[]]> {
+  const values: [number[], number[]] = [[], []];
+  for (let round = 1; round <= rounds; round++) {
+    for (const i of round % 2 === 1 ? [0, 1] : [1, 0]) {
+      values[i as 0 | 1].push(await measure(pair[i as 0 | 1], round));
+    }
+  }
+  return values;
+}
+
+function row(
+  metric: string,
+  unit: string,
+  values: [number[], number[]],
+  better: 'higher' | 'lower',
+  digits: number,
+): Row {
+  return { metric, unit, subject: median(values[0]), reference: median(values[1]), better, digits };
+}
+
+function listed(pair: Pair, values: [number[], number[]], digits: number): string {
+  return pair
+    .map((side, i) => `${side.server.label} ${values[i as 0 | 1].map((v) => v.toFixed(digits)).join(', ')}`)
+    .join('; ');
+}
+
+/** Pushes a small image, then reads its manifest without credentials: does that work? */
+export async function probeAnonymousReads(side: Side, repo: string, tag: string): Promise<boolean> {
+  await side.client.pushSmallImage(repo, tag);
+  const res = await fetch(`${side.server.url}/v2/${repo}/manifests/${tag}`, {
+    headers: { accept: OCI_MANIFEST },
+  });
+  await res.body?.cancel();
+  if (res.status === 200) return true;
+  if (res.status === 401) return false;
+  throw new Error(`${side.server.label}: anonymous GET of a pushed manifest answered ${res.status}`);
+}
+
+async function readTarget(side: Side, repo: string, tag: string): Promise<ReadTarget> {
+  const path = `/v2/${repo}/manifests/${tag}`;
+  const headers: Record<string, string> = { Accept: OCI_MANIFEST };
+  if (!side.anonymousReads) {
+    const auth = await side.client.authorization(`repository:${repo}:pull`, { method: 'GET', path });
+    if (auth) headers.Authorization = auth;
+  }
+  return { url: side.server.url + path, headers };
+}
+
+export async function manifestReads(pair: Pair, s: Settings): Promise<Row[]> {
+  const repo = s.repo('manifest');
+  const targets = new Map<Side, ReadTarget>();
+  for (const side of pair) {
+    side.anonymousReads = await probeAnonymousReads(side, repo, 'bench');
+    if (!side.anonymousReads)
+      s.notes.push(`${side.server.label} refused anonymous reads; its reads sent credentials.`);
+    targets.set(side, await readTarget(side, repo, 'bench'));
+    const target = targets.get(side) as ReadTarget;
+    await wrkGet(target, { threads: 1, connections: s.readConnections, seconds: s.warmupSeconds });
+    await headLoad(target, { connections: s.readConnections, seconds: s.warmupSeconds });
+  }
+  const load = { threads: 1, connections: s.readConnections, seconds: s.readSeconds };
+  const get = await inRounds(pair, s.rounds, async (side, round) => {
+    const r = await wrkGet(targets.get(side) as ReadTarget, load);
+    s.log(`manifest GET round ${round} ${side.server.label}: ${r.perSecond.toFixed(0)} req/s`);
+    return r.perSecond;
+  });
+  const head = await inRounds(pair, s.rounds, async (side, round) => {
+    const r = await headLoad(targets.get(side) as ReadTarget, load);
+    s.log(`manifest HEAD round ${round} ${side.server.label}: ${r.perSecond.toFixed(0)} req/s`);
+    return r.perSecond;
+  });
+  s.notes.push(`Manifest GET req/s per round: ${listed(pair, get, 0)}. HEAD: ${listed(pair, head, 0)}.`);
+  return [
+    row(`manifest GET by tag (wrk, ${s.readConnections} connections)`, 'req/s', get, 'higher', 0),
+    row(`manifest HEAD by tag (keep-alive client, ${s.readConnections} conn.)`, 'req/s', head, 'higher', 0),
+  ];
+}
+
+export async function blobPushes(pair: Pair, s: Settings): Promise<Row[]> {
+  const singlePost = new Map<Side, boolean>();
+  for (const side of pair) {
+    const probe = await side.client.supportsSinglePost(s.repo('probe'));
+    singlePost.set(side, probe.supported);
+    if (!probe.supported) {
+      s.notes.push(
+        `${side.server.label} does not complete a single-POST upload (POST ?digest= with the body ` +
+          `answered ${probe.status}); its best monolithic push is POST + PUT.`,
+      );
+    }
+  }
+  const perRound = {
+    blobSize: s.blobSize,
+    concurrency: s.concurrency,
+    maxCount: Math.ceil(s.blobCount / s.rounds),
+    maxMs: (s.blobSeconds * 1000) / s.rounds,
+  };
+  const measure = (mode: BlobPushMode) => async (side: Side, round: number) => {
+    const r = await measureBlobPushes(side.client, {
+      ...perRound,
+      repo: s.repo(`blobs-${mode}`),
+      mode,
+      warmup: round === 1 ? 2 * s.concurrency : 0,
+    });
+    s.log(`1 MiB ${mode} round ${round} ${side.server.label}: ${r.count} in ${r.seconds.toFixed(1)} s`);
+    return r.perSecond;
+  };
+  const twoStep = await inRounds(pair, s.rounds, measure('post-put'));
+  s.notes.push(`1 MiB POST + PUT pushes/s per round: ${listed(pair, twoStep, 0)}.`);
+  const rows = [
+    row(`1 MiB blob push, POST + PUT, ${s.concurrency} in flight`, 'push/s', twoStep, 'higher', 0),
+  ];
+  if ([...singlePost.values()].some(Boolean)) {
+    const best = await inRounds(pair, s.rounds, async (side, round) =>
+      singlePost.get(side) ? measure('single-post')(side, round) : NaN,
+    );
+    // A side without single POST keeps its POST + PUT figures.
+    for (const i of [0, 1] as const) if (!singlePost.get(pair[i])) best[i] = twoStep[i];
+    s.notes.push(`1 MiB pushes/s on the best monolithic path per round: ${listed(pair, best, 0)}.`);
+    rows.push(
+      row(`1 MiB blob push, best monolithic path, ${s.concurrency} in flight`, 'push/s', best, 'higher', 0),
+    );
+  }
+  return rows;
+}
+
+export async function skopeoCopies(
+  pair: Pair,
+  s: Settings,
+  image: { layout: string; bytes: number },
+  workDir: string,
+): Promise<Row[]> {
+  const isolation = chooseCacheIsolation();
+  const mb = image.bytes / 1e6;
+  const push = await inRounds(pair, s.rounds, async (side, round) => {
+    const seconds = await skopeoCopy(
+      { ref: ociReference(image.layout, 'bench') },
+      {
+        ref: `docker://${side.server.host}/${s.repo(`skopeo-${round}`)}:bench`,
+        credentials: side.server.pushCredentials,
+      },
+      isolation,
+      workDir,
+    );
+    s.log(`skopeo push round ${round} ${side.server.label}: ${seconds.toFixed(2)} s`);
+    return mb / seconds;
+  });
+  const pull = await inRounds(pair, s.rounds, async (side, round) => {
+    const dest = join(workDir, `pull-${round}`);
+    const seconds = await skopeoCopy(
+      {
+        ref: `docker://${side.server.host}/${s.repo(`skopeo-${round}`)}:bench`,
+        credentials: side.anonymousReads ? undefined : side.server.pushCredentials,
+      },
+      { ref: ociReference(dest, 'bench') },
+      isolation,
+      workDir,
+    );
+    await rm(dest, { recursive: true, force: true });
+    s.log(`skopeo pull round ${round} ${side.server.label}: ${seconds.toFixed(2)} s`);
+    return mb / seconds;
+  });
+  s.notes.push(
+    `skopeo blob info cache: ${isolation}, empty for every copy; every push went to a new repository. ` +
+      `Push MB/s per round: ${listed(pair, push, 0)}. Pull: ${listed(pair, pull, 0)}.`,
+  );
+  const label = `${Math.round(mb)} MB image`;
+  return [
+    row(`skopeo push, ${label} (median of ${s.rounds})`, 'MB/s', push, 'higher', 1),
+    row(`skopeo pull, ${label} (median of ${s.rounds})`, 'MB/s', pull, 'higher', 1),
+  ];
+}
+
+export async function largeUpload(pair: Pair, s: Settings, blob: GeneratedBlob): Promise<Row[]> {
+  const results: BigUploadResult[] = [];
+  for (const side of pair) {
+    const r = await measureBigUpload(side.client, side.server.pid, s.repo('large'), blob);
+    s.log(
+      `${blob.bytes / 2 ** 20} MiB upload ${side.server.label}: ${r.seconds.toFixed(1)} s, ` +
+        `RSS ${r.baselineMB.toFixed(0)} MB before, peak ${r.peakMB.toFixed(0)} MB`,
+    );
+    results.push(r);
+  }
+  const [a, b] = results as [BigUploadResult, BigUploadResult];
+  const trees =
+    a.processes > 1 || b.processes > 1 ? ` (process trees of ${a.processes} and ${b.processes})` : '';
+  s.notes.push(
+    `Resident memory just before the large upload: ${pair[0].server.label} ${a.baselineMB.toFixed(0)} MB, ` +
+      `${pair[1].server.label} ${b.baselineMB.toFixed(0)} MB${trees}.`,
+  );
+  const size =
+    blob.bytes % 2 ** 30 === 0 ? `${blob.bytes / 2 ** 30} GiB` : `${(blob.bytes / 2 ** 20).toFixed(0)} MiB`;
+  return [
+    row(`peak RSS during a ${size} streamed upload`, 'MB', [[a.peakMB], [b.peakMB]], 'lower', 0),
+    row(
+      `${size} monolithic PUT, one stream`,
+      'MB/s',
+      [[a.megabytesPerSecond], [b.megabytesPerSecond]],
+      'higher',
+      1,
+    ),
+  ];
+}

@@ -1,0 +1,24 @@
+// Entry point of `npm run bench`. Node runs the TypeScript sources directly (type stripping), but
+// the project writes relative imports the NodeNext way ('./x.js' for ./x.ts), so that tsc checks
+// them. This hook maps such a specifier to the .ts file beside it when no .js file exists, which
+// lets the bench import its own modules and the shared test helpers without a build step.
+import { registerHooks } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    const parent = context.parentURL;
+    if (parent?.endsWith('.ts') && /^\.\.?\//.test(specifier) && specifier.endsWith('.js')) {
+      const jsUrl = new URL(specifier, parent);
+      const tsUrl = new URL(specifier.slice(0, -'.js'.length) + '.ts', parent);
+      if (!existsSync(fileURLToPath(jsUrl)) && existsSync(fileURLToPath(tsUrl))) {
+        return nextResolve(tsUrl.href, context);
+      }
+    }
+    return nextResolve(specifier, context);
+  },
+});
+
+const { main } = await import('./main.js');
+process.exitCode = await main(process.argv.slice(2));
