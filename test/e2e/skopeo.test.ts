@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import {
   generateImage,
   generateIndex,
@@ -27,33 +27,25 @@ import {
   getManifest,
   layoutDescriptor,
   sha256,
-  TempDirs,
   verifyLayoutImage,
 } from './support.js';
-import { startTarget, targetKind, type E2ETarget } from './target.js';
+import { targetKind, useTarget } from './target.js';
 
 // skopeo against the registry: every image goes in from a generated layout and comes back out, and
 // what comes back must be byte-for-byte what went in (manifest digests, every blob digest), as
 // served over HTTP and as skopeo reads it.
 
-const dirs = new TempDirs();
-let target: E2ETarget;
+const e2e = useTarget();
 let layout: string;
 
 beforeAll(async () => {
-  target = await startTarget();
-  layout = await dirs.make('skopeo-layout');
-});
-
-afterAll(async () => {
-  await target?.stop();
-  await dirs.removeAll();
+  layout = await e2e.dirs.make('skopeo-layout');
 });
 
 /** Pushes oci:layout:tag to NAME:REFERENCE, uploading every blob for real. */
 async function push(tag: string, name: string, reference: string, all = false): Promise<void> {
-  await skopeoCopy(ociReference(layout, tag), target.ref(name, reference), {
-    creds: target.creds,
+  await skopeoCopy(ociReference(layout, tag), e2e.target.ref(name, reference), {
+    creds: e2e.target.creds,
     all,
     preserveDigests: true,
     freshBlobInfoCache: true,
@@ -62,9 +54,9 @@ async function push(tag: string, name: string, reference: string, all = false): 
 
 /** Pulls NAME:REFERENCE into a fresh OCI layout and checks it against the generated original. */
 async function pullBackAndCompare(name: string, reference: string, tag: string, all = false): Promise<void> {
-  const out = await dirs.make('pulled');
-  await skopeoCopy(target.ref(name, reference), ociReference(out, tag), {
-    creds: target.creds,
+  const out = await e2e.dirs.make('pulled');
+  await skopeoCopy(e2e.target.ref(name, reference), ociReference(out, tag), {
+    creds: e2e.target.creds,
     all,
     preserveDigests: true,
   });
@@ -73,12 +65,12 @@ async function pullBackAndCompare(name: string, reference: string, tag: string, 
 }
 
 async function expectInspectMatches(name: string, reference: string, image: GeneratedImage): Promise<void> {
-  const ref = target.ref(name, reference);
-  const inspected = await skopeoInspect(ref, { creds: target.creds });
+  const ref = e2e.target.ref(name, reference);
+  const inspected = await skopeoInspect(ref, { creds: e2e.target.creds });
   expect(inspected.Digest).toBe(image.digest);
   expect(inspected.Layers).toEqual(image.layers.map((l) => l.digest));
-  expect(sha256(await skopeoInspectRaw(ref, { creds: target.creds }))).toBe(image.digest);
-  expect(sha256(await skopeoInspectConfig(ref, { creds: target.creds }))).toBe(image.config.digest);
+  expect(sha256(await skopeoInspectRaw(ref, { creds: e2e.target.creds }))).toBe(image.digest);
+  expect(sha256(await skopeoInspectConfig(ref, { creds: e2e.target.creds }))).toBe(image.config.digest);
 }
 
 async function expectManifestUnknown(promise: Promise<unknown>): Promise<void> {
@@ -96,11 +88,11 @@ describe(`skopeo against ${targetKind()}`, () => {
     const image = await generateImage(layout, presets.small({ tag: 'small' }));
     await push('small', 'small', '1.0');
 
-    await expectManifestServed(target, 'small', '1.0', {
+    await expectManifestServed(e2e.target, 'small', '1.0', {
       digest: image.digest,
       mediaType: MEDIA_TYPES.oci.manifest,
     });
-    await expectManifestServed(target, 'small', image.digest, {
+    await expectManifestServed(e2e.target, 'small', image.digest, {
       digest: image.digest,
       mediaType: MEDIA_TYPES.oci.manifest,
     });
@@ -112,13 +104,13 @@ describe(`skopeo against ${targetKind()}`, () => {
   test('list-tags shows exactly the pushed tags', async () => {
     const image = await generateImage(layout, presets.small({ tag: 'tags', seed: 'tags' }));
     for (const tag of ['v1', 'v2', 'latest']) await push('tags', 'tags', tag);
-    expect((await skopeoListTags(target.ref('tags'), { creds: target.creds })).sort()).toEqual([
+    expect((await skopeoListTags(e2e.target.ref('tags'), { creds: e2e.target.creds })).sort()).toEqual([
       'latest',
       'v1',
       'v2',
     ]);
     for (const tag of ['v1', 'v2', 'latest']) {
-      expect((await skopeoInspect(target.ref('tags', tag), { creds: target.creds })).Digest).toBe(
+      expect((await skopeoInspect(e2e.target.ref('tags', tag), { creds: e2e.target.creds })).Digest).toBe(
         image.digest,
       );
     }
@@ -129,35 +121,39 @@ describe(`skopeo against ${targetKind()}`, () => {
     const kept = await generateImage(layout, presets.small({ tag: 'kept', seed: 'kept' }));
     await push('doomed', 'deletes', 'doomed');
     await push('kept', 'deletes', 'kept');
-    await skopeoDelete(target.ref('deletes', 'doomed'), { creds: target.creds });
+    await skopeoDelete(e2e.target.ref('deletes', 'doomed'), { creds: e2e.target.creds });
 
-    await expectManifestUnknown(skopeoInspect(target.ref('deletes', 'doomed'), { creds: target.creds }));
-    await expectManifestUnknown(skopeoInspect(target.ref('deletes', doomed.digest), { creds: target.creds }));
-    expect((await getManifest(target, 'deletes', doomed.digest)).status).toBe(404);
-    expect((await skopeoInspect(target.ref('deletes', 'kept'), { creds: target.creds })).Digest).toBe(
+    await expectManifestUnknown(
+      skopeoInspect(e2e.target.ref('deletes', 'doomed'), { creds: e2e.target.creds }),
+    );
+    await expectManifestUnknown(
+      skopeoInspect(e2e.target.ref('deletes', doomed.digest), { creds: e2e.target.creds }),
+    );
+    expect((await getManifest(e2e.target, 'deletes', doomed.digest)).status).toBe(404);
+    expect((await skopeoInspect(e2e.target.ref('deletes', 'kept'), { creds: e2e.target.creds })).Digest).toBe(
       kept.digest,
     );
-    expect(await skopeoListTags(target.ref('deletes'), { creds: target.creds })).toEqual(['kept']);
+    expect(await skopeoListTags(e2e.target.ref('deletes'), { creds: e2e.target.creds })).toEqual(['kept']);
   });
 
   test('copies a two-platform index with --all and back, all digests identical', async () => {
     const index = await generateIndex(layout, presets.multiPlatform({ tag: 'multi' }));
     await push('multi', 'multi', 'latest', true);
 
-    await expectManifestServed(target, 'multi', 'latest', {
+    await expectManifestServed(e2e.target, 'multi', 'latest', {
       digest: index.digest,
       mediaType: MEDIA_TYPES.oci.index,
     });
     for (const child of index.manifests) {
-      await expectManifestServed(target, 'multi', child.digest, {
+      await expectManifestServed(e2e.target, 'multi', child.digest, {
         digest: child.digest,
         mediaType: MEDIA_TYPES.oci.manifest,
       });
       await expectInspectMatches('multi', child.digest, child);
     }
-    expect(sha256(await skopeoInspectRaw(target.ref('multi', 'latest'), { creds: target.creds }))).toBe(
-      index.digest,
-    );
+    expect(
+      sha256(await skopeoInspectRaw(e2e.target.ref('multi', 'latest'), { creds: e2e.target.creds })),
+    ).toBe(index.digest);
     await pullBackAndCompare('multi', 'latest', 'multi', true);
   });
 
@@ -170,23 +166,23 @@ describe(`skopeo against ${targetKind()}`, () => {
       layout,
       presets.multiPlatform({ tag: 'docker-list', mediaTypes: 'docker' }),
     );
-    const work = await dirs.make('docker');
+    const work = await e2e.dirs.make('docker');
     const cases: Array<[string, GeneratedImage | GeneratedIndex, string]> = [
       ['docker-image', image, MEDIA_TYPES.docker.manifest],
       ['docker-list', list, MEDIA_TYPES.docker.index],
     ];
     for (const [name, generated, mediaType] of cases) {
       const source = await writeDirImage(layout, generated, join(work, name));
-      await skopeoCopy(source, target.ref(name, 'v2s2'), {
-        creds: target.creds,
+      await skopeoCopy(source, e2e.target.ref(name, 'v2s2'), {
+        creds: e2e.target.creds,
         all: true,
         preserveDigests: true,
         freshBlobInfoCache: true,
       });
-      await expectManifestServed(target, name, 'v2s2', { digest: generated.digest, mediaType });
+      await expectManifestServed(e2e.target, name, 'v2s2', { digest: generated.digest, mediaType });
       const back = join(work, `${name}-back`);
-      await skopeoCopy(target.ref(name, 'v2s2'), `dir:${back}`, {
-        creds: target.creds,
+      await skopeoCopy(e2e.target.ref(name, 'v2s2'), `dir:${back}`, {
+        creds: e2e.target.creds,
         all: true,
         preserveDigests: true,
       });
@@ -194,7 +190,7 @@ describe(`skopeo against ${targetKind()}`, () => {
       const images = 'manifests' in generated ? generated.manifests : [generated];
       for (const child of images) {
         if ('manifests' in generated) {
-          await expectManifestServed(target, name, child.digest, {
+          await expectManifestServed(e2e.target, name, child.digest, {
             digest: child.digest,
             mediaType: MEDIA_TYPES.docker.manifest,
           });
@@ -213,30 +209,34 @@ describe(`skopeo against ${targetKind()}`, () => {
       layout,
       presets.small({ tag: 'sync-b', seed: 'sync-b', mediaTypes: 'docker' }),
     );
-    const source = await dirs.make('sync-src');
+    const source = await e2e.dirs.make('sync-src');
     // skopeo sync --src dir names each destination repository:tag after its directory.
     await writeDirImage(layout, a, join(source, 'sync-a:1.0'));
     await writeDirImage(layout, b, join(source, 'sync-b:2.0'));
     await writeDirImage(layout, b, join(source, 'sync-b:2.1'));
-    await skopeoSync(source, `${target.host}/${target.namespace}`, {
+    await skopeoSync(source, `${e2e.target.host}/${e2e.target.namespace}`, {
       src: 'dir',
       dest: 'docker',
-      creds: target.creds,
+      creds: e2e.target.creds,
       preserveDigests: true,
       freshBlobInfoCache: true,
     });
-    expect((await skopeoInspect(target.ref('sync-a', '1.0'), { creds: target.creds })).Digest).toBe(a.digest);
-    expect((await skopeoInspect(target.ref('sync-b', '2.1'), { creds: target.creds })).Digest).toBe(b.digest);
-    expect((await skopeoListTags(target.ref('sync-b'), { creds: target.creds })).sort()).toEqual([
+    expect((await skopeoInspect(e2e.target.ref('sync-a', '1.0'), { creds: e2e.target.creds })).Digest).toBe(
+      a.digest,
+    );
+    expect((await skopeoInspect(e2e.target.ref('sync-b', '2.1'), { creds: e2e.target.creds })).Digest).toBe(
+      b.digest,
+    );
+    expect((await skopeoListTags(e2e.target.ref('sync-b'), { creds: e2e.target.creds })).sort()).toEqual([
       '2.0',
       '2.1',
     ]);
 
-    const out = await dirs.make('sync-out');
-    await skopeoSync(`${target.host}/${target.namespace}/sync-b`, out, {
+    const out = await e2e.dirs.make('sync-out');
+    await skopeoSync(`${e2e.target.host}/${e2e.target.namespace}/sync-b`, out, {
       src: 'docker',
       dest: 'dir',
-      creds: target.creds,
+      creds: e2e.target.creds,
       preserveDigests: true,
     });
     expect((await readdir(out)).sort()).toEqual(['sync-b:2.0', 'sync-b:2.1']);

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { expect } from 'vitest';
+import { disposeClientSandbox } from '../helpers/clients.js';
 import { REF_NAME_ANNOTATION, type Descriptor } from '../fixtures/image-generator.js';
 import type { E2ETarget } from './target.js';
 
@@ -28,14 +29,18 @@ export async function fileDigest(path: string, options: { gunzip?: boolean } = {
 export class TempDirs {
   private readonly dirs: string[] = [];
 
+  /** Lower-case names: podman names an image pulled from oci:DIR after DIR, and names are lower case. */
   async make(prefix: string): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), `wharf-e2e-${prefix}-`));
+    const dir = join(tmpdir(), `wharf-e2e-${prefix}-${randomUUID().slice(0, 8)}`);
+    await mkdir(dir);
     this.dirs.push(dir);
     return dir;
   }
 
+  /** Also removes the clients' configuration directory, which lives as long as a test file. */
   async removeAll(): Promise<void> {
     await Promise.all(this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    await disposeClientSandbox();
   }
 }
 

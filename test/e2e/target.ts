@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import type { Creds } from '../helpers/clients.js';
 import { startDockerRegistry } from '../helpers/docker-registry.js';
+import { TempDirs } from './support.js';
 
 // The one place that decides which registry the end-to-end tests drive: Wharf (test/helpers/server.ts)
 // when it exists, unless WHARF_E2E_TARGET=docker-registry asks for Debian's docker-registry, the
@@ -78,4 +80,30 @@ export async function startTarget(): Promise<E2ETarget> {
   return make(wharf.host, wharf.url, { username: wharf.adminUser, password: wharf.adminPassword }, () =>
     wharf.stop(),
   );
+}
+
+export interface E2EContext {
+  /** The running registry (only inside tests and hooks). */
+  readonly target: E2ETarget;
+  readonly dirs: TempDirs;
+}
+
+/** Starts the target before a test file's tests; stops it and removes the file's temp dirs after. */
+export function useTarget(): E2EContext {
+  let target: E2ETarget | undefined;
+  const dirs = new TempDirs();
+  beforeAll(async () => {
+    target = await startTarget();
+  });
+  afterAll(async () => {
+    await target?.stop();
+    await dirs.removeAll();
+  });
+  return {
+    get target() {
+      if (!target) throw new Error('the e2e target is not running (used outside a test?)');
+      return target;
+    },
+    dirs,
+  };
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +8,8 @@ import { join } from 'node:path';
 // against a registry over plain HTTP. Each child runs with execFile (no shell), a timeout, and
 // configuration of its own: a private policy.json, registries.conf, storage.conf and auth file, so
 // nothing on the machine (or another test's login) changes what a test sees. podman and buildah get
-// throwaway vfs storage per client; the blob info cache, which would let skopeo skip uploads it
-// believes the registry already has, can be cleared before a push that must really upload.
+// throwaway vfs storage per client. The blob info cache, which lets all three skip uploads they
+// believe the registry already has, can be cleared before a push that must really upload.
 
 export interface Creds {
   username: string;
@@ -91,7 +91,7 @@ interface Sandbox {
 
 let sandboxPromise: Promise<Sandbox> | undefined;
 
-/** One configuration directory per test process, created on first use. */
+/** One configuration directory per test process, created on first use; see disposeClientSandbox. */
 function clientSandbox(): Promise<Sandbox> {
   sandboxPromise ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wharf-clients-'));
@@ -113,17 +113,23 @@ function clientSandbox(): Promise<Sandbox> {
       BUILDAH_ISOLATION: 'chroot',
     };
     await mkdir(join(dir, 'tmp'));
-    // Only synchronous work runs in an exit handler.
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return { dir, policy, env };
   })();
   return sandboxPromise;
 }
 
+/** Removes the configuration directory; call it in afterAll (a later call creates a new one). */
+export async function disposeClientSandbox(): Promise<void> {
+  const pending = sandboxPromise;
+  sandboxPromise = undefined;
+  if (pending) await rm((await pending).dir, { recursive: true, force: true });
+}
+
 /**
- * Where containers/image keeps, for root, which blobs it has seen in which registry; skopeo (which
- * has no option to move it) consults it to skip or mount uploads. podman and buildah keep theirs
- * under their own (here temporary) storage root.
+ * Where containers/image keeps, for root, which blobs it has seen in which registry, and which
+ * compressed blob holds which uncompressed layer. skopeo, podman and buildah (as Debian ships them)
+ * all use this one file whatever their storage root, and none has an option to move it: they consult
+ * it to skip an upload or to mount the blob from another repository instead.
  */
 export const BLOB_INFO_CACHE = '/var/lib/containers/cache/blob-info-cache-v1.boltdb';
 
@@ -295,15 +301,36 @@ async function createStore(prefix: string): Promise<Store> {
 export interface PushOptions extends RunOptions {
   creds?: Creds;
   format?: 'oci' | 'v2s2';
+  /** Forget what this machine knows about blobs, so that every layer is really uploaded. */
+  freshBlobInfoCache?: boolean;
 }
 
 export interface PullOptions extends RunOptions {
   creds?: Creds;
+  /** os/arch[/variant] to pick from an index; the default is this machine's. */
+  platform?: string;
 }
 
 function registryFlags(ref: string, creds: Creds | undefined): string[] {
   if (!isRegistryRef(ref)) return [];
   return ['--tls-verify=false', ...(creds ? ['--creds', credsArg(creds)] : [])];
+}
+
+/** podman/buildah push with --digestfile: returns the manifest digest the registry accepted. */
+async function pushWithDigestFile(
+  tool: (args: string[], options?: RunOptions) => Promise<string>,
+  storeDir: string,
+  command: string[],
+  image: string,
+  dest: string,
+  options: PushOptions,
+): Promise<string> {
+  if (options.freshBlobInfoCache) await clearBlobInfoCache();
+  const digestFile = join(storeDir, `digest-${randomUUID()}`);
+  const args = [...command, '--digestfile', digestFile, ...registryFlags(dest, options.creds)];
+  if (options.format) args.push('--format', options.format);
+  await tool([...args, image, dest], options);
+  return (await readFile(digestFile, 'utf8')).trim();
 }
 
 export interface PodmanClient {
@@ -339,15 +366,15 @@ export async function createPodman(): Promise<PodmanClient> {
     storeDir: store.dir,
     podman,
     async pull(ref, options = {}) {
-      const out = await podman(['pull', '--quiet', ...registryFlags(ref, options.creds), ref], options);
+      const platform = options.platform ? ['--platform', options.platform] : [];
+      const out = await podman(
+        ['pull', '--quiet', ...platform, ...registryFlags(ref, options.creds), ref],
+        options,
+      );
       return out.trim().split('\n').pop() ?? '';
     },
-    async push(image, dest, options = {}) {
-      const digestFile = join(store.dir, `digest-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-      const args = ['push', '--digestfile', digestFile, ...registryFlags(dest, options.creds)];
-      if (options.format) args.push('--format', options.format);
-      await podman([...args, image, dest], options);
-      return (await readFile(digestFile, 'utf8')).trim();
+    push(image, dest, options = {}) {
+      return pushWithDigestFile(podman, store.dir, ['push'], image, dest, options);
     },
     async rmi(image) {
       await podman(['rmi', image]);
@@ -405,12 +432,8 @@ export async function createBuildah(): Promise<BuildahClient> {
       const out = await buildah(['commit', '--quiet', '--format', options.format ?? 'oci', container, image]);
       return out.trim();
     },
-    async push(image, dest, options = {}) {
-      const digestFile = join(store.dir, `digest-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-      const args = ['push', '--quiet', '--digestfile', digestFile, ...registryFlags(dest, options.creds)];
-      if (options.format) args.push('--format', options.format);
-      await buildah([...args, image, dest], options);
-      return (await readFile(digestFile, 'utf8')).trim();
+    push(image, dest, options = {}) {
+      return pushWithDigestFile(buildah, store.dir, ['push', '--quiet'], image, dest, options);
     },
     async dispose() {
       // Working containers first, so that nothing of theirs outlives the store.
