@@ -249,6 +249,31 @@ describe(`skopeo against ${targetKind()}`, () => {
     }
   });
 
+  // docker-registry, the reference, runs without authentication: nothing to check there.
+  test.skipIf(targetKind() === 'docker-registry')(
+    'refuses pushes and pulls without valid credentials',
+    async () => {
+      const image = await generateImage(layout, presets.small({ tag: 'guarded', seed: 'guarded' }));
+      await push('guarded', 'guarded', '1');
+      const creds = e2e.target.creds!;
+      const unauthorized = /unauthorized|authentication required/i;
+      const wrong = { username: creds.username, password: `${creds.password}-wrong` };
+      for (const attempt of [undefined, wrong]) {
+        await expect(
+          skopeoCopy(ociReference(layout, 'guarded'), e2e.target.ref('guarded-denied', '1'), {
+            ...(attempt ? { creds: attempt } : {}),
+            freshBlobInfoCache: true,
+          }),
+        ).rejects.toThrow(unauthorized);
+        await expect(
+          skopeoInspect(e2e.target.ref('guarded', '1'), attempt ? { creds: attempt } : {}),
+        ).rejects.toThrow(unauthorized);
+      }
+      await expect(skopeoListTags(e2e.target.ref('guarded-denied'), { creds })).rejects.toThrow(CommandError);
+      expect((await skopeoInspect(e2e.target.ref('guarded', '1'), { creds })).Digest).toBe(image.digest);
+    },
+  );
+
   test('a 50-layer image round-trips', async () => {
     const image = await generateImage(layout, presets.manyLayers({ tag: 'many' }));
     await push('many', 'many', 'latest');
