@@ -31,9 +31,8 @@ export class CommandError extends Error {
     readonly stdout: string,
     readonly stderr: string,
   ) {
-    super(
-      `${command} ${redact(args).join(' ')} failed (${exitCode !== null ? `exit ${exitCode}` : `signal ${signal}`}):\n${stderr.trim()}`,
-    );
+    const how = exitCode !== null ? `exit ${exitCode}` : signal !== null ? `signal ${signal}` : 'did not run';
+    super(`${command} ${redact(args).join(' ')} failed (${how}):\n${stderr.trim()}`);
     this.name = 'CommandError';
   }
 }
