@@ -8,6 +8,9 @@ export interface Credentials {
   password: string;
 }
 
+/** No single request of the bench (at most a few MiB) may take longer. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
@@ -40,18 +43,30 @@ export class RegistryClient {
     this.credentials = credentials;
   }
 
+  /** fetch, bounded in time, with errors that name the request. */
+  private async send(url: string | URL, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+      throw new Error(`${init.method ?? 'GET'} ${String(url)} failed: ${String(err)}${cause}`, {
+        cause: err,
+      });
+    }
+  }
+
   /**
    * The Authorization header to send for `scope` (e.g. `repository:lib/x:pull,push`), or undefined
    * when the registry answered without asking for one. Asks the registry once per scope.
    */
   async authorization(scope: string, probe: { method: string; path: string }): Promise<string | undefined> {
     if (this.authByScope.has(scope)) return this.authByScope.get(scope) || undefined;
-    const res = await fetch(this.baseUrl + probe.path, { method: probe.method });
+    const res = await this.send(this.baseUrl + probe.path, { method: probe.method });
     await res.body?.cancel();
     const location = res.headers.get('location');
     if (probe.method === 'POST' && res.status === 202 && location) {
       // No auth needed, and the probe opened an upload session: cancel it.
-      const cancel = await fetch(new URL(location, this.baseUrl), { method: 'DELETE' });
+      const cancel = await this.send(new URL(location, this.baseUrl), { method: 'DELETE' });
       await cancel.body?.cancel();
     }
     let header = '';
@@ -75,7 +90,7 @@ export class RegistryClient {
       const service = params.get('service');
       if (service) tokenUrl.searchParams.set('service', service);
       tokenUrl.searchParams.set('scope', params.get('scope') ?? scope);
-      const res = await fetch(tokenUrl, {
+      const res = await this.send(tokenUrl, {
         headers: this.credentials ? { authorization: basic(this.credentials) } : {},
       });
       if (!res.ok)
@@ -98,7 +113,7 @@ export class RegistryClient {
 
   /** Opens an upload session; returns its absolute Location. */
   async startUpload(repo: string): Promise<string> {
-    const res = await fetch(`${this.baseUrl}/v2/${repo}/blobs/uploads/`, {
+    const res = await this.send(`${this.baseUrl}/v2/${repo}/blobs/uploads/`, {
       method: 'POST',
       headers: await this.pushHeaders(repo),
     });
@@ -111,7 +126,7 @@ export class RegistryClient {
   /** A blob in two requests: POST for a session, then PUT with the body and the digest. */
   async pushBlobPostPut(repo: string, body: Buffer, digest: string): Promise<void> {
     const location = await this.startUpload(repo);
-    const res = await fetch(withDigest(location, digest), {
+    const res = await this.send(withDigest(location, digest), {
       method: 'PUT',
       headers: { ...(await this.pushHeaders(repo)), 'content-type': 'application/octet-stream' },
       body,
@@ -121,7 +136,7 @@ export class RegistryClient {
 
   /** A blob in one request: POST with ?digest= and the body. Returns the status the registry gave. */
   async pushBlobSinglePost(repo: string, body: Buffer, digest: string): Promise<Response> {
-    return fetch(`${this.baseUrl}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+    return this.send(`${this.baseUrl}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
       method: 'POST',
       headers: { ...(await this.pushHeaders(repo)), 'content-type': 'application/octet-stream' },
       body,
@@ -138,7 +153,7 @@ export class RegistryClient {
     await res.body?.cancel();
     const location = res.headers.get('location');
     if (res.status === 202 && location) {
-      const cancel = await fetch(new URL(location, this.baseUrl), {
+      const cancel = await this.send(new URL(location, this.baseUrl), {
         method: 'DELETE',
         headers: await this.pushHeaders(repo),
       });
@@ -148,7 +163,7 @@ export class RegistryClient {
   }
 
   async putManifest(repo: string, tag: string, manifest: string): Promise<void> {
-    const res = await fetch(`${this.baseUrl}/v2/${repo}/manifests/${tag}`, {
+    const res = await this.send(`${this.baseUrl}/v2/${repo}/manifests/${tag}`, {
       method: 'PUT',
       headers: { ...(await this.pushHeaders(repo)), 'content-type': OCI_MANIFEST },
       body: manifest,

@@ -213,8 +213,9 @@ export async function main(argv: string[]): Promise<number> {
       ([name, share]) => `${(share * 100).toFixed(0)}% during ${name}`,
     );
     notes.push(
-      `Other processes on the machine (not the registries, not the bench and its clients) used ` +
-        `${shares.join(', ')} of its CPU time; the 1-minute load average was ${startLoad.toFixed(1)} at the start.`,
+      'Share of the CPU time of the machine used by other processes (not the registries, not the bench ' +
+        `and its clients): ${shares.join(', ')}; the 1-minute load average was ${startLoad.toFixed(1)} ` +
+        'at the start.',
     );
     const subjectName = pair[0].server.label;
     const referenceName = pair[1].server.label;

@@ -73,7 +73,20 @@ async function startWharf(label: string): Promise<Server & { port: number }> {
   const base = await mkdtemp(join(tmpdir(), 'wharf-bench-'));
   const port = await freePort();
   const configPath = join(base, 'wharf.yml');
-  await writeFile(configPath, 'auth:\n  anonymous_pull: true\n');
+  // Loopback only; logging as quiet as docker-registry's (errors, no access log).
+  await writeFile(
+    configPath,
+    [
+      'http:',
+      '  host: 127.0.0.1',
+      'auth:',
+      '  anonymous_pull: true',
+      'log:',
+      '  level: warn',
+      '  requests: false',
+      '',
+    ].join('\n'),
+  );
   const password = randomBytes(18).toString('base64url');
   const child = spawn(
     process.execPath,
