@@ -75,7 +75,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   const generatedAdminPassword = await auth.ensureAdmin(config.admin_password);
   const metrics = createMetrics(() => countUploadSessions(db));
   let draining = false;
-  const app = buildApp({
+  const app = await buildApp({
     logger,
     logRequests: config.log.requests,
     oci: {
@@ -94,6 +94,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'storage', check: () => storage.check() },
     ],
+    requestsPerMinute: config.limits.requests_per_minute,
     isDraining: () => draining,
   });
   app.server.keepAliveTimeout = 65_000;

@@ -52,9 +52,11 @@ export const configSchema = z
           .int()
           .min(4 * MiB, 'must accept at least 4 MiB (the OCI spec minimum)')
           .default(4 * MiB),
+        /** Requests per minute from one client address; 0 = unlimited. Excess gets 429 TOOMANYREQUESTS. */
+        requests_per_minute: z.number().int().min(0).default(0),
       })
       .strict()
-      .default({ manifest_max_bytes: 4 * MiB }),
+      .default({ manifest_max_bytes: 4 * MiB, requests_per_minute: 0 }),
     uploads: z
       .object({
         /** Upload sessions untouched for this long are purged. */

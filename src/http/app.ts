@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -30,6 +31,8 @@ export interface AppDeps {
   access: AccessPolicy;
   metrics: HttpMetrics;
   health: HealthCheck[];
+  /** Requests per minute per client address; 0 turns the limit off. */
+  requestsPerMinute: number;
   /** Set once shutdown starts: new requests are refused with 503 while in-flight ones finish. */
   isDraining(): boolean;
 }
@@ -37,7 +40,7 @@ export interface AppDeps {
 const OCI_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-export function buildApp(deps: AppDeps): FastifyInstance {
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     // Our own onResponse hook writes one access-log line (or none, by configuration).
@@ -57,8 +60,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
+  if (deps.requestsPerMinute > 0) {
+    // Counters live in this process for now; a shared store (Redis) comes with clustering.
+    await app.register(rateLimit, {
+      global: true,
+      max: deps.requestsPerMinute,
+      timeWindow: 60_000,
+      // Load balancers' probes and scrapes must never be throttled.
+      allowList: (req) => /^\/(api\/v2\.0\/(ping|health)|metrics)(\?|$)/.test(req.url),
+      errorResponseBuilder: (_req, context) =>
+        new RegistryError('TOOMANYREQUESTS', `too many requests; retry in ${context.after}`, {
+          retryAfterSeconds: Math.ceil(context.ttl / 1000),
+        }),
+    });
+  }
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (request.url.startsWith('/v2')) reply.header('docker-distribution-api-version', 'registry/2.0');
     if (deps.isDraining()) {
       reply.header('retry-after', '1').header('connection', 'close');
       throw new RegistryError('UNAVAILABLE', 'this instance is shutting down; retry');
@@ -103,7 +122,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       );
     }
     await authorize(request, actionFor(route, request.method), deps.auth, deps.access);
-    reply.header('docker-distribution-api-version', 'registry/2.0');
     await handleOciRoute(deps.oci, route, request, reply);
   };
   app.route({ method: [...OCI_METHODS], url: '/v2', handler: ociHandler });
@@ -153,6 +171,9 @@ function sendError(
         reply.header('range', `0-${Math.max(error.detail.offset - 1, 0)}`);
     }
     if (status === 503) reply.header('retry-after', '1');
+    if (status === 429 && isObject(error.detail) && typeof error.detail.retryAfterSeconds === 'number') {
+      reply.header('retry-after', String(error.detail.retryAfterSeconds));
+    }
     drain(request);
     reply.code(status).send(ociErrorBody(entry.code, error.message, error.detail));
     return;

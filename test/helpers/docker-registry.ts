@@ -55,7 +55,7 @@ export async function startDockerRegistry(options: { rootDir?: string } = {}): P
     await waitForHttp(`${url}/v2/`, 20_000);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`docker-registry did not start: ${String(err)}\n${stderr}`);
+    throw new Error(`docker-registry did not start: ${String(err)}\n${stderr}`, { cause: err });
   }
   return {
     host: `127.0.0.1:${port}`,

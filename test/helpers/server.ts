@@ -18,7 +18,12 @@ export interface WharfHandle {
   dataDir: string;
   adminUser: 'admin';
   adminPassword: string;
+  /** The external database, when the handle runs on one (else the embedded PGlite). */
+  databaseUrl: string | undefined;
+  configPath: string;
   pid(): number;
+  /** How the last process ended, once it has. */
+  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
   stop(): Promise<void>;
@@ -36,6 +41,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** postgres:// URL; default: the embedded PGlite. */
   databaseUrl?: string;
+  /** null: start without any admin password configured (Wharf then generates one). */
+  adminPassword?: string | null;
 }
 
 export async function startWharf(options: StartOptions = {}): Promise<WharfHandle> {
@@ -44,7 +51,8 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
   const ownDir = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'wharf-test-'));
   const dataDir = options.dataDir ?? join(ownDir as string, 'data');
   const configPath = join(ownDir ?? (await mkdtemp(join(tmpdir(), 'wharf-cfg-'))), 'config.yml');
-  const adminPassword = 'Harbor12345-test';
+  const adminPassword =
+    options.adminPassword === undefined ? 'Harbor12345-test' : (options.adminPassword ?? '');
   await writeFile(
     configPath,
     [
@@ -58,16 +66,20 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
   );
   let child: ChildProcess | undefined;
   let output = '';
+  let lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const launch = async () => {
     output = '';
+    const env: NodeJS.ProcessEnv = { ...process.env, WHARF_ADMIN_PASSWORD: adminPassword, ...options.env };
+    if (options.adminPassword === null) delete env.WHARF_ADMIN_PASSWORD;
     child = spawn(
       process.execPath,
       [CLI, 'serve', '--config', configPath, '--port', String(port), '--data-dir', dataDir],
-      {
-        env: { ...process.env, WHARF_ADMIN_PASSWORD: adminPassword, ...options.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    const current = child;
+    current.once('exit', (code, signal) => {
+      lastExit = { code, signal };
+    });
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-20_000);
     };
@@ -98,7 +110,10 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
     dataDir,
     adminUser: 'admin',
     adminPassword,
+    databaseUrl: options.databaseUrl,
+    configPath,
     pid: () => child?.pid ?? -1,
+    exitStatus: () => lastExit,
     output: () => output,
     async stop() {
       await waitExit('SIGTERM', 15_000);

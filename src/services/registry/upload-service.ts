@@ -141,9 +141,10 @@ export class UploadService {
           `uploaded content has digest ${expected.algorithm}:${actualHex}, not ${expected.value}`,
         );
       }
+      // Bytes first (outside the transaction: PGlite has one connection), then the rows.
+      await this.storeBlob(key, expected);
       await this.deps.db.transaction(async (tx) => {
         const repo = await ensureRepository(tx, repository);
-        await this.storeBlob(key, expected);
         await insertBlob(tx, expected.value, counter.bytes);
         await linkBlob(tx, repo.id, expected.value);
       });

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminAuth, type WharfHandle } from '../helpers/server.js';
+import { startTestWharf } from '../helpers/test-wharf.js';
+
+describe('operations endpoints', () => {
+  let wharf: WharfHandle;
+  beforeAll(async () => {
+    wharf = await startTestWharf();
+  });
+  afterAll(async () => {
+    await wharf?.stop();
+  });
+
+  it('GET /api/v2.0/ping answers Pong', async () => {
+    const res = await fetch(`${wharf.url}/api/v2.0/ping`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('Pong');
+  });
+
+  it('GET /api/v2.0/health reports database and storage', async () => {
+    const res = await fetch(`${wharf.url}/api/v2.0/health`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      status: string;
+      components: Array<{ name: string; status: string }>;
+    };
+    expect(body.status).toBe('healthy');
+    expect(body.components.map((c) => c.name).sort()).toEqual(['database', 'storage']);
+    expect(body.components.every((c) => c.status === 'healthy')).toBe(true);
+  });
+
+  it('echoes a valid X-Request-Id and makes one up otherwise', async () => {
+    const given = await fetch(`${wharf.url}/api/v2.0/ping`, { headers: { 'x-request-id': 'trace-42' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-42');
+    const made = await fetch(`${wharf.url}/api/v2.0/ping`, {
+      headers: { 'x-request-id': 'bad id with spaces' },
+    });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('exposes Prometheus metrics for requests, durations, bytes and open uploads', async () => {
+    const blob = Buffer.from('metrics test blob');
+    const { createHash } = await import('node:crypto');
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const push = await fetch(`${wharf.url}/v2/ops/metrics/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      headers: { authorization: adminAuth(wharf), 'content-type': 'application/octet-stream' },
+      body: blob,
+    });
+    expect(push.status).toBe(201);
+    const open = await fetch(`${wharf.url}/v2/ops/metrics/blobs/uploads/`, {
+      method: 'POST',
+      headers: { authorization: adminAuth(wharf) },
+    });
+    expect(open.status).toBe(202);
+    const res = await fetch(`${wharf.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/wharf_http_requests_total\{method="POST",route="uploads",status="201"\} \d+/);
+    expect(text).toMatch(/wharf_http_request_duration_seconds_bucket\{/);
+    const received = /wharf_registry_bytes_received_total (\d+)/.exec(text);
+    expect(Number(received?.[1])).toBeGreaterThanOrEqual(blob.length);
+    expect(text).toMatch(/wharf_registry_open_uploads [1-9]/);
+  });
+});
+
+describe('request rate limit', () => {
+  let wharf: WharfHandle;
+  beforeAll(async () => {
+    wharf = await startTestWharf({ extraConfig: 'limits:\n  requests_per_minute: 5' });
+  });
+  afterAll(async () => {
+    await wharf?.stop();
+  });
+
+  it('answers 429 TOOMANYREQUESTS with Retry-After past the limit', async () => {
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 7; i++) {
+      last = await fetch(`${wharf.url}/v2/`, { headers: { authorization: adminAuth(wharf) } });
+      statuses.push(last.status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(statuses[6]).toBe(429);
+    expect(Number(last?.headers.get('retry-after'))).toBeGreaterThan(0);
+    const body = (await last?.json()) as { errors: Array<{ code: string }> };
+    expect(body.errors[0]?.code).toBe('TOOMANYREQUESTS');
+  });
+});
