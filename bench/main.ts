@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -59,6 +59,8 @@ const READ_CONNECTIONS = 8;
 const CONCURRENCY = 10;
 const BLOB_SIZE = 1 << 20;
 const WARMUP_SECONDS = 2;
+/** The whole run, defaults and all, takes a few minutes; past this something hangs. */
+const TIME_BUDGET_MINUTES = 30;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -108,6 +110,12 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
+/** wrk prints its version within the usage text ("wrk debian/4.1.0-3+b2 [epoll] ...") and exits 1. */
+function wrkVersion(): string {
+  const first = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+  return /^wrk (\S+)/.exec(first)?.[1] ?? first.trim();
+}
+
 function log(message: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
@@ -146,6 +154,23 @@ export async function main(argv: string[]): Promise<number> {
   const startLoad = loadavg()[0] ?? 0;
   const workDir = await mkdtemp(join(tmpdir(), 'wharf-bench-work-'));
   const sides: Side[] = [];
+  const cleanUp = async () => {
+    await Promise.allSettled(sides.map((side) => side.server.stop()));
+    await rm(workDir, { recursive: true, force: true });
+  };
+  // Whatever hangs, the run ends: after the time budget, or on Ctrl-C, with the servers stopped.
+  const abort = (reason: string) => {
+    console.error(`bench aborted: ${reason}`);
+    void cleanUp().finally(() => process.exit(1));
+  };
+  const watchdog = setTimeout(
+    () => abort(`it ran longer than ${TIME_BUDGET_MINUTES} minutes`),
+    TIME_BUDGET_MINUTES * 60_000,
+  );
+  watchdog.unref();
+  const onSignal = (signal: string) => abort(`${signal} received`);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     requireTools(['docker-registry', 'skopeo', 'wrk']);
     const runId = randomBytes(3).toString('hex');
@@ -234,7 +259,7 @@ export async function main(argv: string[]): Promise<number> {
         date: new Date(),
         machine: describeMachine(workDir, {
           skopeo: skopeoVersion(),
-          wrk: execFileSync('wrk', ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? '',
+          wrk: wrkVersion(),
         }),
         subject: { label: subjectName, version: pair[0].server.version, kind: options.subject },
         reference: { label: referenceName, version: dockerRegistryVersion() },
@@ -254,8 +279,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return 1;
   } finally {
-    for (const side of sides) await side.server.stop();
-    await rm(workDir, { recursive: true, force: true });
+    clearTimeout(watchdog);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanUp();
     log(`done in ${Math.round((performance.now() - started) / 1000)} s`);
   }
 }

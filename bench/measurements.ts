@@ -235,13 +235,20 @@ export async function largeUpload(pair: Pair, s: Settings, blob: GeneratedBlob):
   const trees =
     a.processes > 1 || b.processes > 1 ? ` (process trees of ${a.processes} and ${b.processes})` : '';
   s.notes.push(
-    `Resident memory just before the large upload: ${pair[0].server.label} ${a.baselineMB.toFixed(0)} MB, ` +
-      `${pair[1].server.label} ${b.baselineMB.toFixed(0)} MB${trees}.`,
+    `Resident memory grew during the large upload by ${(a.peakMB - a.baselineMB).toFixed(0)} MB ` +
+      `(${pair[0].server.label}) and ${(b.peakMB - b.baselineMB).toFixed(0)} MB (${pair[1].server.label})${trees}.`,
   );
   const size =
     blob.bytes % 2 ** 30 === 0 ? `${blob.bytes / 2 ** 30} GiB` : `${(blob.bytes / 2 ** 20).toFixed(0)} MiB`;
   return [
     row(`peak RSS during a ${size} streamed upload`, 'MB', [[a.peakMB], [b.peakMB]], 'lower', 0),
+    row(
+      'RSS just before it (after the other measurements)',
+      'MB',
+      [[a.baselineMB], [b.baselineMB]],
+      'lower',
+      0,
+    ),
     row(
       `${size} monolithic PUT, one stream`,
       'MB/s',

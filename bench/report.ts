@@ -33,9 +33,9 @@ export function describeMachine(workDir: string, tools: Record<string, string>):
   const osRelease = readFileSync('/etc/os-release', 'utf8');
   let storage = 'unknown';
   try {
-    storage = execFileSync('stat', ['-f', '-c', '%T', workDir], { encoding: 'utf8' }).trim();
+    storage = execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', workDir], { encoding: 'utf8' }).trim();
   } catch {
-    // stat is coreutils; keep 'unknown' if it is missing
+    // findmnt is util-linux; keep 'unknown' where it is missing
   }
   return {
     cpu: `${model}${flags.includes('sha_ni') ? ' (SHA-NI)' : ''}`,
