@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { createLocalLookupCache, disabledLookupCache } from './cluster/lookup-cache.js';
 import { createManifestCache } from './cluster/manifest-cache.js';
 import type { WharfConfig } from './config/schema.js';
 import { buildApp } from './http/app.js';
@@ -69,6 +70,9 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     db,
     storage,
     manifestCache: createManifestCache(64 * 1024 * 1024),
+    // Exact only while this process sees every write: true for the embedded database, which
+    // admits one process. Other instances could write to an external one.
+    lookups: config.database.url ? disabledLookupCache : createLocalLookupCache(100_000),
     limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
   };
   const auth = new AuthService(db);

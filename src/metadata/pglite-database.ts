@@ -1,4 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { PGlite, types } from '@electric-sql/pglite';
 import { lockDataDir } from './data-dir-lock.js';
 import type { Database, Queryable, SqlParam } from './database.js';
@@ -14,7 +18,14 @@ export async function openPgliteDatabase(dataDir: string | undefined): Promise<D
   }
   let db: PGlite;
   try {
-    db = await PGlite.create(dataDir ? { dataDir, parsers } : { parsers });
+    if (dataDir && !existsSync(join(dataDir, 'PG_VERSION'))) await initInChildProcess(dataDir);
+    db = await PGlite.create({
+      ...(dataDir && { dataDir }),
+      parsers,
+      // WASM memory never shrinks, so every buffer page once touched stays resident: keep the
+      // embedded server's buffers small (PGlite's default shared_buffers is 128 MB).
+      postgresqlconf: ['shared_buffers = 16MB', 'wal_buffers = 1MB', 'temp_buffers = 4MB', 'work_mem = 4MB'],
+    });
   } catch (err) {
     unlock();
     throw err;
@@ -44,4 +55,14 @@ export async function openPgliteDatabase(dataDir: string | undefined): Promise<D
       }
     },
   };
+}
+
+/**
+ * Runs initdb for a new data directory in a child process (see pglite-init.ts). Only from the
+ * compiled build: under a TypeScript test runner the directory is initialised in process.
+ */
+async function initInChildProcess(dataDir: string): Promise<void> {
+  const script = fileURLToPath(new URL('./pglite-init.js', import.meta.url));
+  if (!existsSync(script)) return;
+  await promisify(execFile)(process.execPath, [...process.execArgv, script, dataDir], { timeout: 300_000 });
 }

@@ -73,7 +73,8 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
     if (options.adminPassword === null) delete env.WHARF_ADMIN_PASSWORD;
     child = spawn(
       process.execPath,
-      [CLI, 'serve', '--config', configPath, '--port', String(port), '--data-dir', dataDir],
+      // --liftoff-only: as `npm start` runs it (see docs/architecture.md, "Memory").
+      ['--liftoff-only', CLI, 'serve', '--config', configPath, '--port', String(port), '--data-dir', dataDir],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const current = child;

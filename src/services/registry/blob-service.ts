@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
+import { parseDigest } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
+import { isRepositoryName } from '../../domain/reference.js';
 import { findLinkedBlob, linkBlob, unlinkBlob } from '../../metadata/blobs-table.js';
 import { ensureRepository, findRepository } from '../../metadata/repositories-table.js';
 import { StorageNotFoundError } from '../../storage/driver.js';
@@ -25,8 +27,15 @@ export class BlobService {
   async stat(repository: string, digestValue: string): Promise<BlobInfo> {
     requireRepositoryName(repository);
     const digest = requireDigest(digestValue);
+    const key = `blob:${digest.value}`;
+    const cached = this.deps.lookups.get<BlobInfo>(repository, key);
+    if (cached) return cached;
+    const epoch = this.deps.lookups.epoch();
     const row = await findLinkedBlob(this.deps.db, repository, digest.value);
-    if (row) return row;
+    if (row) {
+      this.deps.lookups.set(repository, key, row, epoch);
+      return row;
+    }
     return this.throwUnknown(repository, `blob ${digest.value} is not in repository ${repository}`);
   }
 
@@ -52,7 +61,9 @@ export class BlobService {
     const digest = requireDigest(digestValue);
     const repo = await findRepository(this.deps.db, repository);
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
-    if (!(await unlinkBlob(this.deps.db, repo.id, digest.value))) {
+    const unlinked = await unlinkBlob(this.deps.db, repo.id, digest.value);
+    this.deps.lookups.invalidate(repository);
+    if (!unlinked) {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest.value} is not in repository ${repository}`);
     }
   }
@@ -60,11 +71,14 @@ export class BlobService {
   /**
    * Cross-repository mount: makes a blob of `from` visible in `repository` without copying.
    * Returns the blob when mounted, null when it cannot be (the caller falls back to an upload).
+   * Malformed `mount` or `from` values are one more reason it cannot be: the spec has the registry
+   * fall back to an upload session then, rather than fail the POST.
    */
   async mount(repository: string, from: string, digestValue: string): Promise<BlobInfo | null> {
     requireRepositoryName(repository);
-    const digest = requireDigest(digestValue);
-    if (!/^[a-z0-9._/-]+$/.test(from) || from.length > 255) return null;
+    const parsed = parseDigest(digestValue);
+    if (!parsed.ok || !isRepositoryName(from)) return null;
+    const digest = parsed.digest;
     const source = await findLinkedBlob(this.deps.db, from, digest.value);
     if (!source) return null;
     await this.deps.db.transaction(async (tx) => {

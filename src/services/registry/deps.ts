@@ -1,5 +1,6 @@
 import type { Database } from '../../metadata/database.js';
 import type { StorageDriver } from '../../storage/driver.js';
+import type { LookupCache } from '../../cluster/lookup-cache.js';
 import type { ManifestCache } from '../../cluster/manifest-cache.js';
 
 /** What the registry services work with; built once per process by the server. */
@@ -7,5 +8,7 @@ export interface RegistryDeps {
   db: Database;
   storage: StorageDriver;
   manifestCache: ManifestCache;
+  /** Hot-path lookups; invalidate the repository on every write to it. */
+  lookups: LookupCache;
   limits: { manifestMaxBytes: number };
 }

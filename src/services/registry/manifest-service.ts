@@ -106,6 +106,7 @@ export class ManifestService {
       for (const tag of tags) await setTag(tx, repo.id, tag, row.id);
       await touchRepository(tx, repo.id);
     });
+    this.deps.lookups.invalidate(repository);
     this.deps.manifestCache.set(digest.value, bytes);
     return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
   }
@@ -113,6 +114,9 @@ export class ManifestService {
   /** Resolves a tag or digest to the stored manifest's description (HEAD). */
   async stat(repository: string, reference: string): Promise<StoredManifest> {
     requireRepositoryName(repository);
+    const cached = this.deps.lookups.get<StoredManifest>(repository, reference);
+    if (cached) return cached;
+    const epoch = this.deps.lookups.epoch();
     const ref = parseManifestReference(reference);
     const row = await resolveManifest(
       this.deps.db,
@@ -125,7 +129,9 @@ export class ManifestService {
       }
       throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository ${repository}`);
     }
-    return toStored(row);
+    const stored = toStored(row);
+    this.deps.lookups.set(repository, reference, stored, epoch);
+    return stored;
   }
 
   async get(repository: string, reference: string): Promise<ManifestContent> {
@@ -140,7 +146,9 @@ export class ManifestService {
     const repo = await findRepository(this.deps.db, repository);
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
     if ('tag' in ref) {
-      if (!(await deleteTag(this.deps.db, repo.id, ref.tag))) {
+      const deleted = await deleteTag(this.deps.db, repo.id, ref.tag);
+      this.deps.lookups.invalidate(repository);
+      if (!deleted) {
         throw new RegistryError('MANIFEST_UNKNOWN', `tag ${ref.tag} is not in repository ${repository}`);
       }
       return;
@@ -156,6 +164,7 @@ export class ManifestService {
       await unlinkBlob(tx, repo.id, ref.digest.value);
       await touchRepository(tx, repo.id);
     });
+    this.deps.lookups.invalidate(repository);
   }
 
   /** The referrers API: manifests whose subject is `digest`, optionally filtered by artifactType. */

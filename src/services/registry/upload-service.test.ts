@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disabledLookupCache } from '../../cluster/lookup-cache.js';
 import { createManifestCache } from '../../cluster/manifest-cache.js';
 import { RegistryError } from '../../domain/errors.js';
 import type { Database } from '../../metadata/database.js';
@@ -37,6 +38,7 @@ describe('UploadService hashing: finishing never re-reads bytes hashed on arriva
       db,
       storage,
       manifestCache: createManifestCache(1024),
+      lookups: disabledLookupCache,
       limits: { manifestMaxBytes: 4 * 1024 * 1024 },
     });
   });
