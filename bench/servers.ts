@@ -90,7 +90,8 @@ async function startWharf(label: string): Promise<Server & { port: number }> {
   const password = randomBytes(18).toString('base64url');
   const child = spawn(
     process.execPath,
-    [cli, 'serve', '--port', String(port), '--data-dir', join(base, 'data'), '--config', configPath],
+    // As `npm start` runs it: Liftoff-only WASM for the embedded database (docs/architecture.md).
+    ['--liftoff-only', cli, 'serve', '--port', String(port), '--data-dir', join(base, 'data'), '--config', configPath],
     {
       cwd: base,
       env: { ...process.env, WHARF_ADMIN_PASSWORD: password },
