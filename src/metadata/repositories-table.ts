@@ -12,6 +12,9 @@ export async function findRepository(db: Queryable, name: string): Promise<Repos
 
 /** Returns the repository, creating it on first push. Safe under concurrent calls. */
 export async function ensureRepository(db: Queryable, name: string): Promise<RepositoryRow> {
+  // Nearly always the repository exists already: one indexed read, no write.
+  const found = await findRepository(db, name);
+  if (found) return found;
   const inserted = await db.query<RepositoryRow>(
     `INSERT INTO repositories (name) VALUES ($1)
      ON CONFLICT (name) DO NOTHING RETURNING id, name`,

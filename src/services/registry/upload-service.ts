@@ -83,8 +83,8 @@ export class UploadService {
   /** PATCH: appends one chunk (or the whole stream). Returns the new offset. */
   async append(repository: string, id: string, chunk: ChunkInput): Promise<UploadStatus> {
     const session = await this.load(repository, id);
-    const offset = await this.write(session, chunk);
-    return { id, repository, offset };
+    const written = await this.write(session, chunk);
+    return { id, repository, offset: written.byte_offset };
   }
 
   /** PUT: optional last chunk, then verify the digest and commit the blob. */
@@ -97,10 +97,7 @@ export class UploadService {
     if (!digestValue) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const expected = requireDigest(digestValue);
     let session = await this.load(repository, id);
-    if (chunk) {
-      await this.write(session, chunk);
-      session = await this.load(repository, id);
-    }
+    if (chunk) session = await this.write(session, chunk);
     const actualHex = await this.digestOf(session, expected.algorithm);
     if (actualHex !== expected.hex) {
       throw new RegistryError(
@@ -191,7 +188,7 @@ export class UploadService {
    * upload uses the resumable hasher (state saved in the row); a single stream from offset 0 with
    * no Content-Range (what mainstream clients send) uses the native one and records its digest.
    */
-  private async write(session: UploadSessionRow, chunk: ChunkInput): Promise<number> {
+  private async write(session: UploadSessionRow, chunk: ChunkInput): Promise<UploadSessionRow> {
     const offset = session.byte_offset;
     if (chunk.range) {
       if (chunk.range.start !== offset) {
@@ -239,21 +236,16 @@ export class UploadService {
     if (size !== offset + counter.bytes) {
       throw new Error(`storage reported ${size} bytes after writing ${counter.bytes} at ${offset}`);
     }
-    const state = hasher.saveState();
-    const advanced = await advanceUploadSession(
-      this.deps.db,
-      session.id,
-      offset,
-      size,
-      state ? Buffer.from(state) : null,
-      state ? null : `${algorithm}:${hasher.digestHex()}`,
-    );
+    const saved = hasher.saveState();
+    const state = saved ? Buffer.from(saved) : null;
+    const hashedDigest = state ? null : `${algorithm}:${hasher.digestHex()}`;
+    const advanced = await advanceUploadSession(this.deps.db, session.id, offset, size, state, hashedDigest);
     if (!advanced) {
       throw new RegistryError('RANGE_INVALID', 'another request wrote to this upload at the same time', {
         offset,
       });
     }
-    return size;
+    return { ...session, byte_offset: size, hash_state: state, hashed_digest: hashedDigest };
   }
 
   private sessionAlgorithm(session: UploadSessionRow): DigestAlgorithm {
