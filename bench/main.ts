@@ -14,9 +14,9 @@ import {
   manifestReads,
   probeAnonymousReads,
   skopeoCopies,
-  type Pair,
   type Settings,
   type Side,
+  type Sides,
 } from './measurements.js';
 import { describeMachine, markdown, textTable, type Row } from './report.js';
 import { dockerRegistryVersion, repoRoot, startServer, type ServerKind } from './servers.js';
@@ -39,6 +39,7 @@ const USAGE = `usage: node bench/run.ts [options]
   --blob-count N                   at most N blob pushes per side and protocol, all rounds (default 2000)
   --blob-seconds N                 at most N seconds of them per side and protocol, all rounds (default 20)
   --read-seconds N                 seconds of manifest GET or HEAD load per side and round (default 5)
+  --no-control                     no second docker-registry as a control of the noise
   --no-doc                         do not write docs/benchmarks.md`;
 
 interface Options {
@@ -50,6 +51,7 @@ interface Options {
   blobCount: number;
   blobSeconds: number;
   readSeconds: number;
+  control: boolean;
   writeDoc: boolean;
 }
 
@@ -61,6 +63,7 @@ const BLOB_SIZE = 1 << 20;
 const WARMUP_SECONDS = 2;
 /** The whole run, defaults and all, takes a few minutes; past this something hangs. */
 const TIME_BUDGET_MINUTES = 30;
+const CONTROL_LABEL = 'docker-registry #2';
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -74,6 +77,7 @@ function parseOptions(argv: string[]): Options {
       'blob-count': { type: 'string', default: '2000' },
       'blob-seconds': { type: 'string', default: '20' },
       'read-seconds': { type: 'string', default: '5' },
+      'no-control': { type: 'boolean', default: false },
       'no-doc': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -106,6 +110,7 @@ function parseOptions(argv: string[]): Options {
     blobCount: Math.round(positive('blob-count', values['blob-count'])),
     blobSeconds: positive('blob-seconds', values['blob-seconds']),
     readSeconds: Math.round(positive('read-seconds', values['read-seconds'])),
+    control: !values['no-control'],
     writeDoc: !values['no-doc'] && only.size === MEASUREMENTS.length,
   };
 }
@@ -209,6 +214,9 @@ export async function main(argv: string[]): Promise<number> {
             ['docker-registry', 'docker-registry A'],
             ['docker-registry', 'docker-registry B'],
           ];
+    // With Wharf as the subject, a second docker-registry measures how far two identical servers
+    // drift apart in the same run; with docker-registry as the subject the whole run is that check.
+    if (options.control && options.subject === 'wharf') labels.push(['docker-registry', CONTROL_LABEL]);
     for (const [kind, label] of labels) {
       log(`starting ${label}`);
       const server = await startServer(kind, label);
@@ -219,20 +227,21 @@ export async function main(argv: string[]): Promise<number> {
       });
       log(`${label} ${server.version} listens on ${server.host}, pid ${server.pid}`);
     }
-    const pair: Pair = [sides[0] as Side, sides[1] as Side];
-    for (const side of pair)
+    const [first, second, third] = sides as [Side, Side, Side | undefined];
+    const all: Sides = third ? [first, second, third] : [first, second];
+    for (const side of all)
       side.anonymousReads = await probeAnonymousReads(side, settings.repo('probe'), 'probe');
 
-    const background = new BackgroundLoad(pair.map((side) => side.server.pid));
+    const background = new BackgroundLoad(all.map((side) => side.server.pid));
     const rows: Row[] = [];
     const run = async (name: Measurement, work: () => Promise<Row[]>) => {
       if (!options.only.has(name)) return;
       rows.push(...(await background.during(MEASUREMENT_NAMES[name], work)));
     };
-    await run('reads', () => manifestReads(pair, settings));
-    await run('blobs', () => blobPushes(pair, settings));
-    if (image) await run('skopeo', () => skopeoCopies(pair, settings, image, workDir));
-    if (bigBlob) await run('memory', () => largeUpload(pair, settings, bigBlob));
+    await run('reads', () => manifestReads(all, settings));
+    await run('blobs', () => blobPushes(all, settings));
+    if (image) await run('skopeo', () => skopeoCopies(all, settings, image, workDir));
+    if (bigBlob) await run('memory', () => largeUpload(all, settings, bigBlob));
 
     const shares = [...background.summary()].map(
       ([name, share]) => `${(share * 100).toFixed(0)}% during ${name}`,
@@ -242,15 +251,16 @@ export async function main(argv: string[]): Promise<number> {
         `and its clients): ${shares.join(', ')}; the 1-minute load average was ${startLoad.toFixed(1)} ` +
         'at the start.',
     );
-    const subjectName = pair[0].server.label;
-    const referenceName = pair[1].server.label;
+    const subjectName = all[0].server.label;
+    const referenceName = all[1].server.label;
+    const controlName = all[2]?.server.label;
     console.log('');
     if (options.subject !== 'wharf') {
       console.log(
         'NOTE: both sides are docker-registry (--subject docker-registry): a check of the harness.',
       );
     }
-    console.log(textTable(rows, subjectName, referenceName));
+    console.log(textTable(rows, subjectName, referenceName, controlName));
     for (const note of notes) console.log(`- ${note}`);
     console.log('');
 
@@ -261,11 +271,12 @@ export async function main(argv: string[]): Promise<number> {
           skopeo: skopeoVersion(),
           wrk: wrkVersion(),
         }),
-        subject: { label: subjectName, version: pair[0].server.version, kind: options.subject },
+        subject: { label: subjectName, version: all[0].server.version, kind: options.subject },
         reference: { label: referenceName, version: dockerRegistryVersion() },
+        control: controlName,
         rows,
         notes,
-        howMeasured: howMeasured(options),
+        howMeasured: howMeasured(options, controlName !== undefined),
         durationSeconds: (performance.now() - started) / 1000,
       });
       const path = join(repoRoot, 'docs', 'benchmarks.md');
@@ -296,15 +307,19 @@ async function prepareImage(workDir: string, bytes: number): Promise<{ layout: s
   return { layout, bytes: image.totalSize };
 }
 
-function howMeasured(options: Options): string[] {
+function howMeasured(options: Options, control: boolean): string[] {
   const imageMb = Math.round(options.imageBytes / 1e6);
   const bigMiB = options.bigBytes / 2 ** 20;
   const rounds = options.rounds;
   return [
-    'Both registries run at the same time on 127.0.0.1, each with its own data directory on the same ' +
-      'filesystem, and every measurement runs against one and then the other with the same client. ' +
-      `Each measurement but the last runs in ${rounds} rounds in which the sides alternate who goes ` +
-      'first, and the median of the rounds is reported (the rounds are listed in the notes). ' +
+    'The registries run at the same time on 127.0.0.1, each with its own data directory on the same ' +
+      'filesystem, and every measurement runs against one after the other with the same client. ' +
+      (control
+        ? 'Beside Wharf and docker-registry runs a second docker-registry, the control, measured in ' +
+          'the same way: its ratio to the first shows the noise of this run. '
+        : '') +
+      `Each measurement but the last runs in ${rounds} rounds that rotate which side goes first, ` +
+      'and the median of the rounds is reported (the rounds are listed in the notes). ' +
       "docker-registry is Debian's CNCF distribution with the filesystem driver, an in-memory blob " +
       'descriptor cache and no auth. Wharf runs with its embedded defaults (PGlite, filesystem storage) ' +
       'and `auth.anonymous_pull: true`; pushes to it carry the credentials of its admin user (HTTP Basic, ' +

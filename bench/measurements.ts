@@ -9,9 +9,11 @@ import type { Row } from './report.js';
 import type { Server } from './servers.js';
 import { chooseCacheIsolation, skopeoCopy } from './skopeo.js';
 
-// The four measurements. Each runs in rounds that alternate which side goes first, so that a burst
-// of other load on the machine, or a warmer cache, does not always favour the same side; the
-// median of the rounds is reported.
+// The four measurements, each against every side: the subject (Wharf), the reference
+// (docker-registry) and, optionally, a control (a second docker-registry, whose ratio to the first
+// shows how far two identical servers drift apart in the same run). Each runs in rounds that rotate
+// which side goes first, so that a burst of other load on the machine, or a warmer cache, does not
+// always favour the same side; the median of the rounds is reported.
 
 export interface Side {
   server: Server;
@@ -21,7 +23,8 @@ export interface Side {
   anonymousReads: boolean;
 }
 
-export type Pair = readonly [Side, Side];
+/** Subject, reference and, optionally, control, in that order. */
+export type Sides = readonly [Side, Side] | readonly [Side, Side, Side];
 
 export interface Settings {
   rounds: number;
@@ -44,16 +47,17 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
 }
 
-/** Calls `measure` for both sides in every round, alternating who goes first; values per side. */
+/** Calls `measure` for every side in every round, rotating who goes first; values per side. */
 async function inRounds(
-  pair: Pair,
+  sides: Sides,
   rounds: number,
   measure: (side: Side, round: number) => Promise<number>,
-): Promise<[number[], number[]]> {
-  const values: [number[], number[]] = [[], []];
+): Promise<number[][]> {
+  const values: number[][] = sides.map(() => []);
   for (let round = 1; round <= rounds; round++) {
-    for (const i of round % 2 === 1 ? [0, 1] : [1, 0]) {
-      values[i as 0 | 1].push(await measure(pair[i as 0 | 1], round));
+    for (let k = 0; k < sides.length; k++) {
+      const i = (round - 1 + k) % sides.length;
+      values[i]?.push(await measure(sides[i] as Side, round));
     }
   }
   return values;
@@ -62,16 +66,25 @@ async function inRounds(
 function row(
   metric: string,
   unit: string,
-  values: [number[], number[]],
+  values: number[][],
   better: 'higher' | 'lower',
   digits: number,
 ): Row {
-  return { metric, unit, subject: median(values[0]), reference: median(values[1]), better, digits };
+  const [subject = [], reference = [], control] = values;
+  return {
+    metric,
+    unit,
+    subject: median(subject),
+    reference: median(reference),
+    ...(control ? { control: median(control) } : {}),
+    better,
+    digits,
+  };
 }
 
-function listed(pair: Pair, values: [number[], number[]], digits: number): string {
-  return pair
-    .map((side, i) => `${side.server.label} ${values[i as 0 | 1].map((v) => v.toFixed(digits)).join(', ')}`)
+function listed(sides: Sides, values: number[][], digits: number): string {
+  return sides
+    .map((side, i) => `${side.server.label} ${(values[i] ?? []).map((v) => v.toFixed(digits)).join(', ')}`)
     .join('; ');
 }
 
@@ -97,10 +110,10 @@ async function readTarget(side: Side, repo: string, tag: string): Promise<ReadTa
   return { url: side.server.url + path, headers };
 }
 
-export async function manifestReads(pair: Pair, s: Settings): Promise<Row[]> {
+export async function manifestReads(sides: Sides, s: Settings): Promise<Row[]> {
   const repo = s.repo('manifest');
   const targets = new Map<Side, ReadTarget>();
-  for (const side of pair) {
+  for (const side of sides) {
     side.anonymousReads = await probeAnonymousReads(side, repo, 'bench');
     if (!side.anonymousReads)
       s.notes.push(`${side.server.label} refused anonymous reads; its reads sent credentials.`);
@@ -110,26 +123,26 @@ export async function manifestReads(pair: Pair, s: Settings): Promise<Row[]> {
     await headLoad(target, { connections: s.readConnections, seconds: s.warmupSeconds });
   }
   const load = { threads: 1, connections: s.readConnections, seconds: s.readSeconds };
-  const get = await inRounds(pair, s.rounds, async (side, round) => {
+  const get = await inRounds(sides, s.rounds, async (side, round) => {
     const r = await wrkGet(targets.get(side) as ReadTarget, load);
     s.log(`manifest GET round ${round} ${side.server.label}: ${r.perSecond.toFixed(0)} req/s`);
     return r.perSecond;
   });
-  const head = await inRounds(pair, s.rounds, async (side, round) => {
+  const head = await inRounds(sides, s.rounds, async (side, round) => {
     const r = await headLoad(targets.get(side) as ReadTarget, load);
     s.log(`manifest HEAD round ${round} ${side.server.label}: ${r.perSecond.toFixed(0)} req/s`);
     return r.perSecond;
   });
-  s.notes.push(`Manifest GET req/s per round: ${listed(pair, get, 0)}. HEAD: ${listed(pair, head, 0)}.`);
+  s.notes.push(`Manifest GET req/s per round: ${listed(sides, get, 0)}. HEAD: ${listed(sides, head, 0)}.`);
   return [
     row(`manifest GET by tag (wrk, ${s.readConnections} connections)`, 'req/s', get, 'higher', 0),
     row(`manifest HEAD by tag (keep-alive client, ${s.readConnections} conn.)`, 'req/s', head, 'higher', 0),
   ];
 }
 
-export async function blobPushes(pair: Pair, s: Settings): Promise<Row[]> {
+export async function blobPushes(sides: Sides, s: Settings): Promise<Row[]> {
   const singlePost = new Map<Side, boolean>();
-  for (const side of pair) {
+  for (const side of sides) {
     const probe = await side.client.supportsSinglePost(s.repo('probe'));
     singlePost.set(side, probe.supported);
     if (!probe.supported) {
@@ -155,18 +168,20 @@ export async function blobPushes(pair: Pair, s: Settings): Promise<Row[]> {
     s.log(`1 MiB ${mode} round ${round} ${side.server.label}: ${r.count} in ${r.seconds.toFixed(1)} s`);
     return r.perSecond;
   };
-  const twoStep = await inRounds(pair, s.rounds, measure('post-put'));
-  s.notes.push(`1 MiB POST + PUT pushes/s per round: ${listed(pair, twoStep, 0)}.`);
+  const twoStep = await inRounds(sides, s.rounds, measure('post-put'));
+  s.notes.push(`1 MiB POST + PUT pushes/s per round: ${listed(sides, twoStep, 0)}.`);
   const rows = [
     row(`1 MiB blob push, POST + PUT, ${s.concurrency} in flight`, 'push/s', twoStep, 'higher', 0),
   ];
   if ([...singlePost.values()].some(Boolean)) {
-    const best = await inRounds(pair, s.rounds, async (side, round) =>
+    const best = await inRounds(sides, s.rounds, async (side, round) =>
       singlePost.get(side) ? measure('single-post')(side, round) : NaN,
     );
     // A side without single POST keeps its POST + PUT figures.
-    for (const i of [0, 1] as const) if (!singlePost.get(pair[i])) best[i] = twoStep[i];
-    s.notes.push(`1 MiB pushes/s on the best monolithic path per round: ${listed(pair, best, 0)}.`);
+    sides.forEach((side, i) => {
+      if (!singlePost.get(side)) best[i] = twoStep[i] ?? [];
+    });
+    s.notes.push(`1 MiB pushes/s on the best monolithic path per round: ${listed(sides, best, 0)}.`);
     rows.push(
       row(`1 MiB blob push, best monolithic path, ${s.concurrency} in flight`, 'push/s', best, 'higher', 0),
     );
@@ -175,14 +190,14 @@ export async function blobPushes(pair: Pair, s: Settings): Promise<Row[]> {
 }
 
 export async function skopeoCopies(
-  pair: Pair,
+  sides: Sides,
   s: Settings,
   image: { layout: string; bytes: number },
   workDir: string,
 ): Promise<Row[]> {
   const isolation = chooseCacheIsolation();
   const mb = image.bytes / 1e6;
-  const push = await inRounds(pair, s.rounds, async (side, round) => {
+  const push = await inRounds(sides, s.rounds, async (side, round) => {
     const seconds = await skopeoCopy(
       { ref: ociReference(image.layout, 'bench') },
       {
@@ -195,7 +210,7 @@ export async function skopeoCopies(
     s.log(`skopeo push round ${round} ${side.server.label}: ${seconds.toFixed(2)} s`);
     return mb / seconds;
   });
-  const pull = await inRounds(pair, s.rounds, async (side, round) => {
+  const pull = await inRounds(sides, s.rounds, async (side, round) => {
     const dest = join(workDir, `pull-${round}`);
     const seconds = await skopeoCopy(
       {
@@ -212,7 +227,7 @@ export async function skopeoCopies(
   });
   s.notes.push(
     `skopeo blob info cache: ${isolation}, empty for every copy; every push went to a new repository. ` +
-      `Push MB/s per round: ${listed(pair, push, 0)}. Pull: ${listed(pair, pull, 0)}.`,
+      `Push MB/s per round: ${listed(sides, push, 0)}. Pull: ${listed(sides, pull, 0)}.`,
   );
   const label = `${Math.round(mb)} MB image`;
   return [
@@ -221,9 +236,9 @@ export async function skopeoCopies(
   ];
 }
 
-export async function largeUpload(pair: Pair, s: Settings, blob: GeneratedBlob): Promise<Row[]> {
+export async function largeUpload(sides: Sides, s: Settings, blob: GeneratedBlob): Promise<Row[]> {
   const results: BigUploadResult[] = [];
-  for (const side of pair) {
+  for (const side of sides) {
     const r = await measureBigUpload(side.client, side.server.pid, s.repo('large'), blob);
     s.log(
       `${blob.bytes / 2 ** 20} MiB upload ${side.server.label}: ${r.seconds.toFixed(1)} s, ` +
@@ -231,28 +246,34 @@ export async function largeUpload(pair: Pair, s: Settings, blob: GeneratedBlob):
     );
     results.push(r);
   }
-  const [a, b] = results as [BigUploadResult, BigUploadResult];
-  const trees =
-    a.processes > 1 || b.processes > 1 ? ` (process trees of ${a.processes} and ${b.processes})` : '';
-  s.notes.push(
-    `Resident memory grew during the large upload by ${(a.peakMB - a.baselineMB).toFixed(0)} MB ` +
-      `(${pair[0].server.label}) and ${(b.peakMB - b.baselineMB).toFixed(0)} MB (${pair[1].server.label})${trees}.`,
-  );
+  const growth = sides.map((side, i) => {
+    const r = results[i] as BigUploadResult;
+    const tree = r.processes > 1 ? `, a tree of ${r.processes} processes` : '';
+    return `${(r.peakMB - r.baselineMB).toFixed(0)} MB (${side.server.label}${tree})`;
+  });
+  s.notes.push(`Resident memory grew during the large upload by ${growth.join(', ')}.`);
   const size =
     blob.bytes % 2 ** 30 === 0 ? `${blob.bytes / 2 ** 30} GiB` : `${(blob.bytes / 2 ** 20).toFixed(0)} MiB`;
+  const each = (pick: (r: BigUploadResult) => number) => results.map((r) => [pick(r)]);
   return [
-    row(`peak RSS during a ${size} streamed upload`, 'MB', [[a.peakMB], [b.peakMB]], 'lower', 0),
+    row(
+      `peak RSS during a ${size} streamed upload`,
+      'MB',
+      each((r) => r.peakMB),
+      'lower',
+      0,
+    ),
     row(
       'RSS just before it (after the other measurements)',
       'MB',
-      [[a.baselineMB], [b.baselineMB]],
+      each((r) => r.baselineMB),
       'lower',
       0,
     ),
     row(
       `${size} monolithic PUT, one stream`,
       'MB/s',
-      [[a.megabytesPerSecond], [b.megabytesPerSecond]],
+      each((r) => r.megabytesPerSecond),
       'higher',
       1,
     ),

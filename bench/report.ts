@@ -9,6 +9,8 @@ export interface Row {
   unit: string;
   subject: number;
   reference: number;
+  /** The second docker-registry, where the run has one. */
+  control?: number;
   better: 'higher' | 'lower';
   /** Printed beside the values, e.g. the protocol each side used. */
   note?: string;
@@ -49,27 +51,34 @@ export function describeMachine(workDir: string, tools: Record<string, string>):
   };
 }
 
-export function ratio(row: Row): number {
-  return row.subject / row.reference;
-}
-
 function value(n: number, digits: number): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function cells(row: Row): string[] {
+function cells(row: Row, withControl: boolean): string[] {
   return [
     row.metric,
     `${value(row.subject, row.digits)} ${row.unit}`,
     `${value(row.reference, row.digits)} ${row.unit}`,
-    `${ratio(row).toFixed(2)}×`,
+    `${(row.subject / row.reference).toFixed(2)}×`,
+    ...(withControl ? [row.control === undefined ? '' : `${(row.control / row.reference).toFixed(2)}×`] : []),
     row.better === 'higher' ? 'higher is better' : 'lower is better',
   ];
 }
 
-export function textTable(rows: Row[], subject: string, reference: string): string {
-  const header = ['measurement', subject, reference, `${subject} / ${reference}`, ''];
-  const body = rows.map(cells);
+function headers(subject: string, reference: string, control: string | undefined): string[] {
+  return [
+    'measurement',
+    subject,
+    reference,
+    `${subject} / ${reference}`,
+    ...(control ? [`control: ${control} / ${reference}`] : []),
+  ];
+}
+
+export function textTable(rows: Row[], subject: string, reference: string, control?: string): string {
+  const header = [...headers(subject, reference, control), ''];
+  const body = rows.map((row) => cells(row, control !== undefined));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>
     r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)));
@@ -81,6 +90,8 @@ export interface ReportInput {
   machine: Machine;
   subject: { label: string; version: string; kind: string };
   reference: { label: string; version: string };
+  /** Label of the second docker-registry, where the run has one. */
+  control: string | undefined;
   rows: Row[];
   notes: string[];
   howMeasured: string[];
@@ -122,12 +133,23 @@ export function markdown(input: ReportInput): string {
   for (const [tool, version] of Object.entries(machine.tools)) out.push(`| ${tool} | ${version} |`);
   out.push('');
   out.push('## Results', '');
+  const columns = [...headers(subject.label, reference.label, input.control), 'better'];
   out.push(
-    `| measurement | ${subject.label} | ${reference.label} | ${subject.label} / ${reference.label} | better |`,
-    '| --- | ---: | ---: | ---: | --- |',
+    `| ${columns.join(' | ')} |`,
+    `| --- | ${columns
+      .slice(1, -1)
+      .map(() => '---:')
+      .join(' | ')} | --- |`,
   );
-  for (const row of input.rows) out.push(`| ${cells(row).join(' | ')} |`);
+  for (const row of input.rows) out.push(`| ${cells(row, input.control !== undefined).join(' | ')} |`);
   out.push('');
+  if (input.control) {
+    out.push(
+      `The control column compares two identical docker-registry servers measured in the same run: ` +
+        'how far it strays from 1.00× is how much of a ratio this run cannot tell from noise.',
+      '',
+    );
+  }
   if (input.notes.length > 0) {
     out.push('Notes on this run:', '');
     for (const note of input.notes) out.push(`- ${note}`);

@@ -91,7 +91,17 @@ async function startWharf(label: string): Promise<Server & { port: number }> {
   const child = spawn(
     process.execPath,
     // As `npm start` runs it: Liftoff-only WASM for the embedded database (docs/architecture.md).
-    ['--liftoff-only', cli, 'serve', '--port', String(port), '--data-dir', join(base, 'data'), '--config', configPath],
+    [
+      '--liftoff-only',
+      cli,
+      'serve',
+      '--port',
+      String(port),
+      '--data-dir',
+      join(base, 'data'),
+      '--config',
+      configPath,
+    ],
     {
       cwd: base,
       env: { ...process.env, WHARF_ADMIN_PASSWORD: password },
