@@ -74,3 +74,26 @@ export async function listBlobs(db: Queryable, after: string | undefined, limit:
 export async function deleteBlobRow(db: Queryable, digest: string): Promise<void> {
   await db.query('DELETE FROM blobs WHERE digest = $1', [digest]);
 }
+
+/**
+ * Records durable bytes and makes them visible in a repository, in one statement (atomic, one
+ * round trip: the push hot path). With `uploadSessionId`, the finished session goes in the same
+ * statement. Idempotent.
+ */
+export async function commitBlob(
+  db: Queryable,
+  repositoryId: number,
+  digest: string,
+  size: number,
+  uploadSessionId: string | null,
+): Promise<void> {
+  await db.query(
+    `WITH blob AS (
+       INSERT INTO blobs (digest, size) VALUES ($2, $3) ON CONFLICT (digest) DO NOTHING
+     ), link AS (
+       INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING
+     )
+     DELETE FROM upload_sessions WHERE id = $4::uuid`,
+    [repositoryId, digest, size, uploadSessionId],
+  );
+}

@@ -4,7 +4,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { isDigestAlgorithm, type Digest, type DigestAlgorithm } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
 import { nativeHasher, resumableHasher, type StreamHasher } from '../../domain/hashing.js';
-import { findBlob, insertBlob, linkBlob } from '../../metadata/blobs-table.js';
+import { commitBlob, findBlob } from '../../metadata/blobs-table.js';
 import { ensureRepository } from '../../metadata/repositories-table.js';
 import {
   advanceUploadSession,
@@ -68,10 +68,8 @@ export class UploadService {
     requireRepositoryName(repository);
     const algorithm = this.requireAlgorithm(digestAlgorithm);
     const id = randomUUID();
-    await this.deps.db.transaction(async (tx) => {
-      const repo = await ensureRepository(tx, repository);
-      await createUploadSession(tx, id, repo.id, algorithm);
-    });
+    const repo = await ensureRepository(this.deps.db, repository);
+    await createUploadSession(this.deps.db, id, repo.id, algorithm);
     return { id, repository, offset: 0 };
   }
 
@@ -138,13 +136,10 @@ export class UploadService {
           `uploaded content has digest ${expected.algorithm}:${actualHex}, not ${expected.value}`,
         );
       }
-      // Bytes first (outside the transaction: PGlite has one connection), then the rows.
+      // Bytes first, then the rows that make them visible.
       await this.storeBlob(key, expected);
-      await this.deps.db.transaction(async (tx) => {
-        const repo = await ensureRepository(tx, repository);
-        await insertBlob(tx, expected.value, counter.bytes);
-        await linkBlob(tx, repo.id, expected.value);
-      });
+      const repo = await ensureRepository(this.deps.db, repository);
+      await commitBlob(this.deps.db, repo.id, expected.value, counter.bytes, null);
       return expected;
     } finally {
       await this.deps.storage.deletePrefix(uploadPrefix(id)).catch(() => undefined);
@@ -284,11 +279,7 @@ export class UploadService {
 
   private async commit(session: UploadSessionRow, digest: Digest): Promise<void> {
     await this.storeBlob(uploadDataKey(session.id), digest);
-    await this.deps.db.transaction(async (tx) => {
-      await insertBlob(tx, digest.value, session.byte_offset);
-      await linkBlob(tx, session.repository_id, digest.value);
-      await deleteUploadSession(tx, session.id);
-    });
+    await commitBlob(this.deps.db, session.repository_id, digest.value, session.byte_offset, session.id);
     await this.deps.storage.deletePrefix(uploadPrefix(session.id)).catch(() => undefined);
   }
 
