@@ -35,6 +35,8 @@ function basic(credentials: Credentials): string {
 export class RegistryClient {
   readonly baseUrl: string;
   readonly credentials: Credentials | undefined;
+  /** Manifests pushed by pushSmallImage, by `repo:tag`. */
+  readonly pushedManifests = new Map<string, string>();
   /** Authorization header value per scope, learnt from the first challenge. */
   private readonly authByScope = new Map<string, string>();
 
@@ -186,6 +188,7 @@ export class RegistryClient {
       layers: [{ mediaType: OCI_LAYER, digest: sha256(layer), size: layer.length }],
     });
     await this.putManifest(repo, tag, manifest);
+    this.pushedManifests.set(`${repo}:${tag}`, manifest);
     return manifest;
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ociReference } from '../test/fixtures/image-generator.js';
 import { measureBigUpload, type BigUploadResult, type GeneratedBlob } from './big-upload.js';
 import { measureBlobPushes, type BlobPushMode } from './blob-push.js';
-import { OCI_MANIFEST, type RegistryClient } from './client.js';
+import { OCI_MANIFEST, sha256, type RegistryClient } from './client.js';
 import { headLoad, wrkGet, type ReadTarget } from './manifest-reads.js';
 import type { Row } from './report.js';
 import type { Server } from './servers.js';
@@ -110,6 +110,25 @@ async function readTarget(side: Side, repo: string, tag: string): Promise<ReadTa
   return { url: side.server.url + path, headers };
 }
 
+/** The load counts statuses only, so first make sure a GET returns the manifest and a HEAD its head. */
+async function checkManifestRead(side: Side, target: ReadTarget, repo: string): Promise<void> {
+  const manifest = side.client.pushedManifests.get(`${repo}:bench`);
+  const get = await fetch(target.url, { headers: target.headers });
+  const body = await get.text();
+  const head = await fetch(target.url, { method: 'HEAD', headers: target.headers });
+  await head.body?.cancel();
+  const problems = [
+    get.status !== 200 && `GET answered ${get.status}`,
+    body !== manifest && 'GET returned other bytes than were pushed',
+    get.headers.get('content-type') !== OCI_MANIFEST && `GET Content-Type ${get.headers.get('content-type')}`,
+    get.headers.get('docker-content-digest') !== sha256(body) &&
+      'GET Docker-Content-Digest is not the digest',
+    head.status !== 200 && `HEAD answered ${head.status}`,
+    head.headers.get('content-length') !== String(Buffer.byteLength(body)) && 'HEAD Content-Length is wrong',
+  ].filter(Boolean);
+  if (problems.length > 0) throw new Error(`${side.server.label} ${target.url}: ${problems.join('; ')}`);
+}
+
 export async function manifestReads(sides: Sides, s: Settings): Promise<Row[]> {
   const repo = s.repo('manifest');
   const targets = new Map<Side, ReadTarget>();
@@ -117,8 +136,9 @@ export async function manifestReads(sides: Sides, s: Settings): Promise<Row[]> {
     side.anonymousReads = await probeAnonymousReads(side, repo, 'bench');
     if (!side.anonymousReads)
       s.notes.push(`${side.server.label} refused anonymous reads; its reads sent credentials.`);
-    targets.set(side, await readTarget(side, repo, 'bench'));
-    const target = targets.get(side) as ReadTarget;
+    const target = await readTarget(side, repo, 'bench');
+    targets.set(side, target);
+    await checkManifestRead(side, target, repo);
     await wrkGet(target, { threads: 1, connections: s.readConnections, seconds: s.warmupSeconds });
     await headLoad(target, { connections: s.readConnections, seconds: s.warmupSeconds });
   }

@@ -125,7 +125,7 @@ export function markdown(input: ReportInput): string {
   out.push(`| cores | ${machine.cores} (the load generators share them with the server) |`);
   out.push(`| memory | ${machine.memoryGiB.toFixed(1)} GiB |`);
   out.push(`| OS, kernel | ${machine.os}, Linux ${machine.kernel} |`);
-  out.push(`| storage of both registries | ${machine.storage} |`);
+  out.push(`| storage of the registries | ${machine.storage} |`);
   out.push(`| Node.js | ${machine.node} |`);
   out.push(`| ${subject.label} | ${subject.version} |`);
   if (subject.kind === 'wharf') out.push(`| ${reference.label} | ${reference.version} |`);
