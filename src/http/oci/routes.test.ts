@@ -26,9 +26,31 @@ describe('parseOciPath', () => {
     });
   });
 
+  it('decodes each part on its own, so an encoded slash never moves the name boundary', () => {
+    expect(parseOciPath('/v2/x/manifests/a%2Fmanifests%2Fb')).toEqual({
+      kind: 'manifest',
+      name: 'x',
+      reference: 'a/manifests/b',
+    });
+    expect(parseOciPath('/v2/a%2F..%2Fb/tags/list')).toEqual({ kind: 'tags', name: 'a/../b' });
+    expect(parseOciPath('/v2/a/blobs/sha256:..%2F..%2Fx')).toEqual({
+      kind: 'blob',
+      name: 'a',
+      digest: 'sha256:../../x',
+    });
+    expect(parseOciPath('/v2/a/blobs/uploads/%2e%2e')).toEqual({ kind: 'upload', name: 'a', id: '..' });
+    expect(parseOciPath('/v2/%5Fcatalog')).toEqual({ kind: 'catalog' });
+    // The literal dot segments reach the name, where validation refuses them.
+    expect(parseOciPath('/v2/a/../b/tags/list')).toEqual({ kind: 'tags', name: 'a/../b' });
+  });
+
   it('rejects what is not a registry path', () => {
     expect(parseOciPath('/v2/a')).toBeNull();
     expect(parseOciPath('/v3/a/tags/list')).toBeNull();
     expect(parseOciPath('/v2/%E0%A4%A')).toBeNull();
+    expect(parseOciPath('/v2/a%E0%A4%A/tags/list')).toBeNull();
+    expect(parseOciPath('/v2/a/manifests/%E0%A4%A')).toBeNull();
+    expect(parseOciPath('/v2/a/tags/list%2F..')).toBeNull();
+    expect(parseOciPath('/v2/_catalog/x')).toBeNull();
   });
 });
