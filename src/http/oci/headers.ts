@@ -27,13 +27,21 @@ export function uploadContentRange(request: FastifyRequest): { start: number; en
   return { start: Number(m[1]), end: Number(m[2]) };
 }
 
-/** The Range of a blob GET resolved against its size; null when absent; 416 when unsatisfiable. */
+/**
+ * The Range of a blob GET resolved against its size: null when the whole blob is to be sent, 416
+ * RANGE_INVALID when the range is malformed or unsatisfiable. Per RFC 9110 §14.2, a range in a unit
+ * other than bytes is ignored; so is a request for several ranges (which the RFC allows), since
+ * clients resuming a download ask for one and a multipart answer would only complicate them.
+ */
 export function requestedRange(
   header: string | undefined,
   size: number,
 ): { start: number; end: number } | null {
   if (header === undefined) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const spec = header.trim();
+  const unit = /^([^=]*)=/.exec(spec)?.[1]?.trim().toLowerCase();
+  if (unit !== 'bytes' || spec.includes(',')) return null;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(spec);
   if (!m || (m[1] === '' && m[2] === '')) {
     throw new RegistryError('RANGE_INVALID', `unsupported Range "${header.slice(0, 60)}"`, { size });
   }
