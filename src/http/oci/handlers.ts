@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../../domain/errors.js';
-import { MANIFEST_MEDIA_TYPES, baseMediaType } from '../../domain/media-types.js';
+import { MANIFEST_MEDIA_TYPES, OCI_INDEX, baseMediaType } from '../../domain/media-types.js';
 import type { BlobService } from '../../services/registry/blob-service.js';
 import type { ListingService, Page } from '../../services/registry/listing-service.js';
 import type { ManifestService, StoredManifest } from '../../services/registry/manifest-service.js';
@@ -34,8 +34,12 @@ type Handler<R extends OciRoute> = (
   reply: FastifyReply,
 ) => Promise<void>;
 
-function methodNotAllowed(method: string): never {
-  throw new RegistryError('UNSUPPORTED', `method ${method} is not supported on this endpoint`);
+const READ_METHODS = ['GET', 'HEAD'] as const;
+
+/** 405 UNSUPPORTED, with the Allow header that RFC 9110 requires on every 405. */
+function methodNotAllowed(req: FastifyRequest, reply: FastifyReply, allowed: readonly string[]): never {
+  reply.header('allow', allowed.join(', '));
+  throw new RegistryError('UNSUPPORTED', `method ${req.method} is not supported on this endpoint`);
 }
 
 // ---- blobs ----------------------------------------------------------------------------------
@@ -45,7 +49,8 @@ const blob: Handler<Extract<OciRoute, { kind: 'blob' }>> = async (s, route, req,
     await s.blobs.delete(route.name, route.digest);
     return reply.code(202).header('content-length', '0').send();
   }
-  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    methodNotAllowed(req, reply, [...READ_METHODS, 'DELETE']);
   const info = await s.blobs.stat(route.name, route.digest);
   const range = req.method === 'GET' ? requestedRange(req.headers.range, info.size) : null;
   reply
@@ -82,8 +87,9 @@ function sendUploadStatus(
     .code(code)
     .header('location', uploadLocation(status))
     .header('docker-upload-uuid', status.id)
-    .header('range', `0-${Math.max(status.offset - 1, 0)}`)
-    .header('content-length', '0');
+    .header('range', `0-${Math.max(status.offset - 1, 0)}`);
+  // RFC 9110 §8.6: a 204 must not carry Content-Length.
+  if (code !== 204) reply.header('content-length', '0');
   if (s.chunkMinLength > 0) reply.header('oci-chunk-min-length', String(s.chunkMinLength));
   return reply.send();
 }
@@ -98,7 +104,7 @@ function sendBlobCreated(reply: FastifyReply, name: string, digest: string): Fas
 }
 
 const uploads: Handler<Extract<OciRoute, { kind: 'uploads' }>> = async (s, route, req, reply) => {
-  if (req.method !== 'POST') methodNotAllowed(req.method);
+  if (req.method !== 'POST') methodNotAllowed(req, reply, ['POST']);
   const mount = queryValue(req.query, 'mount');
   const from = queryValue(req.query, 'from');
   if (mount !== undefined && from !== undefined) {
@@ -159,7 +165,7 @@ const upload: Handler<Extract<OciRoute, { kind: 'upload' }>> = async (s, route, 
       await s.uploads.cancel(route.name, route.id);
       return void reply.code(204).send();
     default:
-      methodNotAllowed(req.method);
+      methodNotAllowed(req, reply, [...READ_METHODS, 'PATCH', 'PUT', 'DELETE']);
   }
 };
 
@@ -241,7 +247,7 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       await s.manifests.delete(route.name, route.reference);
       return void reply.code(202).header('content-length', '0').send();
     default:
-      methodNotAllowed(req.method);
+      methodNotAllowed(req, reply, [...READ_METHODS, 'PUT', 'DELETE']);
   }
 };
 
@@ -269,25 +275,27 @@ function sendPage(
 }
 
 const tags: Handler<Extract<OciRoute, { kind: 'tags' }>> = async (s, route, req, reply) => {
-  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req, reply, READ_METHODS);
   const n = pageSizeParam(req.query);
   const page = await s.listing.tags(route.name, n, queryValue(req.query, 'last'));
   return void sendPage(reply, `/v2/${route.name}/tags/list`, n, page, { name: route.name, tags: page.items });
 };
 
 const catalog: Handler<Extract<OciRoute, { kind: 'catalog' }>> = async (s, _route, req, reply) => {
-  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req, reply, READ_METHODS);
   const n = pageSizeParam(req.query);
   const page = await s.listing.catalog(n, queryValue(req.query, 'last'));
   return void sendPage(reply, '/v2/_catalog', n, page, { repositories: page.items });
 };
 
 const referrers: Handler<Extract<OciRoute, { kind: 'referrers' }>> = async (s, route, req, reply) => {
-  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req.method);
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req, reply, READ_METHODS);
   const artifactType = queryValue(req.query, 'artifactType');
   const index = await s.manifests.referrers(route.name, route.digest, artifactType);
   if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
-  return void reply.header('content-type', 'application/vnd.oci.image.index.v1+json').send(index);
+  // Sent as bytes: Fastify would append "; charset=utf-8" to a serialised object, and the spec
+  // names this response's Content-Type exactly.
+  return void reply.header('content-type', OCI_INDEX).send(Buffer.from(JSON.stringify(index)));
 };
 
 export async function handleOciRoute(
@@ -298,6 +306,7 @@ export async function handleOciRoute(
 ): Promise<void> {
   switch (route.kind) {
     case 'base':
+      if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req, reply, READ_METHODS);
       return void reply.header('content-type', 'application/json').send({});
     case 'catalog':
       return catalog(s, route, req, reply);
