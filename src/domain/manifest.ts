@@ -119,7 +119,9 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (doc.artifactType !== undefined && typeof doc.artifactType !== 'string') {
     throw invalid('artifactType must be a string');
   }
-  const declaredArtifactType = doc.artifactType as string | undefined;
+  // The spec treats an empty artifactType like an absent one (the referrers API then falls back to
+  // the config media type for images, and leaves the field out for indexes).
+  const declaredArtifactType = (doc.artifactType as string | undefined) || undefined;
 
   if (kind === 'image') {
     const config = parseDescriptor(doc.config, 'config');
