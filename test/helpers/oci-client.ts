@@ -1,0 +1,366 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { adminAuth, type StartOptions, type WharfHandle } from './server.js';
+import { startTestWharf } from './test-wharf.js';
+
+// Small /v2 client for the integration tests: plain fetch with the pieces every test repeats
+// (digests, pushing blobs and images, asserting OCI error bodies). Deliberately thin, so that a
+// test reads as the HTTP exchange it checks.
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+export const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+
+export type Algorithm = 'sha256' | 'sha512';
+
+export function digestOf(bytes: Uint8Array, algorithm: Algorithm = 'sha256'): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+let counter = 0;
+/** A repository name no other test (or run against the same database) uses. */
+export function uniqueRepo(prefix = 'repo'): string {
+  counter += 1;
+  return `${prefix}/r${counter}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string };
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  body?: Uint8Array | string | ReadableStream<Uint8Array>;
+  /** Send no Authorization header even though the client has credentials. */
+  anonymous?: boolean;
+}
+
+export class OciClient {
+  #baseUrl: string;
+  #authorization: string | undefined;
+
+  constructor(baseUrl = '', authorization?: string) {
+    this.#baseUrl = baseUrl;
+    this.#authorization = authorization;
+  }
+
+  get baseUrl(): string {
+    return this.#baseUrl;
+  }
+
+  get authorization(): string | undefined {
+    return this.#authorization;
+  }
+
+  /** Points a client made before the server started at it (see useTestRegistry). */
+  connect(baseUrl: string, authorization: string | undefined): void {
+    this.#baseUrl = baseUrl;
+    this.#authorization = authorization;
+  }
+
+  /** Same server, other (or no) credentials. */
+  as(authorization: string | undefined): OciClient {
+    return new OciClient(this.baseUrl, authorization);
+  }
+
+  /** A request with the path sent verbatim (see rawRequest), with this client's credentials. */
+  raw(method: string, path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+    return rawRequest(this.baseUrl, method, path, {
+      ...(this.authorization && { authorization: this.authorization }),
+      ...headers,
+    });
+  }
+
+  /** A request whose body stops short (see sendInterrupted), with this client's credentials. */
+  interrupted(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    partialBody: Uint8Array,
+  ): Promise<string> {
+    return sendInterrupted(
+      this.baseUrl,
+      method,
+      path,
+      { ...(this.authorization && { authorization: this.authorization }), ...headers },
+      partialBody,
+    );
+  }
+
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.authorization && !options.anonymous && headers.authorization === undefined) {
+      headers.authorization = this.authorization;
+    }
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual' };
+    if (options.body !== undefined) {
+      init.body = options.body;
+      if (options.body instanceof ReadableStream) init.duplex = 'half';
+    }
+    return fetch(new URL(path, this.baseUrl), init);
+  }
+
+  /** Location headers are paths; this resolves one against the server for the next request. */
+  location(res: Response): string {
+    const location = res.headers.get('location');
+    expect(location, 'Location header').toBeTruthy();
+    const url = new URL(location as string, this.baseUrl);
+    return url.pathname + url.search;
+  }
+
+  /** POST ?digest= (single request); returns the digest. */
+  async pushBlob(repository: string, bytes: Uint8Array, algorithm: Algorithm = 'sha256'): Promise<string> {
+    const digest = digestOf(bytes, algorithm);
+    const res = await this.request('POST', `/v2/${repository}/blobs/uploads/?digest=${digest}`, {
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    await expectStatus(res, 201);
+    expect(res.headers.get('docker-content-digest')).toBe(digest);
+    return digest;
+  }
+
+  /** Opens an upload session (POST, no body); returns the Location path. */
+  async startUpload(repository: string, query = ''): Promise<string> {
+    const res = await this.request('POST', `/v2/${repository}/blobs/uploads/${query}`);
+    await expectStatus(res, 202);
+    return this.location(res);
+  }
+
+  /** PUT a manifest; returns its digest (checked against the response). */
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+  ): Promise<string> {
+    const res = await this.request('PUT', `/v2/${repository}/manifests/${reference}`, {
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
+    await expectStatus(res, 201);
+    const digest = digestOf(bytes);
+    expect(res.headers.get('docker-content-digest')).toBe(digest);
+    return digest;
+  }
+
+  /**
+   * Pushes a config and `layers` random layers, then the image manifest under `reference`.
+   * `format` picks OCI or Docker schema 2 media types.
+   */
+  async pushImage(repository: string, reference: string, options: ImageOptions = {}): Promise<PushedImage> {
+    const format = options.format ?? 'oci';
+    const config = Buffer.from(
+      JSON.stringify({ architecture: options.architecture ?? 'amd64', os: 'linux', nonce: nonce() }),
+    );
+    const configDescriptor: Descriptor = {
+      mediaType: format === 'oci' ? OCI_CONFIG : DOCKER_CONFIG,
+      digest: await this.pushBlob(repository, config),
+      size: config.length,
+    };
+    const layers: Descriptor[] = [];
+    for (let i = 0; i < (options.layers ?? 1); i++) {
+      const layer = randomBytes(512 + i);
+      layers.push({
+        mediaType: format === 'oci' ? OCI_LAYER : DOCKER_LAYER,
+        digest: await this.pushBlob(repository, layer),
+        size: layer.length,
+      });
+    }
+    const mediaType = format === 'oci' ? OCI_MANIFEST : DOCKER_MANIFEST;
+    const bytes = imageManifest({ mediaType, config: configDescriptor, layers });
+    const digest = await this.putManifest(repository, reference, bytes, mediaType);
+    return { digest, bytes, mediaType, config: configDescriptor, layers };
+  }
+}
+
+export interface ImageOptions {
+  format?: 'oci' | 'docker';
+  layers?: number;
+  architecture?: string;
+}
+
+export interface PushedImage {
+  digest: string;
+  bytes: Buffer;
+  mediaType: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+function nonce(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export interface ImageManifestFields {
+  /** null leaves the field out. */
+  mediaType?: string | null;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  schemaVersion?: unknown;
+}
+
+export function imageManifest(fields: ImageManifestFields): Buffer {
+  const { mediaType = OCI_MANIFEST, schemaVersion = 2, ...rest } = fields;
+  return Buffer.from(
+    JSON.stringify({ schemaVersion, ...(mediaType !== null && { mediaType }), ...rest }, null, 2),
+  );
+}
+
+export function imageIndex(
+  manifests: Descriptor[],
+  extra: { mediaType?: string; subject?: Descriptor; artifactType?: string } = {},
+): Buffer {
+  const { mediaType = OCI_INDEX, ...rest } = extra;
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests, ...rest }));
+}
+
+/** A descriptor of an image pushed with pushImage, for use in an index or as a subject. */
+export function descriptorOf(
+  image: PushedImage,
+  platform?: { architecture: string; os: string },
+): Descriptor {
+  return {
+    mediaType: image.mediaType,
+    digest: image.digest,
+    size: image.bytes.length,
+    ...(platform && { platform }),
+  };
+}
+
+/** Asserts the status, with the body in the message when it is not the expected one. */
+export async function expectStatus(res: Response, status: number): Promise<void> {
+  if (res.status !== status) {
+    const body = await res.text().catch(() => '');
+    expect.fail(`expected ${status}, got ${res.status} for ${res.url}: ${body.slice(0, 500)}`);
+  }
+}
+
+/** Asserts an OCI error response: status and errors[0].code in the JSON body. */
+export async function expectOciError(res: Response, status: number, code: string): Promise<OciErrorBody> {
+  const text = await res.text();
+  expect(res.status, `${res.url}: ${text.slice(0, 300)}`).toBe(status);
+  expect(res.headers.get('content-type') ?? '').toMatch(/^application\/json/);
+  const body = JSON.parse(text) as OciErrorBody;
+  expect(body.errors[0]?.code, text.slice(0, 300)).toBe(code);
+  expect(typeof body.errors[0]?.message).toBe('string');
+  return body;
+}
+
+/** Asserts a 401 UNAUTHORIZED that tells the client how to authenticate. */
+export async function expectChallenge(res: Response): Promise<void> {
+  await expectOciError(res, 401, 'UNAUTHORIZED');
+  expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="[^"]+"/);
+}
+
+export interface OciErrorBody {
+  errors: Array<{ code: string; message: string; detail?: unknown }>;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * A request with the path sent exactly as given. fetch (WHATWG URL) resolves `..` and `%2e%2e`
+ * segments before sending, so path traversal attempts can only be tested this way.
+ */
+export function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Sends a request whose body stops short of what its headers promise, then half-closes the
+ * connection: what a client that dies mid-upload leaves behind. Resolves with whatever the server
+ * wrote back before closing (possibly nothing).
+ */
+export function sendInterrupted(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  partialBody: Uint8Array,
+): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => {
+      const head = Object.entries({ host: url.host, ...headers })
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      socket.write(`${method} ${path} HTTP/1.1\r\n${head}\r\n`);
+      socket.write(partialBody);
+      // Give the server time to start on the body, so the interruption hits the service mid-write.
+      setTimeout(() => socket.end(), 200);
+    });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+}
+
+export interface TestRegistry {
+  /** The admin's client; usable in tests and in hooks registered after useTestRegistry(). */
+  readonly client: OciClient;
+  /** The running server. */
+  wharf(): WharfHandle;
+}
+
+/** One Wharf for the calling test file: started before its tests, stopped after them. */
+export function useTestRegistry(options: StartOptions = {}): TestRegistry {
+  let handle: WharfHandle | undefined;
+  const client = new OciClient();
+  beforeAll(async () => {
+    handle = await startTestWharf(options);
+    client.connect(handle.url, adminAuth(handle));
+  });
+  afterAll(async () => {
+    await handle?.stop();
+  });
+  return {
+    client,
+    wharf: () => {
+      if (!handle) throw new Error('the test registry has not started yet');
+      return handle;
+    },
+  };
+}
