@@ -24,6 +24,21 @@ export async function createUploadSession(
   ]);
 }
 
+/** Opens a session in an existing repository in one statement; false when the repository is unknown. */
+export async function createUploadSessionByName(
+  db: Queryable,
+  id: string,
+  repositoryName: string,
+  hashAlgorithm: string,
+): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(
+    `INSERT INTO upload_sessions (id, repository_id, hash_algorithm)
+     SELECT $1, r.id, $3 FROM repositories r WHERE r.name = $2 RETURNING id`,
+    [id, repositoryName, hashAlgorithm],
+  );
+  return rows.length > 0;
+}
+
 export async function findUploadSession(
   db: Queryable,
   repositoryName: string,

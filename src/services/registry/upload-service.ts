@@ -4,11 +4,12 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { isDigestAlgorithm, type Digest, type DigestAlgorithm } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
 import { nativeHasher, resumableHasher, type StreamHasher } from '../../domain/hashing.js';
-import { commitBlob, findBlob } from '../../metadata/blobs-table.js';
+import { commitBlob } from '../../metadata/blobs-table.js';
 import { ensureRepository } from '../../metadata/repositories-table.js';
 import {
   advanceUploadSession,
   createUploadSession,
+  createUploadSessionByName,
   deleteUploadSession,
   findUploadSession,
   type UploadSessionRow,
@@ -68,8 +69,11 @@ export class UploadService {
     requireRepositoryName(repository);
     const algorithm = this.requireAlgorithm(digestAlgorithm);
     const id = randomUUID();
-    const repo = await ensureRepository(this.deps.db, repository);
-    await createUploadSession(this.deps.db, id, repo.id, algorithm);
+    // One statement when the repository exists (every push but a repository's first).
+    if (!(await createUploadSessionByName(this.deps.db, id, repository, algorithm))) {
+      const repo = await ensureRepository(this.deps.db, repository);
+      await createUploadSession(this.deps.db, id, repo.id, algorithm);
+    }
     return { id, repository, offset: 0 };
   }
 
@@ -95,7 +99,9 @@ export class UploadService {
     if (!digestValue) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const expected = requireDigest(digestValue);
     let session = await this.load(repository, id);
-    if (chunk) session = await this.write(session, chunk);
+    // The last chunk's new offset need not be saved: the commit deletes the session anyway, and
+    // if it never comes, the next write starts again at the saved offset.
+    if (chunk) session = await this.write(session, chunk, false);
     const actualHex = await this.digestOf(session, expected.algorithm);
     if (actualHex !== expected.hex) {
       throw new RegistryError(
@@ -183,7 +189,11 @@ export class UploadService {
    * upload uses the resumable hasher (state saved in the row); a single stream from offset 0 with
    * no Content-Range (what mainstream clients send) uses the native one and records its digest.
    */
-  private async write(session: UploadSessionRow, chunk: ChunkInput): Promise<UploadSessionRow> {
+  private async write(
+    session: UploadSessionRow,
+    chunk: ChunkInput,
+    persist = true,
+  ): Promise<UploadSessionRow> {
     const offset = session.byte_offset;
     if (chunk.range) {
       if (chunk.range.start !== offset) {
@@ -234,7 +244,8 @@ export class UploadService {
     const saved = hasher.saveState();
     const state = saved ? Buffer.from(saved) : null;
     const hashedDigest = state ? null : `${algorithm}:${hasher.digestHex()}`;
-    const advanced = await advanceUploadSession(this.deps.db, session.id, offset, size, state, hashedDigest);
+    const advanced =
+      !persist || (await advanceUploadSession(this.deps.db, session.id, offset, size, state, hashedDigest));
     if (!advanced) {
       throw new RegistryError('RANGE_INVALID', 'another request wrote to this upload at the same time', {
         offset,
@@ -285,8 +296,9 @@ export class UploadService {
 
   /** Puts verified bytes at the blob's key, unless that digest is already stored (dedup). */
   private async storeBlob(key: string, digest: Digest): Promise<void> {
-    const known = await findBlob(this.deps.db, digest.value);
-    if (known && (await this.deps.storage.stat(blobKey(digest)))) return;
+    // Bytes only ever reach a blob key after their digest was verified, so bytes already there
+    // are this blob: keep them (concurrent pushes of one layer move identical bytes anyway).
+    if (await this.deps.storage.stat(blobKey(digest))) return;
     await this.deps.storage.move(key, blobKey(digest));
   }
 }
