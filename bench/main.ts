@@ -33,12 +33,12 @@ const USAGE = `usage: node bench/run.ts [options]
                                    docker-registry checks the harness against itself
   --only LIST                      a comma-separated subset of ${MEASUREMENTS.join(',')}
                                    (the doc is then not written)
-  --rounds N                       rounds per measurement, sides alternating, median reported (default 3)
+  --rounds N                       rounds per measurement, sides rotating, median reported (default 5)
   --image-mb N                     size of the skopeo test image in MB (default 300)
   --big-mb N                       size of the streamed blob for the memory measurement in MiB (default 2048)
   --blob-count N                   at most N blob pushes per side and protocol, all rounds (default 2000)
   --blob-seconds N                 at most N seconds of them per side and protocol, all rounds (default 20)
-  --read-seconds N                 seconds of manifest GET or HEAD load per side and round (default 5)
+  --read-seconds N                 seconds of manifest GET or HEAD load per side and round (default 3)
   --no-control                     no second docker-registry as a control of the noise
   --no-doc                         do not write docs/benchmarks.md`;
 
@@ -71,12 +71,12 @@ function parseOptions(argv: string[]): Options {
     options: {
       subject: { type: 'string', default: 'wharf' },
       only: { type: 'string' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
       'image-mb': { type: 'string', default: '300' },
       'big-mb': { type: 'string', default: '2048' },
       'blob-count': { type: 'string', default: '2000' },
       'blob-seconds': { type: 'string', default: '20' },
-      'read-seconds': { type: 'string', default: '5' },
+      'read-seconds': { type: 'string', default: '3' },
       'no-control': { type: 'boolean', default: false },
       'no-doc': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
