@@ -311,9 +311,10 @@ describe('upload status and cancel', () => {
 });
 
 describe('interrupted uploads', () => {
-  // The service answers an interrupted body with BLOB_UPLOAD_INVALID, but no client can read that
-  // answer: the connection is already broken, and Node's HTTP layer answers the malformed request
-  // itself. What matters is that the session keeps its last good offset and carries on.
+  // The service raises BLOB_UPLOAD_INVALID for an interrupted body, but no client can read it: the
+  // connection is already half-closed and the HTTP server's client-error handler answers the
+  // truncated request itself (a plain 400, not an OCI body). This is the only path to that code.
+  // What matters is that the session keeps its last good offset and carries on.
   it('a PATCH whose body stops short counts none of its bytes; the upload then continues', async () => {
     const repo = uniqueRepo('up');
     const blob = randomBytes(200);
@@ -326,7 +327,10 @@ describe('interrupted uploads', () => {
     ];
     for (const [headers, partial] of attempts) {
       const answer = await client.interrupted('PATCH', location, headers, partial);
-      expect(answer).not.toMatch(/^HTTP\/1\.1 20/);
+      expect(answer).not.toMatch(/^HTTP\/1\.1 2\d\d/);
+      // Let the server finish failing the broken request before touching the session again, as a
+      // client retrying after a dropped connection would: writes to one session are sequential.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       const status = await client.request('GET', location);
       expect(status.status).toBe(204);
       expect(status.headers.get('range')).toBe('0-99');
