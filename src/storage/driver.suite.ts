@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageNotFoundError, StorageRangeError, type StorageDriver } from './driver.js';
 
@@ -535,6 +535,58 @@ export function storageDriverSuite(name: string, makeDriver: () => Promise<Drive
       await driver.write('c/x', Buffer.from('x'));
       await driver.check();
       expect(await listAll(driver.list('c'))).toEqual(['c/x']);
+    });
+
+    describe('openCopy', () => {
+      /** A writable that keeps copies of what it is given (the driver may reuse its buffers). */
+      function sink(): { writable: Writable; bytes(): Buffer } {
+        const parts: Buffer[] = [];
+        const writable = new Writable({
+          highWaterMark: 64 * 1024,
+          write(chunk: Buffer, _enc, done) {
+            parts.push(Buffer.from(chunk));
+            setImmediate(done);
+          },
+        });
+        return { writable, bytes: () => Buffer.concat(parts) };
+      }
+
+      it('copies a whole multi-MiB object and ranges of it, byte for byte', async () => {
+        const data = randomBytes(5 * 1024 * 1024 + 333);
+        await driver.write('copy/a', data);
+        const whole = await driver.openCopy('copy/a');
+        expect(whole.length).toBe(data.length);
+        const out = sink();
+        await whole.copyTo(out.writable);
+        expect(out.bytes().equals(data)).toBe(true);
+
+        const part = await driver.openCopy('copy/a', { offset: 1_000_000, length: 2_500_001 });
+        expect(part.length).toBe(2_500_001);
+        const partOut = sink();
+        await part.copyTo(partOut.writable);
+        expect(partOut.bytes().equals(data.subarray(1_000_000, 3_500_001))).toBe(true);
+
+        const empty = await driver.openCopy('copy/a', { offset: data.length });
+        expect(empty.length).toBe(0);
+        await empty.copyTo(sink().writable);
+      });
+
+      it('fails before writing for a missing key or a bad range, and close() releases an unused copy', async () => {
+        await expect(driver.openCopy('copy/missing')).rejects.toBeInstanceOf(StorageNotFoundError);
+        await driver.write('copy/b', Buffer.from('12345'));
+        await expect(driver.openCopy('copy/b', { offset: 6 })).rejects.toBeInstanceOf(StorageRangeError);
+        const unused = await driver.openCopy('copy/b');
+        await unused.close();
+      });
+
+      it('rejects when the destination closes before the copy finishes', async () => {
+        await driver.write('copy/c', randomBytes(4 * 1024 * 1024));
+        const copy = await driver.openCopy('copy/c');
+        const destination = new PassThrough({ highWaterMark: 1024 });
+        // Nobody reads: the copy waits for room, then the destination goes away.
+        setTimeout(() => destination.destroy(), 50);
+        await expect(copy.copyTo(destination)).rejects.toThrow();
+      });
     });
   });
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 // The storage abstraction. It knows nothing of OCI: keys are slash-separated relative paths
 // made of [A-Za-z0-9._-] segments (never empty, never "." or ".."), values are byte streams.
@@ -16,6 +16,18 @@ export interface ByteRange {
   length?: number;
 }
 
+/** An opened object (or range of one), ready to be copied into a destination. */
+export interface ObjectCopy {
+  /** Bytes that copyTo will write. */
+  readonly length: number;
+  /**
+   * Writes the bytes into destination (never ends it) and closes the object. Rejects when the
+   * destination closes first. Call exactly once, or close() instead.
+   */
+  copyTo(destination: Writable): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface StorageDriver {
   readonly name: string;
 
@@ -24,6 +36,14 @@ export interface StorageDriver {
 
   /** A stream of the object's bytes (or of a range of them). Throws StorageNotFoundError. */
   read(key: string, range?: ByteRange): Promise<Readable>;
+
+  /**
+   * Opens the object (or a range) to copy it into a writable, the blob download path: it fails
+   * (StorageNotFoundError, StorageRangeError) before anything is written, and drivers may copy
+   * more cheaply than a stream can (the filesystem driver reuses a few buffers instead of
+   * allocating one per chunk).
+   */
+  openCopy(key: string, range?: ByteRange): Promise<ObjectCopy>;
 
   /**
    * Writes a whole object atomically and durably: when the promise resolves the bytes are on

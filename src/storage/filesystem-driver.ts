@@ -22,9 +22,11 @@ import {
   StorageNotFoundError,
   StorageRangeError,
   type ByteRange,
+  type ObjectCopy,
   type ObjectInfo,
   type StorageDriver,
 } from './driver.js';
+import { copyWithBufferRing } from './copy.js';
 
 // Temporary files live in one directory under the root, so that a rename onto the final key stays
 // on one filesystem (atomic). A leading dot makes it a name no valid key segment can spell, so no
@@ -92,6 +94,50 @@ export class FilesystemDriver implements StorageDriver {
       return Readable.from([], { objectMode: false });
     }
     return handle.createReadStream({ start, end: end - 1, highWaterMark: IO_BUFFER });
+  }
+
+  async openCopy(key: string, range?: ByteRange): Promise<ObjectCopy> {
+    const path = this.#path(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      if (isMissing(err)) throw new StorageNotFoundError(key);
+      throw err;
+    }
+    let start: number;
+    let end: number;
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new StorageNotFoundError(key);
+      ({ start, end } = resolveRange(range, info.size));
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    let closed = false;
+    const close = async () => {
+      if (!closed) {
+        closed = true;
+        await handle.close();
+      }
+    };
+    return {
+      length: end - start,
+      async copyTo(destination) {
+        try {
+          await copyWithBufferRing(
+            async (buffer, length, position) => (await handle.read(buffer, 0, length, position)).bytesRead,
+            start,
+            end - start,
+            destination,
+          );
+        } finally {
+          await close();
+        }
+      },
+      close,
+    };
   }
 
   async write(key: string, body: Readable | Uint8Array): Promise<number> {

@@ -4,9 +4,11 @@ import {
   StorageNotFoundError,
   StorageRangeError,
   type ByteRange,
+  type ObjectCopy,
   type ObjectInfo,
   type StorageDriver,
 } from './driver.js';
+import { copyFromStream } from './copy.js';
 import { assertOffset, resolveRange } from './filesystem-driver.js';
 
 interface StoredObject {
@@ -35,6 +37,13 @@ export class MemoryDriver implements StorageDriver {
     if (!object) throw new StorageNotFoundError(key);
     const { start, end } = resolveRange(range, object.data.length);
     return Readable.from(start === end ? [] : [object.data.subarray(start, end)], { objectMode: false });
+  }
+
+  async openCopy(key: string, range?: ByteRange): Promise<ObjectCopy> {
+    const object = this.#objects.get(key);
+    const stream = await this.read(key, range);
+    const { start, end } = resolveRange(range, object?.data.length ?? 0);
+    return copyFromStream(stream, end - start);
   }
 
   async write(key: string, body: Readable | Uint8Array): Promise<number> {

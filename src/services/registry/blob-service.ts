@@ -1,10 +1,9 @@
-import type { Readable } from 'node:stream';
 import { parseDigest } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
 import { isRepositoryName } from '../../domain/reference.js';
 import { findLinkedBlob, linkBlob, unlinkBlob } from '../../metadata/blobs-table.js';
 import { ensureRepository, findRepository } from '../../metadata/repositories-table.js';
-import { StorageNotFoundError } from '../../storage/driver.js';
+import { StorageNotFoundError, type ObjectCopy } from '../../storage/driver.js';
 import { blobKey } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
 import { requireDigest, requireRepositoryName } from './validate.js';
@@ -39,10 +38,11 @@ export class BlobService {
     return this.throwUnknown(repository, `blob ${digest.value} is not in repository ${repository}`);
   }
 
-  async open(blob: BlobInfo, range?: BlobRange): Promise<Readable> {
+  /** Opens the blob's bytes (or a range) for copying into a response. */
+  async open(blob: BlobInfo, range?: BlobRange): Promise<ObjectCopy> {
     const digest = requireDigest(blob.digest);
     try {
-      return await this.deps.storage.read(
+      return await this.deps.storage.openCopy(
         blobKey(digest),
         range ? { offset: range.start, length: range.end - range.start + 1 } : undefined,
       );
