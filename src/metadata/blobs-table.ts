@@ -48,9 +48,22 @@ export async function linkedDigests(
   repositoryId: number,
   digests: readonly string[],
 ): Promise<Set<string>> {
+  return digestsPresent(db, 'repository_blobs', repositoryId, digests);
+}
+
+/**
+ * Which of `digests` a per-repository table (repository_id, digest) holds for the repository.
+ * The table name is one of a fixed set, never input.
+ */
+export async function digestsPresent(
+  db: Queryable,
+  table: 'repository_blobs' | 'manifests',
+  repositoryId: number,
+  digests: readonly string[],
+): Promise<Set<string>> {
   if (digests.length === 0) return new Set();
   const rows = await db.query<{ digest: string }>(
-    'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[])',
+    `SELECT digest FROM ${table} WHERE repository_id = $1 AND digest = ANY($2::text[])`,
     [repositoryId, digests],
   );
   return new Set(rows.map((r) => r.digest));

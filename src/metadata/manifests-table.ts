@@ -1,3 +1,4 @@
+import { digestsPresent } from './blobs-table.js';
 import type { Queryable } from './database.js';
 
 export interface ManifestRow {
@@ -99,12 +100,7 @@ export async function existingManifestDigests(
   repositoryId: number,
   digests: readonly string[],
 ): Promise<Set<string>> {
-  if (digests.length === 0) return new Set();
-  const rows = await db.query<{ digest: string }>(
-    'SELECT digest FROM manifests WHERE repository_id = $1 AND digest = ANY($2::text[])',
-    [repositoryId, digests],
-  );
-  return new Set(rows.map((r) => r.digest));
+  return digestsPresent(db, 'manifests', repositoryId, digests);
 }
 
 /** Points a tag at a manifest (creating or moving it). */

@@ -68,26 +68,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
-    const path = this.#path(key);
-    // Opening first makes a missing key fail here rather than later as a stream error, and pins
-    // the file: a concurrent overwrite or move cannot change the bytes this stream returns.
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'r');
-    } catch (err) {
-      if (isMissing(err)) throw new StorageNotFoundError(key);
-      throw err;
-    }
-    let start: number;
-    let end: number;
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new StorageNotFoundError(key);
-      ({ start, end } = resolveRange(range, info.size));
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
+    const { handle, start, end } = await this.#openRange(key, range);
     if (start === end) {
       // createReadStream cannot express an empty range (its end is inclusive).
       await handle.close();
@@ -96,7 +77,15 @@ export class FilesystemDriver implements StorageDriver {
     return handle.createReadStream({ start, end: end - 1, highWaterMark: IO_BUFFER });
   }
 
-  async openCopy(key: string, range?: ByteRange): Promise<ObjectCopy> {
+  /**
+   * Opens the file and resolves the range. Opening first makes a missing key fail here rather
+   * than later as a stream error, and pins the file: a concurrent overwrite or move cannot change
+   * the bytes read through this handle.
+   */
+  async #openRange(
+    key: string,
+    range?: ByteRange,
+  ): Promise<{ handle: FileHandle; start: number; end: number }> {
     const path = this.#path(key);
     let handle: FileHandle;
     try {
@@ -105,16 +94,18 @@ export class FilesystemDriver implements StorageDriver {
       if (isMissing(err)) throw new StorageNotFoundError(key);
       throw err;
     }
-    let start: number;
-    let end: number;
     try {
       const info = await handle.stat();
       if (!info.isFile()) throw new StorageNotFoundError(key);
-      ({ start, end } = resolveRange(range, info.size));
+      return { handle, ...resolveRange(range, info.size) };
     } catch (err) {
       await handle.close();
       throw err;
     }
+  }
+
+  async openCopy(key: string, range?: ByteRange): Promise<ObjectCopy> {
+    const { handle, start, end } = await this.#openRange(key, range);
     let closed = false;
     const close = async () => {
       if (!closed) {
