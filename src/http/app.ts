@@ -105,9 +105,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(error, request, reply, deps),
   );
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .code(404)
-      .send(ociErrorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
+    const path = request.url.split('?', 1)[0] as string;
+    if (path === '/v2' || path.startsWith('/v2/')) {
+      // The /v2 routes take every method the API uses: anything else is an unsupported operation.
+      reply
+        .code(405)
+        .header('allow', OCI_METHODS.join(', '))
+        .send(ociErrorBody('UNSUPPORTED', `method ${request.method} is not supported by the registry API`));
+      return;
+    }
+    reply.code(404).send(ociErrorBody('NOT_FOUND', `no route for ${request.method} ${path}`));
   });
 
   const ociHandler = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -189,7 +196,10 @@ function sendError(
   }
   const statusCode = (error as FastifyError).statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-    reply.code(statusCode).send(ociErrorBody('BAD_REQUEST', error.message));
+    // Requests Fastify itself refuses (malformed framing and the like). On /v2 the body must use a
+    // code from the spec's list; UNSUPPORTED is the one that says "this request cannot be served".
+    const onRegistryApi = request.url.startsWith('/v2');
+    reply.code(statusCode).send(ociErrorBody(onRegistryApi ? 'UNSUPPORTED' : 'BAD_REQUEST', error.message));
     return;
   }
   request.log.error({ err: error }, 'unhandled error');

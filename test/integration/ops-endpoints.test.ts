@@ -87,3 +87,25 @@ describe('request rate limit', () => {
     expect(body.errors[0]?.code).toBe('TOOMANYREQUESTS');
   });
 });
+
+describe('methods outside the registry API', () => {
+  let wharf: WharfHandle;
+  beforeAll(async () => {
+    wharf = await startTestWharf();
+  });
+  afterAll(async () => {
+    await wharf?.stop();
+  });
+
+  it('answer 405 UNSUPPORTED with Allow on /v2 paths, 404 elsewhere', async () => {
+    const res = await fetch(`${wharf.url}/v2/a/tags/list`, {
+      method: 'OPTIONS',
+      headers: { authorization: adminAuth(wharf) },
+    });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toContain('GET');
+    expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('UNSUPPORTED');
+    const other = await fetch(`${wharf.url}/nothing-here`);
+    expect(other.status).toBe(404);
+  });
+});
