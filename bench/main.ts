@@ -321,7 +321,7 @@ function howMeasured(options: Options, control: boolean): string[] {
       `Each measurement but the last runs in ${rounds} rounds that rotate which side goes first, ` +
       'and the median of the rounds is reported (the rounds are listed in the notes). ' +
       "docker-registry is Debian's CNCF distribution with the filesystem driver, an in-memory blob " +
-      'descriptor cache and no auth. Wharf runs with its embedded defaults (PGlite, filesystem storage) ' +
+      'descriptor cache and no auth. Wharf runs as `npm start` runs it (`node --liftoff-only`) with its embedded defaults (PGlite, filesystem storage) ' +
       'and `auth.anonymous_pull: true`; pushes to it carry the credentials of its admin user (HTTP Basic, ' +
       'or the token its challenge asks for), reads go without credentials. MB means 10^6 bytes.',
     `**Manifest GET and HEAD.** A small OCI image is pushed to each side and its manifest read by tag ` +
