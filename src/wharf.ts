@@ -11,7 +11,12 @@ import { migrate } from './metadata/migrate.js';
 import { openPgliteDatabase } from './metadata/pglite-database.js';
 import { openPostgresDatabase } from './metadata/postgres-database.js';
 import { countUploadSessions } from './metadata/uploads-table.js';
+import { AccessService } from './services/access-service.js';
 import { AuthService } from './services/auth-service.js';
+import { loadTokenKeys } from './services/token-keys.js';
+import { TokenService } from './services/token-service.js';
+import { insertProject } from './metadata/projects-table.js';
+import { findUserByName } from './metadata/users-table.js';
 import { BlobService } from './services/registry/blob-service.js';
 import type { RegistryDeps } from './services/registry/deps.js';
 import { ListingService } from './services/registry/listing-service.js';
@@ -76,7 +81,29 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
   };
   const auth = new AuthService(db);
-  const generatedAdminPassword = await auth.ensureAdmin(config.admin_password);
+  const admin = await auth.ensureAdmin(config.admin_password);
+  const generatedAdminPassword = admin.generatedPassword;
+  if (admin.created) {
+    // As in Harbor: a public project "library", owned by the administrator, exists from the start.
+    const adminRow = await findUserByName(db, 'admin');
+    await insertProject(db, 'library', adminRow?.id ?? null, { public: 'true' });
+  }
+  const access = new AccessService(db, deps.lookups);
+  const tokenKeyFile =
+    config.auth.token.signing_key_file ?? join(config.data_dir, 'secrets', 'token-signing-key.pem');
+  const tokens = new TokenService(
+    await loadTokenKeys(
+      tokenKeyFile,
+      config.auth.token.verification_key_files,
+      config.auth.token.signing_key_file === undefined,
+    ),
+    {
+      issuer: config.auth.token.issuer,
+      service: config.auth.token.service,
+      expirationSeconds: config.auth.token.expiration_seconds,
+    },
+    access,
+  );
   const metrics = createMetrics(() => countUploadSessions(db));
   let draining = false;
   const app = await buildApp({
@@ -92,13 +119,24 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       chunkMinLength: config.uploads.chunk_min_length,
     },
     auth,
-    access: { anonymousPull: config.auth.anonymous_pull, realm: config.auth.realm },
+    ociAccess: {
+      auth,
+      tokens,
+      access,
+      policy: {
+        anonymousPull: config.auth.anonymous_pull,
+        challenge: config.auth.challenge,
+        realm: config.auth.realm,
+        externalUrl: config.http.external_url,
+      },
+    },
     metrics,
     health: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'storage', check: () => storage.check() },
     ],
     requestsPerMinute: config.limits.requests_per_minute,
+    trustProxy: config.http.trust_proxy,
     isDraining: () => draining,
   });
   app.server.keepAliveTimeout = 65_000;

@@ -25,6 +25,8 @@ export interface OciServices {
   metrics: HttpMetrics;
   manifestMaxBytes: number;
   chunkMinLength: number;
+  /** Whether the caller may read the source repository of a cross-repository mount. */
+  mayPullFrom?: (repository: string) => Promise<boolean>;
 }
 
 type Handler<R extends OciRoute> = (
@@ -122,7 +124,8 @@ const uploads: Handler<Extract<OciRoute, { kind: 'uploads' }>> = async (s, route
   if (req.method !== 'POST') methodNotAllowed(req, reply, ['POST']);
   const mount = queryValue(req.query, 'mount');
   const from = queryValue(req.query, 'from');
-  if (mount !== undefined && from !== undefined) {
+  // A mount needs pull rights on the source; without them it quietly becomes an upload (202).
+  if (mount !== undefined && from !== undefined && (await s.mayPullFrom?.(from)) === true) {
     const mounted = await s.blobs.mount(route.name, from, mount);
     if (mounted) return sendBlobCreated(reply, route.name, mounted.digest);
   }
