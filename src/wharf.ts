@@ -12,6 +12,9 @@ import { openPgliteDatabase } from './metadata/pglite-database.js';
 import { openPostgresDatabase } from './metadata/postgres-database.js';
 import { countUploadSessions } from './metadata/uploads-table.js';
 import { AccessService } from './services/access-service.js';
+import { ProjectService } from './services/project-service.js';
+import { UserService } from './services/user-service.js';
+import { MemberService } from './services/member-service.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
 import { TokenService } from './services/token-service.js';
@@ -89,6 +92,12 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     await insertProject(db, 'library', adminRow?.id ?? null, { public: 'true' });
   }
   const access = new AccessService(db, deps.lookups);
+  const projects = new ProjectService(db, access, async () => {
+    const rows = await db.query<{ value: unknown }>(
+      "SELECT value FROM system_settings WHERE name = 'project_creation_restriction'",
+    );
+    return rows[0]?.value === 'adminonly' ? 'adminonly' : 'everyone';
+  });
   const tokenKeyFile =
     config.auth.token.signing_key_file ?? join(config.data_dir, 'secrets', 'token-signing-key.pem');
   const tokens = new TokenService(
@@ -119,6 +128,14 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       chunkMinLength: config.uploads.chunk_min_length,
     },
     auth,
+    api: {
+      auth,
+      tokens,
+      access,
+      projects,
+      users: new UserService(db, auth),
+      members: new MemberService(db, projects, access),
+    },
     ociAccess: {
       auth,
       tokens,

@@ -16,6 +16,7 @@ import { ERROR_CATALOGUE, ociErrorBody } from './error-catalogue.js';
 import type { HttpMetrics } from './metrics.js';
 import { authorizeOci, mayPull, type OciAccessDeps } from './oci/access.js';
 import { registerTokenRoute } from './token/token-route.js';
+import { registerApi, type ApiDeps } from './api/plugin.js';
 import { ProjectMissingError } from '../metadata/repositories-table.js';
 import { handleOciRoute, type OciServices } from './oci/handlers.js';
 import { parseOciPath } from './oci/routes.js';
@@ -32,6 +33,7 @@ export interface AppDeps {
   auth: AuthService;
   /** Who may do what on /v2 and in the token service. */
   ociAccess: OciAccessDeps;
+  api: ApiDeps;
   metrics: HttpMetrics;
   health: HealthCheck[];
   /** Trust X-Forwarded-* headers (a load balancer in front). */
@@ -146,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.route({ method: [...OCI_METHODS], url: '/v2/*', handler: ociHandler });
 
   registerTokenRoute(app, deps.ociAccess);
+  await registerApi(app, deps.api);
 
   app.get('/api/v2.0/ping', async (_request, reply) => reply.type('text/plain').send('Pong'));
   app.get('/api/v2.0/health', async (_request, reply) => {

@@ -116,3 +116,55 @@ export async function setUserMembership(
   );
   return rows[0]?.id as number;
 }
+
+export interface MemberRow {
+  id: number;
+  project_id: number;
+  entity_type: string;
+  entity_id: number;
+  entity_name: string;
+  role: number;
+}
+
+const MEMBER_SELECT = `SELECT m.id, m.project_id, m.entity_type, m.entity_id, m.role,
+  COALESCE(u.username, '') AS entity_name
+  FROM project_members m LEFT JOIN users u ON m.entity_type = 'u' AND u.id = m.entity_id`;
+
+export async function listMembers(
+  db: Queryable,
+  projectId: number,
+  entityNameLike: string | undefined,
+  offset: number,
+  limit: number,
+): Promise<{ items: MemberRow[]; total: number }> {
+  const where = `m.project_id = $1 AND ($2::text IS NULL OR strpos(COALESCE(u.username, ''), $2) > 0)`;
+  const total = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM project_members m LEFT JOIN users u ON m.entity_type = 'u' AND u.id = m.entity_id WHERE ${where}`,
+    [projectId, entityNameLike ?? null],
+  );
+  const items = await db.query<MemberRow>(
+    `${MEMBER_SELECT} WHERE ${where} ORDER BY m.id LIMIT $3 OFFSET $4`,
+    [projectId, entityNameLike ?? null, limit, offset],
+  );
+  return { items, total: total[0]?.n ?? 0 };
+}
+
+export async function findMember(
+  db: Queryable,
+  projectId: number,
+  memberId: number,
+): Promise<MemberRow | null> {
+  const rows = await db.query<MemberRow>(`${MEMBER_SELECT} WHERE m.project_id = $1 AND m.id = $2`, [
+    projectId,
+    memberId,
+  ]);
+  return rows[0] ?? null;
+}
+
+export async function updateMemberRole(db: Queryable, memberId: number, role: number): Promise<void> {
+  await db.query('UPDATE project_members SET role = $2, updated_at = now() WHERE id = $1', [memberId, role]);
+}
+
+export async function deleteMember(db: Queryable, memberId: number): Promise<void> {
+  await db.query('DELETE FROM project_members WHERE id = $1', [memberId]);
+}

@@ -4,11 +4,17 @@ import {
   isProjectRole,
   PUBLIC_PROJECT_GRANTS,
   roleAllows,
+  roleGrants,
   type Action,
   type Resource,
 } from '../domain/rbac.js';
 import type { Queryable } from '../metadata/database.js';
-import { findProjectByName, userProjectRole, type ProjectRow } from '../metadata/projects-table.js';
+import {
+  findProjectById,
+  findProjectByName,
+  userProjectRole,
+  type ProjectRow,
+} from '../metadata/projects-table.js';
 import type { Principal } from './principal.js';
 
 /** The facts about a project that access decisions need, cached where the cache is exact. */
@@ -41,6 +47,20 @@ export class AccessService {
     const facts = { id: row.id, name: row.name, public: row.public };
     this.cache.set(scope, FACTS_KEY, facts, epoch);
     return facts;
+  }
+
+  async projectById(id: number): Promise<ProjectAccessFacts | null> {
+    const row = await findProjectById(this.db, id);
+    return row ? { id: row.id, name: row.name, public: row.public } : null;
+  }
+
+  /** Every (resource, action) a user holds in a project through membership. */
+  async grantsOf(
+    principal: Principal,
+    project: ProjectAccessFacts,
+  ): Promise<Array<{ resource: Resource; action: Action }>> {
+    const role = await this.role(principal, project);
+    return isProjectRole(role) ? roleGrants(role) : [];
   }
 
   /** Drops cached facts after the project, its metadata or its members changed. */

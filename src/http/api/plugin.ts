@@ -1,0 +1,104 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../../domain/errors.js';
+import { DatabaseUnavailableError } from '../../metadata/database.js';
+import type { AccessService } from '../../services/access-service.js';
+import type { AuthService } from '../../services/auth-service.js';
+import { ANONYMOUS, type Principal } from '../../services/principal.js';
+import type { ProjectService } from '../../services/project-service.js';
+import { ServiceError, type ServiceErrorKind } from '../../services/service-error.js';
+import type { TokenService } from '../../services/token-service.js';
+import { resolvePrincipal } from '../credentials.js';
+import { ApiError, apiErrorBody, type ApiErrorCode } from './api-error.js';
+import { registerProjectRoutes } from './projects/routes.js';
+import { registerUserRoutes } from './users/routes.js';
+import { registerMemberRoutes } from './members/routes.js';
+import type { UserService } from '../../services/user-service.js';
+import type { MemberService } from '../../services/member-service.js';
+
+// The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
+// caller resolved once per request (Basic for users and robots; sessions come with login).
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface ApiDeps {
+  auth: AuthService;
+  tokens: TokenService;
+  access: AccessService;
+  projects: ProjectService;
+  users: UserService;
+  members: MemberService;
+}
+
+const KIND_TO_CODE: Record<ServiceErrorKind, ApiErrorCode> = {
+  invalid: 'BAD_REQUEST',
+  unauthorized: 'UNAUTHORIZED',
+  forbidden: 'FORBIDDEN',
+  'not-found': 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  precondition: 'PRECONDITION',
+  'too-many-attempts': 'TOO_MANY_REQUESTS',
+};
+
+function toApiError(error: unknown): ApiError | null {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ServiceError) return new ApiError(KIND_TO_CODE[error.kind], error.message);
+  if (error instanceof RegistryError && error.code === 'UNAUTHORIZED')
+    return new ApiError('UNAUTHORIZED', error.message);
+  const status = (error as FastifyError | undefined)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError(status === 413 ? 'BAD_REQUEST' : 'BAD_REQUEST', (error as Error).message);
+  }
+  return null;
+}
+
+export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  await app.register(
+    async (api) => {
+      api.decorateRequest('principal', { getter: () => ANONYMOUS });
+      api.addContentTypeParser(
+        'application/json',
+        { parseAs: 'string', bodyLimit: 1024 * 1024 },
+        (_request, body, done) => {
+          if (body === '') return done(null, {});
+          try {
+            done(null, JSON.parse(body as string) as unknown);
+          } catch {
+            done(new ApiError('BAD_REQUEST', 'the request body is not valid JSON'), undefined);
+          }
+        },
+      );
+      api.addHook('preHandler', async (request) => {
+        const principal = await resolvePrincipal(request, deps.auth, deps.tokens);
+        Object.defineProperty(request, 'principal', { value: principal, configurable: true });
+      });
+      api.setErrorHandler((error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+        const apiError = toApiError(error);
+        if (apiError) {
+          if (apiError.status === 401)
+            reply.header('www-authenticate', 'Basic realm="Wharf", charset="UTF-8"');
+          reply.code(apiError.status).send(apiErrorBody(apiError.code, apiError.message));
+          return;
+        }
+        if (error instanceof DatabaseUnavailableError) {
+          reply
+            .code(503)
+            .header('retry-after', '5')
+            .send(apiErrorBody('SERVICE_UNAVAILABLE', 'the metadata database is unavailable; retry later'));
+          return;
+        }
+        request.log.error({ err: error }, 'unhandled API error');
+        reply
+          .code(500)
+          .send(apiErrorBody('INTERNAL_SERVER_ERROR', `internal error; request id ${request.id}`));
+      });
+      registerProjectRoutes(api, deps);
+      registerUserRoutes(api, deps.users, deps.access);
+      registerMemberRoutes(api, deps.projects, deps.members);
+    },
+    { prefix: '/api/v2.0' },
+  );
+}

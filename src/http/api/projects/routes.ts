@@ -1,0 +1,116 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ProjectView } from '../../../services/project-service.js';
+import type { ApiDeps } from '../plugin.js';
+import { ApiError } from '../api-error.js';
+import { pageRequest, setPageHeaders } from '../paging.js';
+import { parseHarborQuery } from '../query.js';
+
+// /api/v2.0/projects, Harbor-compatible paths, JSON field names and status codes.
+
+export function projectJson(view: ProjectView) {
+  return {
+    project_id: view.id,
+    name: view.name,
+    owner_id: view.owner_id ?? 0,
+    owner_name: '',
+    creation_time: view.created_at.toISOString(),
+    update_time: view.updated_at.toISOString(),
+    deleted: false,
+    repo_count: view.repoCount,
+    current_user_role_id: view.currentUserRole ?? 0,
+    current_user_role_ids: view.currentUserRole ? [view.currentUserRole] : [],
+    registry_id: 0,
+    togglable: true,
+    metadata: view.metadata,
+  };
+}
+
+/** Harbor lets `{project_name_or_id}` be either; X-Is-Resource-Name: true forces a name. */
+function projectRef(request: FastifyRequest): { ref: string; forceName: boolean } {
+  const ref = (request.params as { project: string }).project;
+  return { ref, forceName: request.headers['x-is-resource-name'] === 'true' };
+}
+
+interface CreateProjectBody {
+  project_name?: unknown;
+  public?: unknown;
+  metadata?: unknown;
+}
+
+function objectBody(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError('BAD_REQUEST', 'the request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+function metadataOf(value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  return objectBody(value);
+}
+
+export function registerProjectRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  api.post('/projects', async (request, reply) => {
+    const body = objectBody(request.body) as CreateProjectBody;
+    if (typeof body.project_name !== 'string') throw new ApiError('BAD_REQUEST', 'project_name is required');
+    const metadata = metadataOf(body.metadata);
+    // Harbor's older clients send a top-level boolean `public`.
+    if (typeof body.public === 'boolean' && metadata.public === undefined)
+      metadata.public = String(body.public);
+    const project = await deps.projects.create(request.principal, body.project_name, metadata);
+    reply.code(201).header('location', `/api/v2.0/projects/${project.id}`).send();
+  });
+
+  api.head('/projects', async (request, reply) => {
+    const name = (request.query as Record<string, unknown>).project_name;
+    if (typeof name !== 'string' || name === '')
+      throw new ApiError('BAD_REQUEST', 'project_name is required');
+    if (request.principal.kind === 'anonymous') throw new ApiError('UNAUTHORIZED', 'authentication required');
+    const found = await deps.projects.find(name, true);
+    reply.code(found ? 200 : 404).send();
+  });
+
+  api.get('/projects', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const page = pageRequest(query);
+    const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
+    const exactName = typeof query.name === 'string' && query.name !== '' ? query.name : q.exact.name;
+    const publicFilter = typeof query.public === 'string' ? query.public : q.exact.public;
+    const { items, total } = await deps.projects.list(
+      request.principal,
+      {
+        ...(exactName !== undefined && { name: exactName }),
+        ...(q.fuzzy.name !== undefined && { nameLike: q.fuzzy.name }),
+        ...(publicFilter !== undefined && { public: publicFilter === 'true' }),
+      },
+      page.offset,
+      page.pageSize,
+    );
+    setPageHeaders(request, reply, page, total);
+    const views = [];
+    for (const project of items)
+      views.push(projectJson(await deps.projects.view(request.principal, project)));
+    reply.send(views);
+  });
+
+  api.get('/projects/:project', async (request, reply) => {
+    const { ref, forceName } = projectRef(request);
+    const project = await deps.projects.visible(request.principal, ref, forceName);
+    reply.send(projectJson(await deps.projects.view(request.principal, project)));
+  });
+
+  api.put('/projects/:project', async (request, reply) => {
+    const { ref, forceName } = projectRef(request);
+    const project = await deps.projects.visible(request.principal, ref, forceName);
+    const body = objectBody(request.body);
+    await deps.projects.updateMetadata(request.principal, project, metadataOf(body.metadata));
+    reply.send();
+  });
+
+  api.delete('/projects/:project', async (request, reply) => {
+    const { ref, forceName } = projectRef(request);
+    const project = await deps.projects.visible(request.principal, ref, forceName);
+    await deps.projects.delete(request.principal, project);
+    reply.send();
+  });
+}
