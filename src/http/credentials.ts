@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { RegistryError } from '../domain/errors.js';
-import type { AuthService } from '../services/auth-service.js';
+import { LoginThrottledError, type AuthService } from '../services/auth-service.js';
 import { ANONYMOUS, type Principal } from '../services/principal.js';
 import type { TokenService } from '../services/token-service.js';
 
@@ -31,7 +31,15 @@ export async function resolvePrincipal(
   if (/^basic /i.test(header)) {
     const credentials = basicCredentials(header);
     if (!credentials) return ANONYMOUS;
-    const principal = await auth.authenticate(credentials.username, credentials.password);
+    let principal: Principal | null;
+    try {
+      principal = await auth.authenticate(credentials.username, credentials.password, request.ip);
+    } catch (err) {
+      if (err instanceof LoginThrottledError) {
+        throw new RegistryError('TOOMANYREQUESTS', err.message, { retryAfterSeconds: err.retryAfterSeconds });
+      }
+      throw err;
+    }
     if (!principal) throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
     return principal;
   }

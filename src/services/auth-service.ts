@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Database } from '../metadata/database.js';
+import { clearFailures, lockedUntil, recordFailure } from '../metadata/login-failures-table.js';
 import { findRobotByName } from '../metadata/robots-table.js';
 import { findUserByName, insertUserIfAbsent, updateUserPassword } from '../metadata/users-table.js';
 import { generatePassword, hashPassword, needsRehash, verifyPassword } from './passwords.js';
@@ -8,6 +9,20 @@ import type { Principal } from './principal.js';
 /** How long a verified credential is remembered in this process, to spare the KDF on every request. */
 const VERIFIED_TTL_MS = 60_000;
 const MAX_VERIFIED = 10_000;
+
+/** Failed logins are counted per account and per client address over this window. */
+const FAILURE_WINDOW_SECONDS = 15 * 60;
+const MAX_FAILURES_PER_ACCOUNT = 10;
+const MAX_FAILURES_PER_ADDRESS = 50;
+const LOCK_SECONDS = 5 * 60;
+
+/** Too many failed logins for this account or from this address: refuse without checking. */
+export class LoginThrottledError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many failed logins; retry in ${retryAfterSeconds} s`);
+    this.name = 'LoginThrottledError';
+  }
+}
 
 /** Robot accounts log in with this prefix, as in Harbor. */
 export const ROBOT_PREFIX = 'robot$';
@@ -28,7 +43,7 @@ export class AuthService {
 
   constructor(private readonly db: Database) {}
 
-  async authenticate(username: string, password: string): Promise<Principal | null> {
+  async authenticate(username: string, password: string, clientAddress?: string): Promise<Principal | null> {
     const fingerprint = createHmac('sha256', this.cacheKey)
       .update(username)
       .update('\0')
@@ -39,10 +54,34 @@ export class AuthService {
     if (hit && hit.expires > now && (hit.robotExpiresAt === undefined || hit.robotExpiresAt > now)) {
       return hit.principal;
     }
+    // Throttling: a locked account or address is refused before any password is checked, so
+    // guessing costs the attacker time on every instance (the counters are in the database).
+    const keys = [`user:${username}`, ...(clientAddress ? [`addr:${clientAddress}`] : [])];
+    const locked = await lockedUntil(this.db, keys);
+    if (locked) throw new LoginThrottledError(Math.max(1, Math.ceil((locked.getTime() - now) / 1000)));
     const result: { principal: Principal; robotExpiresAt?: number } | null = username.startsWith(ROBOT_PREFIX)
       ? await this.authenticateRobot(username, password)
       : await this.authenticateUser(username, password);
-    if (!result) return null;
+    if (!result) {
+      await recordFailure(
+        this.db,
+        `user:${username}`,
+        FAILURE_WINDOW_SECONDS,
+        MAX_FAILURES_PER_ACCOUNT,
+        LOCK_SECONDS,
+      );
+      if (clientAddress) {
+        await recordFailure(
+          this.db,
+          `addr:${clientAddress}`,
+          FAILURE_WINDOW_SECONDS,
+          MAX_FAILURES_PER_ADDRESS,
+          LOCK_SECONDS,
+        );
+      }
+      return null;
+    }
+    await clearFailures(this.db, `user:${username}`);
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
     this.verified.set(fingerprint, {
       principal: result.principal,

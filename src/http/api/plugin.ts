@@ -46,11 +46,15 @@ const KIND_TO_CODE: Record<ServiceErrorKind, ApiErrorCode> = {
 function toApiError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
   if (error instanceof ServiceError) return new ApiError(KIND_TO_CODE[error.kind], error.message);
-  if (error instanceof RegistryError && error.code === 'UNAUTHORIZED')
+  if (error instanceof RegistryError && error.code === 'UNAUTHORIZED') {
     return new ApiError('UNAUTHORIZED', error.message);
+  }
+  if (error instanceof RegistryError && error.code === 'TOOMANYREQUESTS') {
+    return new ApiError('TOO_MANY_REQUESTS', error.message);
+  }
   const status = (error as FastifyError | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new ApiError(status === 413 ? 'BAD_REQUEST' : 'BAD_REQUEST', (error as Error).message);
+    return new ApiError('BAD_REQUEST', (error as Error).message);
   }
   return null;
 }
