@@ -12,9 +12,11 @@ import { openPgliteDatabase } from './metadata/pglite-database.js';
 import { openPostgresDatabase } from './metadata/postgres-database.js';
 import { countUploadSessions } from './metadata/uploads-table.js';
 import { AccessService } from './services/access-service.js';
+import { AuditService } from './services/audit-service.js';
 import { ProjectService } from './services/project-service.js';
 import { UserService } from './services/user-service.js';
 import { MemberService } from './services/member-service.js';
+import { RobotService } from './services/robot-service.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
 import { TokenService } from './services/token-service.js';
@@ -92,6 +94,9 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     await insertProject(db, 'library', adminRow?.id ?? null, { public: 'true' });
   }
   const access = new AccessService(db, deps.lookups);
+  const audit = new AuditService(db, { auditPulls: config.audit.log_pulls }, (err) =>
+    logger.warn({ err }, 'writing pull audit records failed'),
+  );
   const projects = new ProjectService(db, access, async () => {
     const rows = await db.query<{ value: unknown }>(
       "SELECT value FROM system_settings WHERE name = 'project_creation_restriction'",
@@ -134,8 +139,12 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       access,
       projects,
       users: new UserService(db, auth),
+      audit,
+      db,
       members: new MemberService(db, projects, access),
+      robots: new RobotService(db, projects, access, auth),
     },
+    audit,
     ociAccess: {
       auth,
       tokens,
@@ -170,6 +179,12 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       purgeStaleUploads(deps, expireMs).catch((err: unknown) =>
         logger.warn({ err }, 'purging stale uploads failed'),
       );
+      // Idempotent, so every instance may run it.
+      if (config.audit.retention_days > 0) {
+        audit
+          .purgeOlderThan(config.audit.retention_days)
+          .catch((err: unknown) => logger.warn({ err }, 'purging old audit records failed'));
+      }
     },
     Math.min(expireMs, 10 * 60_000),
   );
@@ -188,6 +203,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       forced.unref();
       await app.close();
       clearTimeout(forced);
+      await audit.flush();
       await db.close();
     })();
     return closing;

@@ -108,6 +108,15 @@ export const configSchema = z
       })
       .strict()
       .default({ level: 'info', requests: true }),
+    audit: z
+      .object({
+        /** Record pulls (the high-volume event) in the audit log. */
+        log_pulls: z.boolean().default(true),
+        /** Entries older than this many days are purged; 0 keeps them forever. */
+        retention_days: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .default({ log_pulls: true, retention_days: 0 }),
     shutdown: z
       .object({ grace_seconds: z.number().positive().default(30) })
       .strict()

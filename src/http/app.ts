@@ -18,7 +18,9 @@ import { authorizeOci, mayPull, type OciAccessDeps } from './oci/access.js';
 import { registerTokenRoute } from './token/token-route.js';
 import { registerApi, type ApiDeps } from './api/plugin.js';
 import { ProjectMissingError } from '../metadata/repositories-table.js';
-import { handleOciRoute, type OciServices } from './oci/handlers.js';
+import { handleOciRoute, type OciAuditEvent, type OciServices } from './oci/handlers.js';
+import type { AuditService } from '../services/audit-service.js';
+import { principalName } from '../services/principal.js';
 import { parseOciPath } from './oci/routes.js';
 
 export interface HealthCheck {
@@ -34,6 +36,7 @@ export interface AppDeps {
   /** Who may do what on /v2 and in the token service. */
   ociAccess: OciAccessDeps;
   api: ApiDeps;
+  audit: AuditService;
   metrics: HttpMetrics;
   health: HealthCheck[];
   /** Trust X-Forwarded-* headers (a load balancer in front). */
@@ -137,8 +140,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     }
     const principal = await authorizeOci(request, reply, route, deps.ociAccess);
+    const audit = async (event: OciAuditEvent) => {
+      const project = await deps.ociAccess.access.project(event.repository.split('/')[0] as string);
+      const entry = {
+        projectId: project?.id ?? null,
+        operator: principalName(principal),
+        resourceType: event.resourceType,
+        resource: event.resource,
+        clientIp: request.ip,
+      };
+      if (event.operation === 'pull') deps.audit.recordPull(entry);
+      else await deps.audit.record({ ...entry, operation: event.operation });
+    };
     await handleOciRoute(
-      { ...deps.oci, mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess) },
+      { ...deps.oci, mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess), audit },
       route,
       request,
       reply,
@@ -147,7 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.route({ method: [...OCI_METHODS], url: '/v2', handler: ociHandler });
   app.route({ method: [...OCI_METHODS], url: '/v2/*', handler: ociHandler });
 
-  registerTokenRoute(app, deps.ociAccess);
+  registerTokenRoute(app, deps.ociAccess, deps.audit);
   await registerApi(app, deps.api);
 
   app.get('/api/v2.0/ping', async (_request, reply) => reply.type('text/plain').send('Pong'));

@@ -10,10 +10,15 @@ import type { TokenService } from '../../services/token-service.js';
 import { resolvePrincipal } from '../credentials.js';
 import { ApiError, apiErrorBody, type ApiErrorCode } from './api-error.js';
 import { registerProjectRoutes } from './projects/routes.js';
+import { registerAuditRoutes } from './audit/routes.js';
+import type { AuditService } from '../../services/audit-service.js';
+import type { Database } from '../../metadata/database.js';
 import { registerUserRoutes } from './users/routes.js';
 import { registerMemberRoutes } from './members/routes.js';
 import type { UserService } from '../../services/user-service.js';
 import type { MemberService } from '../../services/member-service.js';
+import { registerRobotRoutes } from './robots/routes.js';
+import type { RobotService } from '../../services/robot-service.js';
 
 // The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
 // caller resolved once per request (Basic for users and robots; sessions come with login).
@@ -30,7 +35,10 @@ export interface ApiDeps {
   access: AccessService;
   projects: ProjectService;
   users: UserService;
+  audit: AuditService;
+  db: Database;
   members: MemberService;
+  robots: RobotService;
 }
 
 const KIND_TO_CODE: Record<ServiceErrorKind, ApiErrorCode> = {
@@ -99,9 +107,11 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
           .code(500)
           .send(apiErrorBody('INTERNAL_SERVER_ERROR', `internal error; request id ${request.id}`));
       });
+      registerAuditRoutes(api, deps);
       registerProjectRoutes(api, deps);
       registerUserRoutes(api, deps.users, deps.access);
       registerMemberRoutes(api, deps.projects, deps.members);
+      registerRobotRoutes(api, deps.robots);
     },
     { prefix: '/api/v2.0' },
   );

@@ -27,6 +27,20 @@ export interface OciServices {
   chunkMinLength: number;
   /** Whether the caller may read the source repository of a cross-repository mount. */
   mayPullFrom?: (repository: string) => Promise<boolean>;
+  /** Records an audited event of this request (push, pull or delete of a manifest or tag). */
+  audit?: (event: OciAuditEvent) => Promise<void>;
+}
+
+export interface OciAuditEvent {
+  operation: 'create' | 'delete' | 'pull';
+  resourceType: 'artifact' | 'tag';
+  repository: string;
+  /** `repository:tag` or `repository@digest`. */
+  resource: string;
+}
+
+function referenceResource(repository: string, reference: string): string {
+  return reference.includes(':') ? `${repository}@${reference}` : `${repository}:${reference}`;
 }
 
 type Handler<R extends OciRoute> = (
@@ -241,6 +255,12 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       const content = await s.manifests.get(route.name, route.reference);
       if (!accepts(req.headers.accept, content.mediaType)) throw notAcceptable(content);
       s.metrics.bytesSent.inc(content.size);
+      await s.audit?.({
+        operation: 'pull',
+        resourceType: 'artifact',
+        repository: route.name,
+        resource: referenceResource(route.name, route.reference),
+      });
       return void manifestHeaders(reply, content).send(content.bytes);
     }
     case 'PUT': {
@@ -253,6 +273,12 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
         queryValues(req.query, 'tag'),
       );
       s.metrics.bytesReceived.inc(bytes.length);
+      await s.audit?.({
+        operation: 'create',
+        resourceType: 'artifact',
+        repository: route.name,
+        resource: referenceResource(route.name, route.reference),
+      });
       reply
         .code(201)
         .header('location', `/v2/${route.name}/manifests/${result.digest.value}`)
@@ -263,6 +289,12 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
     }
     case 'DELETE':
       await s.manifests.delete(route.name, route.reference);
+      await s.audit?.({
+        operation: 'delete',
+        resourceType: route.reference.includes(':') ? 'artifact' : 'tag',
+        repository: route.name,
+        resource: referenceResource(route.name, route.reference),
+      });
       return void reply.code(202).header('content-length', '0').send();
     default:
       methodNotAllowed(req, reply, [...READ_METHODS, 'PUT', 'DELETE']);
