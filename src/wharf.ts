@@ -13,6 +13,7 @@ import { openPostgresDatabase } from './metadata/postgres-database.js';
 import { countUploadSessions } from './metadata/uploads-table.js';
 import { AccessService } from './services/access-service.js';
 import { AuditService } from './services/audit-service.js';
+import { SessionService } from './services/session-service.js';
 import { ProjectService } from './services/project-service.js';
 import { UserService } from './services/user-service.js';
 import { MemberService } from './services/member-service.js';
@@ -141,6 +142,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       users: new UserService(db, auth),
       audit,
       db,
+      sessions: new SessionService(db, auth, 30 * 60),
       members: new MemberService(db, projects, access),
       robots: new RobotService(db, projects, access, auth),
     },

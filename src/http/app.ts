@@ -17,6 +17,7 @@ import type { HttpMetrics } from './metrics.js';
 import { authorizeOci, mayPull, type OciAccessDeps } from './oci/access.js';
 import { registerTokenRoute } from './token/token-route.js';
 import { registerApi, type ApiDeps } from './api/plugin.js';
+import { registerSessionRoutes } from './session/routes.js';
 import { ProjectMissingError } from '../metadata/repositories-table.js';
 import { handleOciRoute, type OciAuditEvent, type OciServices } from './oci/handlers.js';
 import type { AuditService } from '../services/audit-service.js';
@@ -164,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerTokenRoute(app, deps.ociAccess, deps.audit);
   await registerApi(app, deps.api);
+  await registerSessionRoutes(app, deps.api.sessions);
 
   app.get('/api/v2.0/ping', async (_request, reply) => reply.type('text/plain').send('Pong'));
   app.get('/api/v2.0/health', async (_request, reply) => {

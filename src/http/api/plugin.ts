@@ -11,6 +11,8 @@ import { resolvePrincipal } from '../credentials.js';
 import { ApiError, apiErrorBody, type ApiErrorCode } from './api-error.js';
 import { registerProjectRoutes } from './projects/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
+import { CSRF_HEADER, SESSION_COOKIE, cookieValue } from '../session/routes.js';
+import { SessionService } from '../../services/session-service.js';
 import type { AuditService } from '../../services/audit-service.js';
 import type { Database } from '../../metadata/database.js';
 import { registerUserRoutes } from './users/routes.js';
@@ -37,6 +39,7 @@ export interface ApiDeps {
   users: UserService;
   audit: AuditService;
   db: Database;
+  sessions: SessionService;
   members: MemberService;
   robots: RobotService;
 }
@@ -83,8 +86,28 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
           }
         },
       );
-      api.addHook('preHandler', async (request) => {
-        const principal = await resolvePrincipal(request, deps.auth, deps.tokens);
+      api.addHook('preHandler', async (request, reply) => {
+        let principal = await resolvePrincipal(request, deps.auth, deps.tokens);
+        const sessionToken = request.headers.authorization
+          ? undefined
+          : cookieValue(request.headers.cookie, SESSION_COOKIE);
+        if (principal.kind === 'anonymous' && sessionToken) {
+          const session = await deps.sessions.resolve(sessionToken);
+          if (session) {
+            // Cookies are sent by browsers on their own: a write must also prove it came from
+            // our page by echoing the CSRF token that only our page can read.
+            if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
+              const given = request.headers[CSRF_HEADER];
+              if (
+                !SessionService.csrfMatches(session.csrfToken, typeof given === 'string' ? given : undefined)
+              ) {
+                throw new ApiError('FORBIDDEN', 'CSRF token missing or invalid');
+              }
+            }
+            reply.header(CSRF_HEADER, session.csrfToken);
+            principal = session.principal;
+          }
+        }
         Object.defineProperty(request, 'principal', { value: principal, configurable: true });
       });
       api.setErrorHandler((error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
