@@ -14,6 +14,7 @@ import { countUploadSessions } from './metadata/uploads-table.js';
 import { AccessService } from './services/access-service.js';
 import { AuditService } from './services/audit-service.js';
 import { SessionService } from './services/session-service.js';
+import { SettingsService } from './services/settings-service.js';
 import { ProjectService } from './services/project-service.js';
 import { UserService } from './services/user-service.js';
 import { MemberService } from './services/member-service.js';
@@ -98,12 +99,12 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   const audit = new AuditService(db, { auditPulls: config.audit.log_pulls }, (err) =>
     logger.warn({ err }, 'writing pull audit records failed'),
   );
-  const projects = new ProjectService(db, access, async () => {
-    const rows = await db.query<{ value: unknown }>(
-      "SELECT value FROM system_settings WHERE name = 'project_creation_restriction'",
-    );
-    return rows[0]?.value === 'adminonly' ? 'adminonly' : 'everyone';
-  });
+  const settings = new SettingsService(db);
+  const projects = new ProjectService(
+    db,
+    access,
+    async () => (await settings.get()).project_creation_restriction,
+  );
   const tokenKeyFile =
     config.auth.token.signing_key_file ?? join(config.data_dir, 'secrets', 'token-signing-key.pem');
   const tokens = new TokenService(
@@ -143,6 +144,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       audit,
       db,
       sessions: new SessionService(db, auth, 30 * 60),
+      settings,
       members: new MemberService(db, projects, access),
       robots: new RobotService(db, projects, access, auth),
     },

@@ -1,6 +1,7 @@
 import type { Database } from '../metadata/database.js';
 import {
   deleteProject,
+  deleteProjectMetadata,
   findProjectById,
   findProjectByName,
   insertProject,
@@ -191,6 +192,48 @@ export class ProjectService {
     await this.require(principal, project, 'project', 'update');
     await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
     this.access.invalidateProject(project.name);
+  }
+
+  async setMetadata(
+    principal: Principal,
+    project: ProjectRow,
+    metadata: Record<string, unknown>,
+  ): Promise<void> {
+    await this.require(principal, project, 'metadata', 'update');
+    await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
+    this.access.invalidateProject(project.name);
+  }
+
+  async deleteMetadata(principal: Principal, project: ProjectRow, name: string): Promise<void> {
+    await this.require(principal, project, 'metadata', 'delete');
+    if (name === 'public') throw new ServiceError('invalid', 'public cannot be deleted; set it to "false"');
+    if (!(await deleteProjectMetadata(this.db, project.id, name))) {
+      throw new ServiceError('not-found', `metadata ${name} not found`);
+    }
+    this.access.invalidateProject(project.name);
+  }
+
+  /** Repository count, members per role and stored bytes of a project (its summary). */
+  async summary(
+    principal: Principal,
+    project: ProjectRow,
+  ): Promise<{ repoCount: number; roleCounts: Record<number, number>; storageBytes: number }> {
+    await this.require(principal, project, 'project', 'read');
+    const roles = await this.db.query<{ role: number; n: number }>(
+      'SELECT role, count(*)::int AS n FROM project_members WHERE project_id = $1 GROUP BY role',
+      [project.id],
+    );
+    const storage = await this.db.query<{ bytes: number }>(
+      `SELECT COALESCE(sum(b.size), 0)::float8 AS bytes FROM (
+         SELECT DISTINCT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+         WHERE r.project_id = $1) d JOIN blobs b ON b.digest = d.digest`,
+      [project.id],
+    );
+    return {
+      repoCount: await projectRepositoryCount(this.db, project.id),
+      roleCounts: Object.fromEntries(roles.map((r) => [r.role, r.n])),
+      storageBytes: storage[0]?.bytes ?? 0,
+    };
   }
 
   /** Deletes an empty project; a project that still holds repositories is refused (412). */

@@ -9,8 +9,10 @@ import { ServiceError, type ServiceErrorKind } from '../../services/service-erro
 import type { TokenService } from '../../services/token-service.js';
 import { resolvePrincipal } from '../credentials.js';
 import { ApiError, apiErrorBody, type ApiErrorCode } from './api-error.js';
-import { registerProjectRoutes } from './projects/routes.js';
+import { registerProjectDetailRoutes, registerProjectRoutes } from './projects/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
+import { registerConfigurationRoutes } from './configurations/routes.js';
+import type { SettingsService } from '../../services/settings-service.js';
 import { CSRF_HEADER, SESSION_COOKIE, cookieValue } from '../session/routes.js';
 import { SessionService } from '../../services/session-service.js';
 import type { AuditService } from '../../services/audit-service.js';
@@ -40,6 +42,7 @@ export interface ApiDeps {
   audit: AuditService;
   db: Database;
   sessions: SessionService;
+  settings: SettingsService;
   members: MemberService;
   robots: RobotService;
 }
@@ -131,7 +134,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
           .send(apiErrorBody('INTERNAL_SERVER_ERROR', `internal error; request id ${request.id}`));
       });
       registerAuditRoutes(api, deps);
+      registerConfigurationRoutes(api, deps.settings);
       registerProjectRoutes(api, deps);
+      registerProjectDetailRoutes(api, deps);
       registerUserRoutes(api, deps.users, deps.access);
       registerMemberRoutes(api, deps.projects, deps.members);
       registerRobotRoutes(api, deps.robots);

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ProjectView } from '../../../services/project-service.js';
 import type { ApiDeps } from '../plugin.js';
 import { ApiError } from '../api-error.js';
+import { objectBody } from '../body.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
 
@@ -35,13 +36,6 @@ interface CreateProjectBody {
   project_name?: unknown;
   public?: unknown;
   metadata?: unknown;
-}
-
-function objectBody(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError('BAD_REQUEST', 'the request body must be a JSON object');
-  }
-  return body as Record<string, unknown>;
 }
 
 function metadataOf(value: unknown): Record<string, unknown> {
@@ -111,6 +105,66 @@ export function registerProjectRoutes(api: FastifyInstance, deps: ApiDeps): void
     const { ref, forceName } = projectRef(request);
     const project = await deps.projects.visible(request.principal, ref, forceName);
     await deps.projects.delete(request.principal, project);
+    reply.send();
+  });
+}
+
+/** /projects/{p}/summary and /projects/{p}/metadatas[/{name}]. */
+export function registerProjectDetailRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  const projectOf = (request: FastifyRequest) => {
+    const { ref, forceName } = projectRef(request);
+    return deps.projects.visible(request.principal, ref, forceName);
+  };
+
+  api.get('/projects/:project/summary', async (request, reply) => {
+    const project = await projectOf(request);
+    const summary = await deps.projects.summary(request.principal, project);
+    reply.send({
+      repo_count: summary.repoCount,
+      project_admin_count: summary.roleCounts[1] ?? 0,
+      developer_count: summary.roleCounts[2] ?? 0,
+      guest_count: summary.roleCounts[3] ?? 0,
+      maintainer_count: summary.roleCounts[4] ?? 0,
+      limited_guest_count: summary.roleCounts[5] ?? 0,
+      quota: { hard: { storage: -1 }, used: { storage: summary.storageBytes } },
+    });
+  });
+
+  api.get('/projects/:project/metadatas', async (request, reply) => {
+    const project = await projectOf(request);
+    await deps.projects.require(request.principal, project, 'metadata', 'read');
+    reply.send((await deps.projects.view(request.principal, project)).metadata);
+  });
+
+  api.post('/projects/:project/metadatas', async (request, reply) => {
+    const project = await projectOf(request);
+    await deps.projects.setMetadata(request.principal, project, objectBody(request.body));
+    reply.send();
+  });
+
+  api.get('/projects/:project/metadatas/:name', async (request, reply) => {
+    const project = await projectOf(request);
+    await deps.projects.require(request.principal, project, 'metadata', 'read');
+    const name = (request.params as { name: string }).name;
+    const metadata = (await deps.projects.view(request.principal, project)).metadata;
+    if (metadata[name] === undefined) throw new ApiError('NOT_FOUND', `metadata ${name} not found`);
+    reply.send({ [name]: metadata[name] });
+  });
+
+  api.put('/projects/:project/metadatas/:name', async (request, reply) => {
+    const project = await projectOf(request);
+    const name = (request.params as { name: string }).name;
+    const body = objectBody(request.body);
+    if (Object.keys(body).length !== 1 || body[name] === undefined) {
+      throw new ApiError('BAD_REQUEST', `the body must be {"${name}": value}`);
+    }
+    await deps.projects.setMetadata(request.principal, project, body);
+    reply.send();
+  });
+
+  api.delete('/projects/:project/metadatas/:name', async (request, reply) => {
+    const project = await projectOf(request);
+    await deps.projects.deleteMetadata(request.principal, project, (request.params as { name: string }).name);
     reply.send();
   });
 }
