@@ -19,6 +19,7 @@ import { ProjectService } from './services/project-service.js';
 import { UserService } from './services/user-service.js';
 import { MemberService } from './services/member-service.js';
 import { RobotService } from './services/robot-service.js';
+import { CatalogApiService } from './services/catalog-api-service.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
 import { TokenService } from './services/token-service.js';
@@ -120,6 +121,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     },
     access,
   );
+  const manifests = new ManifestService(deps);
   const metrics = createMetrics(() => countUploadSessions(db));
   let draining = false;
   const app = await buildApp({
@@ -128,7 +130,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     oci: {
       blobs: new BlobService(deps),
       uploads: new UploadService(deps),
-      manifests: new ManifestService(deps),
+      manifests,
       listing: new ListingService(deps),
       metrics,
       manifestMaxBytes: config.limits.manifest_max_bytes,
@@ -147,6 +149,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       settings,
       members: new MemberService(db, projects, access),
       robots: new RobotService(db, projects, access, auth),
+      catalog: new CatalogApiService(db, projects, access, manifests, deps.lookups),
     },
     audit,
     ociAccess: {

@@ -23,6 +23,9 @@ import type { UserService } from '../../services/user-service.js';
 import type { MemberService } from '../../services/member-service.js';
 import { registerRobotRoutes } from './robots/routes.js';
 import type { RobotService } from '../../services/robot-service.js';
+import type { CatalogApiService } from '../../services/catalog-api-service.js';
+import { registerRepositoryRoutes } from './repositories/routes.js';
+import { registerSystemRoutes } from './system/routes.js';
 
 // The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
 // caller resolved once per request (Basic for users and robots; sessions come with login).
@@ -45,6 +48,7 @@ export interface ApiDeps {
   settings: SettingsService;
   members: MemberService;
   robots: RobotService;
+  catalog: CatalogApiService;
 }
 
 const KIND_TO_CODE: Record<ServiceErrorKind, ApiErrorCode> = {
@@ -140,6 +144,8 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerUserRoutes(api, deps.users, deps.access);
       registerMemberRoutes(api, deps.projects, deps.members);
       registerRobotRoutes(api, deps.robots);
+      registerRepositoryRoutes(api, deps.catalog);
+      registerSystemRoutes(api, deps);
     },
     { prefix: '/api/v2.0' },
   );
