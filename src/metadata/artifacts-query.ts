@@ -255,7 +255,7 @@ export async function isChildOfIndex(db: Queryable, repositoryId: number, digest
 /**
  * Deletes a manifest (its tags and references cascade) and unlinks its bytes from the repository;
  * then the children it leaves behind untagged and unreferenced, as Harbor deletes an index with
- * its images. Returns the deleted digests.
+ * its images, and the accessories whose subject it was. Returns the deleted digests.
  */
 export async function deleteArtifactRows(
   db: Queryable,
@@ -281,6 +281,17 @@ export async function deleteArtifactRows(
           [repositoryId, children.map((c) => c.digest)],
         );
   const digests = [...deleted, ...orphans].map((r) => r.digest);
+  // Accessories (signatures, SBOMs: manifests whose subject is gone) go with their subject, as in
+  // Harbor; an accessory of an accessory too.
+  for (let subjects = digests; subjects.length > 0;) {
+    const accessories = await db.query<{ digest: string }>(
+      `DELETE FROM manifests WHERE repository_id = $1 AND subject_digest = ANY($2::text[])
+         AND NOT (digest = ANY($2::text[])) RETURNING digest`,
+      [repositoryId, subjects],
+    );
+    subjects = accessories.map((r) => r.digest).filter((d) => !digests.includes(d));
+    digests.push(...subjects);
+  }
   if (digests.length > 0) {
     await db.query('DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[])', [
       repositoryId,

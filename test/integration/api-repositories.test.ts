@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   OCI_CONFIG,
+  OCI_EMPTY,
   OCI_INDEX,
   OCI_LAYER,
   OCI_MANIFEST,
@@ -97,6 +98,8 @@ describe('/api/v2.0 repositories, artifacts, tags, search, statistics, systeminf
   let arm: PushedImage;
   let indexBytes: Buffer;
   let indexDigest: string;
+  let zeta: PushedImage;
+  let signatureDigest: string;
 
   beforeAll(async () => {
     wharf = await startTestWharf({ projects: [] });
@@ -143,7 +146,15 @@ describe('/api/v2.0 repositories, artifacts, tags, search, statistics, systeminf
     ]);
     indexDigest = await oci.putManifest('cat/app', 'multi', indexBytes, OCI_INDEX);
     await oci.pushImage('cat/nested/deep', 'latest');
-    await oci.pushImage('cat/zeta', 'z1');
+    zeta = await oci.pushImage('cat/zeta', 'z1');
+    const empty = Buffer.from('{}');
+    const signature = imageManifest({
+      config: { mediaType: OCI_EMPTY, digest: await oci.pushBlob('cat/zeta', empty), size: empty.length },
+      layers: [],
+      subject: descriptorOf(zeta),
+      artifactType: 'application/vnd.example.signature',
+    });
+    signatureDigest = await oci.putManifest('cat/zeta', digestOf(signature), signature, OCI_MANIFEST);
     await oci.pushImage('pubcat/web', 'stable');
     await oci.pushImage('gone/only', 'v1');
   });
@@ -286,12 +297,18 @@ describe('/api/v2.0 repositories, artifacts, tags, search, statistics, systeminf
       403,
       'FORBIDDEN',
     );
-    const zeta = await json<ArtifactJson>(
-      await call('GET', '/projects/cat/repositories/zeta/artifacts/z1', admin),
-    );
+    // The signature is an accessory of z1, not an artifact of its own.
+    const before = await call('GET', '/projects/cat/repositories/zeta/artifacts', admin);
+    expect((await json<ArtifactJson[]>(before)).map((a) => a.digest)).toEqual([zeta.digest]);
     await expectStatus(await call('DELETE', '/projects/cat/repositories/zeta/artifacts/z1', admin), 200);
     await expectOciError(
       await oci.request('GET', `/v2/cat/zeta/manifests/${zeta.digest}`),
+      404,
+      'MANIFEST_UNKNOWN',
+    );
+    // Its accessories go with it.
+    await expectOciError(
+      await oci.request('GET', `/v2/cat/zeta/manifests/${signatureDigest}`),
       404,
       'MANIFEST_UNKNOWN',
     );
