@@ -84,16 +84,14 @@ describe('container clients as project members', () => {
 
   test('podman pushes as a developer and pulls back the same digest', async () => {
     const local = await podman.pull(ociReference(layout, 'v1'));
-    const pushed = await podman.push(
-      local,
-      `docker://${wharf.host}/${PRIVATE}/podman:v1`,
-      {
-        creds: developer,
-        freshBlobInfoCache: true,
-      },
-    );
+    const pushed = await podman.push(local, `docker://${wharf.host}/${PRIVATE}/podman:v1`, {
+      creds: developer,
+      freshBlobInfoCache: true,
+    });
     await podman.rmi(local);
-    expect(await podman.pull(`docker://${wharf.host}/${PRIVATE}/podman:v1`, { creds: developer })).toBe(local);
+    expect(await podman.pull(`docker://${wharf.host}/${PRIVATE}/podman:v1`, { creds: developer })).toBe(
+      local,
+    );
     expect(await podman.imageDigest(`${wharf.host}/${PRIVATE}/podman:v1`)).toBe(pushed);
   });
 
