@@ -13,6 +13,7 @@ import { openPostgresDatabase } from './metadata/postgres-database.js';
 import { countUploadSessions } from './metadata/uploads-table.js';
 import { AccessService } from './services/access-service.js';
 import { AuditService } from './services/audit-service.js';
+import { PullStatsService } from './services/pull-stats-service.js';
 import { SessionService } from './services/session-service.js';
 import { SettingsService } from './services/settings-service.js';
 import { ProjectService } from './services/project-service.js';
@@ -97,6 +98,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     await insertProject(db, 'library', adminRow?.id ?? null, { public: 'true' });
   }
   const access = new AccessService(db, deps.lookups);
+  const pullStats = new PullStatsService(db, (err) => logger.warn({ err }, 'writing pull statistics failed'));
   const audit = new AuditService(db, { auditPulls: config.audit.log_pulls }, (err) =>
     logger.warn({ err }, 'writing pull audit records failed'),
   );
@@ -152,6 +154,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       catalog: new CatalogApiService(db, projects, access, manifests, deps.lookups),
     },
     audit,
+    pullStats,
     ociAccess: {
       auth,
       tokens,
@@ -211,6 +214,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       await app.close();
       clearTimeout(forced);
       await audit.flush();
+      await pullStats.flush();
       await db.close();
     })();
     return closing;

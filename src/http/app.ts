@@ -21,6 +21,7 @@ import { registerSessionRoutes } from './session/routes.js';
 import { ProjectMissingError } from '../metadata/repositories-table.js';
 import { handleOciRoute, type OciAuditEvent, type OciServices } from './oci/handlers.js';
 import type { AuditService } from '../services/audit-service.js';
+import type { PullStatsService } from '../services/pull-stats-service.js';
 import { principalName } from '../services/principal.js';
 import { parseOciPath } from './oci/routes.js';
 
@@ -38,6 +39,7 @@ export interface AppDeps {
   ociAccess: OciAccessDeps;
   api: ApiDeps;
   audit: AuditService;
+  pullStats: PullStatsService;
   metrics: HttpMetrics;
   health: HealthCheck[];
   /** Trust X-Forwarded-* headers (a load balancer in front). */
@@ -150,8 +152,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         resource: event.resource,
         clientIp: request.ip,
       };
-      if (event.operation === 'pull') deps.audit.recordPull(entry);
-      else await deps.audit.record({ ...entry, operation: event.operation });
+      if (event.operation === 'pull') {
+        deps.audit.recordPull(entry);
+        if (event.digest) deps.pullStats.record(event.repository, event.digest, event.tag ?? null);
+      } else await deps.audit.record({ ...entry, operation: event.operation });
     };
     await handleOciRoute(
       { ...deps.oci, mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess), audit },

@@ -11,6 +11,8 @@ export interface RepositoryListRow {
   id: number;
   project_id: number;
   name: string;
+  description: string;
+  pull_count: number;
   artifact_count: number;
   created_at: Date;
   updated_at: Date;
@@ -53,7 +55,7 @@ export async function listRepositories(
     params,
   );
   const items = await db.query<RepositoryListRow>(
-    `SELECT r.id, r.project_id, r.name, r.created_at, r.updated_at, ${ARTIFACT_COUNT} AS artifact_count
+    `SELECT r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, r.updated_at, ${ARTIFACT_COUNT} AS artifact_count
      FROM repositories r WHERE ${where} ORDER BY r.name LIMIT $4 OFFSET $5`,
     [...params, limit, offset],
   );
@@ -66,7 +68,7 @@ export async function findRepositoryInProject(
   name: string,
 ): Promise<RepositoryListRow | null> {
   const rows = await db.query<RepositoryListRow>(
-    `SELECT r.id, r.project_id, r.name, r.created_at, r.updated_at, ${ARTIFACT_COUNT} AS artifact_count
+    `SELECT r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, r.updated_at, ${ARTIFACT_COUNT} AS artifact_count
      FROM repositories r WHERE r.project_id = $1 AND r.name = $2`,
     [projectId, name],
   );
@@ -87,6 +89,7 @@ export interface ArtifactRow {
   size: number;
   annotations: Record<string, string> | null;
   created_at: Date;
+  pull_time: Date | null;
 }
 
 export interface ArtifactFilter {
@@ -99,7 +102,7 @@ export interface ArtifactFilter {
 }
 
 const ARTIFACT_COLUMNS =
-  'm.id, m.repository_id, m.digest, m.media_type, m.artifact_type, m.size, m.annotations, m.created_at';
+  'm.id, m.repository_id, m.digest, m.media_type, m.artifact_type, m.size, m.annotations, m.created_at, m.pull_time';
 
 /** One page of a repository's artifacts, newest first, with the total. */
 export async function listArtifacts(
@@ -166,13 +169,14 @@ export interface TagRow {
   repository_id: number;
   name: string;
   updated_at: Date;
+  pull_time: Date | null;
 }
 
 /** Tags of the given manifests, by name. */
 export async function tagsOfManifests(db: Queryable, manifestIds: readonly number[]): Promise<TagRow[]> {
   if (manifestIds.length === 0) return [];
   return db.query<TagRow>(
-    `SELECT manifest_id, repository_id, name, updated_at FROM tags
+    `SELECT manifest_id, repository_id, name, updated_at, pull_time FROM tags
      WHERE manifest_id = ANY($1::bigint[]) ORDER BY name`,
     [manifestIds.map(String)],
   );
@@ -190,7 +194,7 @@ export async function listTagsOfManifest(
   const params = [manifestId, nameLike ?? null];
   const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tags WHERE ${where}`, params);
   const items = await db.query<TagRow>(
-    `SELECT manifest_id, repository_id, name, updated_at FROM tags WHERE ${where} ORDER BY name LIMIT $3 OFFSET $4`,
+    `SELECT manifest_id, repository_id, name, updated_at, pull_time FROM tags WHERE ${where} ORDER BY name LIMIT $3 OFFSET $4`,
     [...params, limit, offset],
   );
   return { items, total: total[0]?.n ?? 0 };
@@ -310,7 +314,7 @@ export async function searchRepositories(
   limit: number,
 ): Promise<RepositoryListRow[]> {
   return db.query<RepositoryListRow>(
-    `SELECT r.id, r.project_id, r.name, r.created_at, r.updated_at, ${ARTIFACT_COUNT} AS artifact_count
+    `SELECT r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, r.updated_at, ${ARTIFACT_COUNT} AS artifact_count
      FROM repositories r
      WHERE ($1::bigint[] IS NULL OR r.project_id = ANY($1::bigint[])) AND strpos(r.name, $2) > 0
      ORDER BY r.name LIMIT $3`,
@@ -335,4 +339,15 @@ export async function repositoryCountsByProject(
 export async function totalStoredBytes(db: Queryable): Promise<number> {
   const rows = await db.query<{ bytes: number }>('SELECT COALESCE(sum(size), 0)::float8 AS bytes FROM blobs');
   return rows[0]?.bytes ?? 0;
+}
+
+export async function setRepositoryDescription(
+  db: Queryable,
+  repositoryId: number,
+  description: string,
+): Promise<void> {
+  await db.query('UPDATE repositories SET description = $2, updated_at = now() WHERE id = $1', [
+    repositoryId,
+    description,
+  ]);
 }

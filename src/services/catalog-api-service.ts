@@ -16,6 +16,7 @@ import {
   listTagsOfManifest,
   repositoryCountsByProject,
   searchRepositories,
+  setRepositoryDescription,
   tagsOfManifests,
   totalStoredBytes,
   type ArtifactFilter,
@@ -123,6 +124,24 @@ export class CatalogApiService {
   }
 
   /** Deletes the repository's rows (manifests, tags, blob links); the bytes stay for GC. */
+  async updateRepositoryDescription(
+    principal: Principal,
+    projectName: string,
+    repositoryName: string,
+    description: string,
+  ): Promise<void> {
+    if (description.length > 1024)
+      throw new ServiceError('invalid', 'description is longer than 1024 characters');
+    const { repository } = await this.repository(
+      principal,
+      projectName,
+      repositoryName,
+      'repository',
+      'update',
+    );
+    await setRepositoryDescription(this.db, repository.id, description);
+  }
+
   async deleteRepository(principal: Principal, projectName: string, repositoryName: string): Promise<void> {
     const { repository } = await this.repository(
       principal,

@@ -37,6 +37,9 @@ export interface OciAuditEvent {
   repository: string;
   /** `repository:tag` or `repository@digest`. */
   resource: string;
+  /** The manifest's digest (pulls), and the tag it was pulled by, if any. */
+  digest?: string;
+  tag?: string;
 }
 
 function referenceResource(repository: string, reference: string): string {
@@ -260,6 +263,8 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
         resourceType: 'artifact',
         repository: route.name,
         resource: referenceResource(route.name, route.reference),
+        digest: content.digest,
+        ...(!route.reference.includes(':') && { tag: route.reference }),
       });
       return void manifestHeaders(reply, content).send(content.bytes);
     }

@@ -9,7 +9,7 @@ import { parseHarborQuery } from '../query.js';
 // /api/v2.0/projects/{project_name}/repositories[/{repository_name}[/artifacts[/{reference}[/tags]]]]
 // and /api/v2.0/repositories: Harbor's paths, JSON field names and status codes.
 
-/** Harbor's zero time, for times Wharf does not record (pull_time). */
+/** Harbor's zero time: never pulled. */
 const ZERO_TIME = '0001-01-01T00:00:00.000Z';
 
 export function repositoryJson(r: RepositoryListRow) {
@@ -17,9 +17,9 @@ export function repositoryJson(r: RepositoryListRow) {
     id: r.id,
     project_id: r.project_id,
     name: r.name,
-    description: '',
+    description: r.description,
     artifact_count: r.artifact_count,
-    pull_count: 0,
+    pull_count: r.pull_count,
     creation_time: r.created_at.toISOString(),
     update_time: r.updated_at.toISOString(),
   };
@@ -33,7 +33,7 @@ function tagJson(t: TagRow) {
     artifact_id: t.manifest_id,
     name: t.name,
     push_time: t.updated_at.toISOString(),
-    pull_time: ZERO_TIME,
+    pull_time: t.pull_time ? t.pull_time.toISOString() : ZERO_TIME,
     immutable: false,
   };
 }
@@ -52,7 +52,7 @@ function artifactJson(a: ArtifactView) {
     size: a.size,
     icon: '',
     push_time: a.row.created_at.toISOString(),
-    pull_time: ZERO_TIME,
+    pull_time: a.row.pull_time ? a.row.pull_time.toISOString() : ZERO_TIME,
     extra_attrs: {},
     annotations: a.row.annotations ?? {},
     references: a.references.map((r) => ({
@@ -133,6 +133,15 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
   api.get('/projects/:project/repositories/:repository', async (request, reply) => {
     const p = params(request);
     reply.send(repositoryJson(await catalog.getRepository(request.principal, p.project, p.repository)));
+  });
+
+  api.put('/projects/:project/repositories/:repository', async (request, reply) => {
+    const p = params(request);
+    const body = objectBody(request.body);
+    if (typeof body.description !== 'string')
+      throw new ApiError('BAD_REQUEST', 'description must be a string');
+    await catalog.updateRepositoryDescription(request.principal, p.project, p.repository, body.description);
+    reply.send();
   });
 
   api.delete('/projects/:project/repositories/:repository', async (request, reply) => {
