@@ -169,7 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerTokenRoute(app, deps.ociAccess, deps.audit);
   await registerApi(app, deps.api);
-  await registerSessionRoutes(app, deps.api.sessions);
+  await registerSessionRoutes(app, deps.api.sessions, deps.audit);
 
   app.get('/api/v2.0/ping', async (_request, reply) => reply.type('text/plain').send('Pong'));
   app.get('/api/v2.0/health', async (_request, reply) => {

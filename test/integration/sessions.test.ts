@@ -56,6 +56,12 @@ describe('login sessions', () => {
     });
     expect(basic.status).toBe(201);
 
+    const audit = await fetch(`${wharf.url}/api/v2.0/audit-logs?q=operation%3Dlogin`, {
+      headers: { cookie },
+    });
+    const entries = (await audit.json()) as Array<{ username: string; operation: string }>;
+    expect(entries.some((e) => e.username === 'admin' && e.operation === 'login')).toBe(true);
+
     const out = await fetch(`${wharf.url}/c/log_out`, { headers: { cookie } });
     expect(out.status).toBe(200);
     const after = await fetch(`${wharf.url}/api/v2.0/users/current`, { headers: { cookie } });

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../services/service-error.js';
 import type { SessionService } from '../../services/session-service.js';
+import type { AuditService } from '../../services/audit-service.js';
 import { apiErrorBody } from '../api/api-error.js';
 
 // Harbor's portal login: POST /c/login (form: principal, password) sets the session cookie;
@@ -24,7 +25,11 @@ function sessionCookie(token: string, secure: boolean, maxAgeSeconds: number): s
   return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 }
 
-export async function registerSessionRoutes(app: FastifyInstance, sessions: SessionService): Promise<void> {
+export async function registerSessionRoutes(
+  app: FastifyInstance,
+  sessions: SessionService,
+  audit: AuditService,
+): Promise<void> {
   await app.register(async (c) => {
     c.addContentTypeParser(
       ['application/x-www-form-urlencoded', 'application/json'],
@@ -75,6 +80,14 @@ export async function registerSessionRoutes(app: FastifyInstance, sessions: Sess
         }
         throw err;
       }
+      await audit.record({
+        projectId: null,
+        operator: username,
+        resourceType: 'user',
+        resource: username,
+        operation: 'login',
+        clientIp: request.ip,
+      });
       reply
         .header('set-cookie', sessionCookie(session.token, request.protocol === 'https', 24 * 3600))
         .header(CSRF_HEADER, session.csrfToken)
