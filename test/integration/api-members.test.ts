@@ -1,22 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCaller, basicAuth } from '../helpers/api-client.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 describe('/api/v2.0/projects/{p}/members', () => {
   let wharf: WharfHandle;
   let admin: string;
-  const call = (method: string, path: string, authorization: string | undefined, body?: unknown) =>
-    fetch(`${wharf.url}${path}`, {
-      method,
-      headers: {
-        ...(authorization && { authorization }),
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-      },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
+  const call = apiCaller(() => wharf.url, '');
 
   beforeAll(async () => {
     wharf = await startTestWharf({ projects: ['crew'] });
@@ -30,7 +20,7 @@ describe('/api/v2.0/projects/{p}/members', () => {
   });
 
   it('adds, lists, changes and removes a member, and access follows at once', async () => {
-    const erin = basic('erin', 'Erin-Passw0rd');
+    const erin = basicAuth('erin', 'Erin-Passw0rd');
     const push = () => call('POST', '/v2/crew/app/blobs/uploads/', erin);
     expect((await push()).status).toBe(403);
 

@@ -1,23 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
+import { apiCaller, basicAuth } from '../helpers/api-client.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 describe('/api/v2.0/projects', () => {
   let wharf: WharfHandle;
   let admin: string;
-  const call = (method: string, path: string, authorization: string | undefined, body?: unknown) =>
-    fetch(`${wharf.url}/api/v2.0${path}`, {
-      method,
-      headers: {
-        ...(authorization && { authorization }),
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-      },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
+  const call = apiCaller(() => wharf.url);
   const errorCode = async (res: Response) =>
     ((await res.json()) as { errors: Array<{ code: string }> }).errors[0]?.code;
 
@@ -108,7 +98,7 @@ describe('/api/v2.0/projects', () => {
 
   it('private projects are hidden from non-members; anonymous callers get 401', async () => {
     expect((await call('POST', '/projects', admin, { project_name: 'secret' })).status).toBe(201);
-    const plain = basic('plain', 'Plain-Passw0rd');
+    const plain = basicAuth('plain', 'Plain-Passw0rd');
     expect((await call('GET', '/projects/secret', plain)).status).toBe(403);
     expect((await call('GET', '/projects/secret', undefined)).status).toBe(401);
     const visible = (await (await call('GET', '/projects?page_size=100', plain)).json()) as Array<{
@@ -119,7 +109,7 @@ describe('/api/v2.0/projects', () => {
   });
 
   it('project_creation_restriction: everyone by default, adminonly when configured', async () => {
-    const plain = basic('plain', 'Plain-Passw0rd');
+    const plain = basicAuth('plain', 'Plain-Passw0rd');
     const own = await call('POST', '/projects', plain, { project_name: 'plains-own' });
     expect(own.status).toBe(201);
     const mine = (await (await call('GET', '/projects/plains-own', plain)).json()) as {

@@ -1,23 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 describe('/api/v2.0/users', () => {
   let wharf: WharfHandle;
   let admin: string;
-  const call = (method: string, path: string, authorization: string | undefined, body?: unknown) =>
-    fetch(`${wharf.url}/api/v2.0${path}`, {
-      method,
-      headers: {
-        ...(authorization && { authorization }),
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-      },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-  const idOf = (res: Response) => Number(res.headers.get('location')?.split('/').pop());
+  const call = apiCaller(() => wharf.url);
+  const idOf = createdId;
 
   beforeAll(async () => {
     wharf = await startTestWharf({ projects: ['perm'] });
@@ -50,7 +40,7 @@ describe('/api/v2.0/users', () => {
       (await call('POST', '/users', admin, { username: 'bademail', password: 'Bad-Passw0rd', email: 'nope' }))
         .status,
     ).toBe(400);
-    const alice = basic('alice', 'Alice-Passw0rd');
+    const alice = basicAuth('alice', 'Alice-Passw0rd');
     expect((await call('POST', '/users', alice, { username: 'bob', password: 'Bob-Passw0rd1' })).status).toBe(
       403,
     );
@@ -70,7 +60,7 @@ describe('/api/v2.0/users', () => {
       await call('GET', `/users?q=${encodeURIComponent('username=~ob')}`, admin)
     ).json()) as Array<{ username: string }>;
     expect(fuzzy.map((u) => u.username)).toEqual(['bob']);
-    const alice = basic('alice', 'Alice-Passw0rd');
+    const alice = basicAuth('alice', 'Alice-Passw0rd');
     expect((await call('GET', '/users', alice)).status).toBe(403);
     const search = (await (await call('GET', '/users/search?username=bo', alice)).json()) as Array<{
       user_id: number;
@@ -93,7 +83,7 @@ describe('/api/v2.0/users', () => {
   it('profile, password, sysadmin and delete', async () => {
     const carol = await call('POST', '/users', admin, { username: 'carol', password: 'Carol-Passw0rd' });
     const id = idOf(carol);
-    const self = basic('carol', 'Carol-Passw0rd');
+    const self = basicAuth('carol', 'Carol-Passw0rd');
     expect((await call('PUT', `/users/${id}`, self, { realname: 'Carol C', comment: 'hi' })).status).toBe(
       200,
     );
@@ -132,12 +122,12 @@ describe('/api/v2.0/users', () => {
       ).status,
     ).toBe(200);
     expect((await call('GET', '/users/current', self)).status).toBe(401);
-    const renewed = basic('carol', 'Carol-Passw0rd2');
+    const renewed = basicAuth('carol', 'Carol-Passw0rd2');
     expect((await call('GET', '/users/current', renewed)).status).toBe(200);
     expect(
       (await call('PUT', `/users/${id}/password`, admin, { new_password: 'Reset-Passw0rd' })).status,
     ).toBe(200);
-    const reset = basic('carol', 'Reset-Passw0rd');
+    const reset = basicAuth('carol', 'Reset-Passw0rd');
     expect((await call('GET', '/users/current', reset)).status).toBe(200);
 
     expect((await call('PUT', `/users/${id}/sysadmin`, reset, { sysadmin_flag: true })).status).toBe(403);
@@ -166,7 +156,7 @@ describe('/api/v2.0/users', () => {
       await call(
         'GET',
         `/users/current/permissions?scope=/project/${project.project_id}&relative=true`,
-        basic('dave', 'Dave-Passw0rd'),
+        basicAuth('dave', 'Dave-Passw0rd'),
       )
     ).json()) as Array<{ resource: string; action: string }>;
     expect(perms).toContainEqual({ resource: 'repository', action: 'pull' });
@@ -175,7 +165,7 @@ describe('/api/v2.0/users', () => {
       await call(
         'GET',
         `/users/current/permissions?scope=/project/${project.project_id}`,
-        basic('dave', 'Dave-Passw0rd'),
+        basicAuth('dave', 'Dave-Passw0rd'),
       )
     ).json()) as Array<{ resource: string }>;
     expect(absolute.every((p) => p.resource.startsWith(`/project/${project.project_id}/`))).toBe(true);
