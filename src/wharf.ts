@@ -11,7 +11,21 @@ import { migrate } from './metadata/migrate.js';
 import { openPgliteDatabase } from './metadata/pglite-database.js';
 import { openPostgresDatabase } from './metadata/postgres-database.js';
 import { countUploadSessions } from './metadata/uploads-table.js';
+import { AccessService } from './services/access-service.js';
+import { AuditService } from './services/audit-service.js';
+import { PullStatsService } from './services/pull-stats-service.js';
+import { SessionService } from './services/session-service.js';
+import { SettingsService } from './services/settings-service.js';
+import { ProjectService } from './services/project-service.js';
+import { UserService } from './services/user-service.js';
+import { MemberService } from './services/member-service.js';
+import { RobotService } from './services/robot-service.js';
+import { CatalogApiService } from './services/catalog-api-service.js';
 import { AuthService } from './services/auth-service.js';
+import { loadTokenKeys } from './services/token-keys.js';
+import { TokenService } from './services/token-service.js';
+import { insertProject } from './metadata/projects-table.js';
+import { findUserByName } from './metadata/users-table.js';
 import { BlobService } from './services/registry/blob-service.js';
 import type { RegistryDeps } from './services/registry/deps.js';
 import { ListingService } from './services/registry/listing-service.js';
@@ -76,7 +90,40 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
   };
   const auth = new AuthService(db);
-  const generatedAdminPassword = await auth.ensureAdmin(config.admin_password);
+  const admin = await auth.ensureAdmin(config.admin_password);
+  const generatedAdminPassword = admin.generatedPassword;
+  if (admin.created) {
+    // As in Harbor: a public project "library", owned by the administrator, exists from the start.
+    const adminRow = await findUserByName(db, 'admin');
+    await insertProject(db, 'library', adminRow?.id ?? null, { public: 'true' });
+  }
+  const access = new AccessService(db, deps.lookups);
+  const pullStats = new PullStatsService(db, (err) => logger.warn({ err }, 'writing pull statistics failed'));
+  const audit = new AuditService(db, { auditPulls: config.audit.log_pulls }, (err) =>
+    logger.warn({ err }, 'writing pull audit records failed'),
+  );
+  const settings = new SettingsService(db);
+  const projects = new ProjectService(
+    db,
+    access,
+    async () => (await settings.get()).project_creation_restriction,
+  );
+  const tokenKeyFile =
+    config.auth.token.signing_key_file ?? join(config.data_dir, 'secrets', 'token-signing-key.pem');
+  const tokens = new TokenService(
+    await loadTokenKeys(
+      tokenKeyFile,
+      config.auth.token.verification_key_files,
+      config.auth.token.signing_key_file === undefined,
+    ),
+    {
+      issuer: config.auth.token.issuer,
+      service: config.auth.token.service,
+      expirationSeconds: config.auth.token.expiration_seconds,
+    },
+    access,
+  );
+  const manifests = new ManifestService(deps);
   const metrics = createMetrics(() => countUploadSessions(db));
   let draining = false;
   const app = await buildApp({
@@ -85,20 +132,47 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     oci: {
       blobs: new BlobService(deps),
       uploads: new UploadService(deps),
-      manifests: new ManifestService(deps),
+      manifests,
       listing: new ListingService(deps),
       metrics,
       manifestMaxBytes: config.limits.manifest_max_bytes,
       chunkMinLength: config.uploads.chunk_min_length,
     },
     auth,
-    access: { anonymousPull: config.auth.anonymous_pull, realm: config.auth.realm },
+    api: {
+      auth,
+      tokens,
+      access,
+      projects,
+      users: new UserService(db, auth),
+      audit,
+      db,
+      sessions: new SessionService(db, auth, 30 * 60),
+      settings,
+      members: new MemberService(db, projects, access),
+      robots: new RobotService(db, projects, access, auth),
+      catalog: new CatalogApiService(db, projects, access, manifests, deps.lookups),
+    },
+    audit,
+    pullStats,
+    ociAccess: {
+      auth,
+      tokens,
+      access,
+      policy: {
+        anonymousPull: config.auth.anonymous_pull,
+        challenge: config.auth.challenge,
+        realm: config.auth.realm,
+        externalUrl: config.http.external_url,
+      },
+    },
     metrics,
     health: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'storage', check: () => storage.check() },
     ],
     requestsPerMinute: config.limits.requests_per_minute,
+    trustProxy: config.http.trust_proxy,
     isDraining: () => draining,
   });
   app.server.keepAliveTimeout = 65_000;
@@ -115,6 +189,12 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       purgeStaleUploads(deps, expireMs).catch((err: unknown) =>
         logger.warn({ err }, 'purging stale uploads failed'),
       );
+      // Idempotent, so every instance may run it.
+      if (config.audit.retention_days > 0) {
+        audit
+          .purgeOlderThan(config.audit.retention_days)
+          .catch((err: unknown) => logger.warn({ err }, 'purging old audit records failed'));
+      }
     },
     Math.min(expireMs, 10 * 60_000),
   );
@@ -133,6 +213,8 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       forced.unref();
       await app.close();
       clearTimeout(forced);
+      await audit.flush();
+      await pullStats.flush();
       await db.close();
     })();
     return closing;

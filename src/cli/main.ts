@@ -4,10 +4,12 @@ import type { WharfConfig } from '../config/schema.js';
 import { DataDirLockedError } from '../metadata/data-dir-lock.js';
 import { fsck } from '../services/fsck-service.js';
 import { createLogger, openBackends, startServer } from '../wharf.js';
+import { runImport } from './import-command.js';
 
 const USAGE = `Usage:
   wharf serve [--config FILE] [--port N] [--data-dir DIR]
   wharf fsck  [--config FILE] [--data-dir DIR] [--repair]
+  wharf import harbor --database-url URL [--config FILE] [--data-dir DIR] [--dry-run]
 
 Environment: WHARF_CONFIG, WHARF_PORT, WHARF_DATA_DIR, WHARF_ADMIN_PASSWORD, WHARF_DATABASE_URL, WHARF_LOG_LEVEL`;
 
@@ -106,6 +108,9 @@ async function main(): Promise<void> {
         return;
       case 'fsck':
         process.exitCode = await runFsck(rest);
+        return;
+      case 'import':
+        process.exitCode = await runImport(rest);
         return;
       case undefined:
       case 'help':

@@ -14,8 +14,15 @@ import { DatabaseUnavailableError } from '../metadata/database.js';
 import type { AuthService } from '../services/auth-service.js';
 import { ERROR_CATALOGUE, ociErrorBody } from './error-catalogue.js';
 import type { HttpMetrics } from './metrics.js';
-import { actionFor, authorize, type AccessPolicy } from './oci/access.js';
-import { handleOciRoute, type OciServices } from './oci/handlers.js';
+import { authorizeOci, mayPull, type OciAccessDeps } from './oci/access.js';
+import { registerTokenRoute } from './token/token-route.js';
+import { registerApi, type ApiDeps } from './api/plugin.js';
+import { registerSessionRoutes } from './session/routes.js';
+import { ProjectMissingError } from '../metadata/repositories-table.js';
+import { handleOciRoute, type OciAuditEvent, type OciServices } from './oci/handlers.js';
+import type { AuditService } from '../services/audit-service.js';
+import type { PullStatsService } from '../services/pull-stats-service.js';
+import { principalName } from '../services/principal.js';
 import { parseOciPath } from './oci/routes.js';
 
 export interface HealthCheck {
@@ -28,9 +35,15 @@ export interface AppDeps {
   logRequests: boolean;
   oci: OciServices;
   auth: AuthService;
-  access: AccessPolicy;
+  /** Who may do what on /v2 and in the token service. */
+  ociAccess: OciAccessDeps;
+  api: ApiDeps;
+  audit: AuditService;
+  pullStats: PullStatsService;
   metrics: HttpMetrics;
   health: HealthCheck[];
+  /** Trust X-Forwarded-* headers (a load balancer in front). */
+  trustProxy: boolean;
   /** Requests per minute per client address; 0 turns the limit off. */
   requestsPerMinute: number;
   /** Set once shutdown starts: new requests are refused with 503 while in-flight ones finish. */
@@ -54,6 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Repository names may be long; digests and tags are bounded by the services.
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
+    trustProxy: deps.trustProxy,
   });
 
   // Bodies are streams handed to the services untouched: no parser may buffer a blob.
@@ -128,11 +142,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         404,
       );
     }
-    await authorize(request, actionFor(route, request.method), deps.auth, deps.access);
-    await handleOciRoute(deps.oci, route, request, reply);
+    const principal = await authorizeOci(request, reply, route, deps.ociAccess);
+    const audit = async (event: OciAuditEvent) => {
+      const project = await deps.ociAccess.access.project(event.repository.split('/')[0] as string);
+      const entry = {
+        projectId: project?.id ?? null,
+        operator: principalName(principal),
+        resourceType: event.resourceType,
+        resource: event.resource,
+        clientIp: request.ip,
+      };
+      if (event.operation === 'pull') {
+        deps.audit.recordPull(entry);
+        if (event.digest) deps.pullStats.record(event.repository, event.digest, event.tag ?? null);
+      } else await deps.audit.record({ ...entry, operation: event.operation });
+    };
+    await handleOciRoute(
+      { ...deps.oci, mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess), audit },
+      route,
+      request,
+      reply,
+    );
   };
   app.route({ method: [...OCI_METHODS], url: '/v2', handler: ociHandler });
   app.route({ method: [...OCI_METHODS], url: '/v2/*', handler: ociHandler });
+
+  registerTokenRoute(app, deps.ociAccess, deps.audit);
+  await registerApi(app, deps.api);
+  await registerSessionRoutes(app, deps.api.sessions, deps.audit);
 
   app.get('/api/v2.0/ping', async (_request, reply) => reply.type('text/plain').send('Pong'));
   app.get('/api/v2.0/health', async (_request, reply) => {
@@ -168,8 +205,9 @@ function sendError(
   if (error instanceof RegistryError) {
     const entry = ERROR_CATALOGUE[error.code];
     const status = error.status ?? entry.status;
-    if (status === 401) {
-      reply.header('www-authenticate', `Basic realm="${deps.access.realm}", charset="UTF-8"`);
+    if (status === 401 && !reply.hasHeader('www-authenticate')) {
+      // Every 401 carries a challenge; /v2 sets a precise one before throwing.
+      reply.header('www-authenticate', `Basic realm="${deps.ociAccess.policy.realm}", charset="UTF-8"`);
     }
     if (status === 416 && isObject(error.detail)) {
       if (typeof error.detail.size === 'number')
@@ -183,6 +221,11 @@ function sendError(
     }
     drain(request);
     reply.code(status).send(ociErrorBody(entry.code, error.message, error.detail));
+    return;
+  }
+  if (error instanceof ProjectMissingError) {
+    drain(request);
+    reply.code(404).send(ociErrorBody('NAME_UNKNOWN', `${error.message}; create it first`));
     return;
   }
   if (error instanceof DatabaseUnavailableError) {

@@ -1,7 +1,7 @@
 // The one interface the metadata repositories use. Two adapters implement it with the same SQL:
 // PGlite (embedded, in-process) and node-postgres (an external PostgreSQL server).
 
-export type SqlParam = string | number | boolean | null | Date | Uint8Array | readonly string[];
+export type SqlParam = string | number | boolean | null | Date | Uint8Array | readonly (string | null)[];
 
 export interface Queryable {
   query<Row extends object>(sql: string, params?: readonly SqlParam[]): Promise<Row[]>;

@@ -1,5 +1,7 @@
 import type { Database } from './database.js';
 import { migration001 } from './migrations/001-registry.js';
+import { migration002 } from './migrations/002-access.js';
+import { migration003 } from './migrations/003-pull-stats.js';
 
 export interface Migration {
   version: number;
@@ -8,7 +10,7 @@ export interface Migration {
 }
 
 /** Forward-only, in order. Append new migrations; never edit an applied one. */
-export const MIGRATIONS: readonly Migration[] = [migration001];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.
 const MIGRATION_LOCK_KEY = 7_320_481_734;

@@ -15,14 +15,16 @@ export async function ensureRepository(db: Queryable, name: string): Promise<Rep
   // Nearly always the repository exists already: one indexed read, no write.
   const found = await findRepository(db, name);
   if (found) return found;
+  // The project is the first path component; it must exist (pushes never create projects).
   const inserted = await db.query<RepositoryRow>(
-    `INSERT INTO repositories (name) VALUES ($1)
+    `INSERT INTO repositories (name, project_id)
+     SELECT $1, p.id FROM projects p WHERE p.name = split_part($1, '/', 1)
      ON CONFLICT (name) DO NOTHING RETURNING id, name`,
     [name],
   );
   if (inserted[0]) return inserted[0];
   const existing = await findRepository(db, name);
-  if (!existing) throw new Error(`repository ${name} vanished while being created`);
+  if (!existing) throw new ProjectMissingError(name.split('/')[0] as string);
   return existing;
 }
 
@@ -43,4 +45,12 @@ export async function listRepositoryNames(
 
 export async function touchRepository(db: Queryable, id: number): Promise<void> {
   await db.query('UPDATE repositories SET updated_at = now() WHERE id = $1', [id]);
+}
+
+/** A repository cannot be created because its project does not exist. */
+export class ProjectMissingError extends Error {
+  constructor(readonly project: string) {
+    super(`project ${project} does not exist`);
+    this.name = 'ProjectMissingError';
+  }
 }

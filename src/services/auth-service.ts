@@ -1,53 +1,144 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Database } from '../metadata/database.js';
-import { findUserByName, insertUserIfAbsent } from '../metadata/users-table.js';
-import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
-
-export interface Principal {
-  username: string;
-  sysadmin: boolean;
-}
+import { clearFailures, lockedUntil, recordFailure } from '../metadata/login-failures-table.js';
+import { findRobotByName } from '../metadata/robots-table.js';
+import { findUserByName, insertUserIfAbsent, updateUserPassword } from '../metadata/users-table.js';
+import { generatePassword, hashPassword, needsRehash, verifyPassword } from './passwords.js';
+import type { Principal } from './principal.js';
 
 /** How long a verified credential is remembered in this process, to spare the KDF on every request. */
 const VERIFIED_TTL_MS = 60_000;
 const MAX_VERIFIED = 10_000;
 
+/** Failed logins are counted per account and per client address over this window. */
+const FAILURE_WINDOW_SECONDS = 15 * 60;
+const MAX_FAILURES_PER_ACCOUNT = 10;
+const MAX_FAILURES_PER_ADDRESS = 50;
+const LOCK_SECONDS = 5 * 60;
+
+/** Too many failed logins for this account or from this address: refuse without checking. */
+export class LoginThrottledError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many failed logins; retry in ${retryAfterSeconds} s`);
+    this.name = 'LoginThrottledError';
+  }
+}
+
+/** Robot accounts log in with this prefix, as in Harbor. */
+export const ROBOT_PREFIX = 'robot$';
+
 /**
- * Checks credentials. Verifying a password costs a deliberate ~50 ms of scrypt; a registry client
- * sends the same Basic credentials on every request of a push, so a verified pair is remembered
- * for a minute under an HMAC with a per-process key (the password itself is never kept). This is
- * an accelerator only: another instance simply verifies again.
+ * Checks credentials of users and robot accounts. Verifying a password costs a deliberate ~50 ms
+ * of scrypt; a registry client sends the same Basic credentials on every request of a push, so a
+ * verified pair is remembered for a minute under an HMAC with a per-process key (the password
+ * itself is never kept). This is an accelerator only: another instance simply verifies again.
+ * A robot that is disabled or expired is refused even while remembered (checked on every hit).
  */
 export class AuthService {
   private readonly cacheKey = randomBytes(32);
-  private readonly verified = new Map<string, { principal: Principal; expires: number }>();
+  private readonly verified = new Map<
+    string,
+    { principal: Principal; expires: number; robotExpiresAt?: number }
+  >();
 
   constructor(private readonly db: Database) {}
 
-  async authenticate(username: string, password: string): Promise<Principal | null> {
+  async authenticate(username: string, password: string, clientAddress?: string): Promise<Principal | null> {
     const fingerprint = createHmac('sha256', this.cacheKey)
       .update(username)
       .update('\0')
       .update(password)
       .digest('base64');
+    const now = Date.now();
     const hit = this.verified.get(fingerprint);
-    if (hit && hit.expires > Date.now()) return hit.principal;
+    if (hit && hit.expires > now && (hit.robotExpiresAt === undefined || hit.robotExpiresAt > now)) {
+      return hit.principal;
+    }
+    // Throttling: a locked account or address is refused before any password is checked, so
+    // guessing costs the attacker time on every instance (the counters are in the database).
+    const keys = [`user:${username}`, ...(clientAddress ? [`addr:${clientAddress}`] : [])];
+    const locked = await lockedUntil(this.db, keys);
+    if (locked) throw new LoginThrottledError(Math.max(1, Math.ceil((locked.getTime() - now) / 1000)));
+    const result: { principal: Principal; robotExpiresAt?: number } | null = username.startsWith(ROBOT_PREFIX)
+      ? await this.authenticateRobot(username, password)
+      : await this.authenticateUser(username, password);
+    if (!result) {
+      await recordFailure(
+        this.db,
+        `user:${username}`,
+        FAILURE_WINDOW_SECONDS,
+        MAX_FAILURES_PER_ACCOUNT,
+        LOCK_SECONDS,
+      );
+      if (clientAddress) {
+        await recordFailure(
+          this.db,
+          `addr:${clientAddress}`,
+          FAILURE_WINDOW_SECONDS,
+          MAX_FAILURES_PER_ADDRESS,
+          LOCK_SECONDS,
+        );
+      }
+      return null;
+    }
+    await clearFailures(this.db, `user:${username}`);
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    this.verified.set(fingerprint, {
+      principal: result.principal,
+      expires: now + VERIFIED_TTL_MS,
+      ...(result.robotExpiresAt !== undefined && { robotExpiresAt: result.robotExpiresAt }),
+    });
+    return result.principal;
+  }
+
+  /** Forgets every remembered credential (after a password, secret or account change). */
+  forgetVerified(): void {
+    this.verified.clear();
+  }
+
+  private async authenticateUser(
+    username: string,
+    password: string,
+  ): Promise<{ principal: Principal } | null> {
     const user = await findUserByName(this.db, username);
     if (!user || !(await verifyPassword(password, user.password_hash))) return null;
-    const principal = { username: user.username, sysadmin: user.sysadmin };
-    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-    this.verified.set(fingerprint, { principal, expires: Date.now() + VERIFIED_TTL_MS });
-    return principal;
+    // Hashes imported from Harbor (PBKDF2) or made with older parameters become scrypt now.
+    if (needsRehash(user.password_hash))
+      await updateUserPassword(this.db, username, await hashPassword(password));
+    return { principal: { kind: 'user', id: user.id, username: user.username, sysadmin: user.sysadmin } };
+  }
+
+  private async authenticateRobot(
+    name: string,
+    secret: string,
+  ): Promise<{ principal: Principal; robotExpiresAt?: number } | null> {
+    const robot = await findRobotByName(this.db, name);
+    if (!robot || robot.disabled) return null;
+    const expiresAt = robot.expires_at ? robot.expires_at.getTime() : undefined;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return null;
+    if (!(await verifyPassword(secret, robot.secret_hash))) return null;
+    return {
+      principal: {
+        kind: 'robot',
+        id: robot.id,
+        name: robot.name,
+        projectId: robot.project_id,
+        permissions: robot.permissions,
+      },
+      ...(expiresAt !== undefined && { robotExpiresAt: expiresAt }),
+    };
   }
 
   /**
-   * Creates the `admin` account on first start. Returns the generated password when none was
-   * configured (to be printed once); null when the account already existed or the password was given.
+   * Creates the `admin` account on first start. `generatedPassword` is set when none was
+   * configured (to be printed once); `created` tells the caller this is the first start.
    */
-  async ensureAdmin(configuredPassword: string | undefined): Promise<string | null> {
-    if (await findUserByName(this.db, 'admin')) return null;
+  async ensureAdmin(
+    configuredPassword: string | undefined,
+  ): Promise<{ created: boolean; generatedPassword: string | null }> {
+    if (await findUserByName(this.db, 'admin')) return { created: false, generatedPassword: null };
     const password = configuredPassword ?? generatePassword();
     const created = await insertUserIfAbsent(this.db, 'admin', await hashPassword(password), true);
-    return created && configuredPassword === undefined ? password : null;
+    return { created, generatedPassword: created && configuredPassword === undefined ? password : null };
   }
 }

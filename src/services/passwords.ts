@@ -1,13 +1,25 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { pbkdf2, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 // Password hashing with scrypt (memory-hard, built into Node). Stored form:
 // `scrypt$N$r$p$<salt base64>$<hash base64>`, so parameters can be raised later without breaking
 // existing hashes.
+//
+// Hashes imported from Harbor are kept as they were made, so imported users log in with their old
+// passwords: `pbkdf2-<digest>$<iterations>$<salt base64>$<key base64>` where digest is sha1 or
+// sha256. They verify here and are replaced by a scrypt hash at the next successful login
+// (needsRehash), because Harbor's 4096 PBKDF2 rounds are cheap to brute-force.
 
 const N = 1 << 15;
 const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
+
+/** Harbor's fixed PBKDF2 parameters (src/common/utils/encrypt.go): 4096 rounds, 16-byte key. */
+const HARBOR_ITERATIONS = 4096;
+const HARBOR_KEY_LENGTH = 16;
+const PBKDF2_DIGESTS = new Set(['sha1', 'sha256']);
+/** Bounds what a stored string can make us compute; far above any real PBKDF2 setting. */
+const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
 function scryptAsync(
   password: string,
@@ -17,6 +29,18 @@ function scryptAsync(
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+function pbkdf2Async(
+  password: string,
+  salt: Buffer,
+  iterations: number,
+  keyLength: number,
+  digest: string,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    pbkdf2(password, salt, iterations, keyLength, digest, (err, key) => (err ? reject(err) : resolve(key)));
   });
 }
 
@@ -30,15 +54,85 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+function isPositiveInteger(value: number): boolean {
+  return Number.isSafeInteger(value) && value > 0;
+}
+
+async function verifyScrypt(password: string, parts: string[]): Promise<boolean> {
+  if (parts.length !== 6) return false;
   const [n, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
-  if (![n, r, p].every((v) => Number.isSafeInteger(v) && v > 0)) return false;
+  if (![n, r, p].every(isPositiveInteger)) return false;
   const salt = Buffer.from(parts[4] as string, 'base64');
   const expected = Buffer.from(parts[5] as string, 'base64');
+  if (expected.length === 0) return false;
   const actual = await scryptAsync(password, salt, expected.length, options(n, r, p));
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+async function verifyPbkdf2(password: string, parts: string[]): Promise<boolean> {
+  if (parts.length !== 4) return false;
+  const digest = (parts[0] as string).slice('pbkdf2-'.length);
+  const iterations = Number(parts[1]);
+  if (!PBKDF2_DIGESTS.has(digest) || !isPositiveInteger(iterations) || iterations > MAX_PBKDF2_ITERATIONS) {
+    return false;
+  }
+  const salt = Buffer.from(parts[2] as string, 'base64');
+  const expected = Buffer.from(parts[3] as string, 'base64');
+  if (expected.length === 0) return false;
+  const actual = await pbkdf2Async(password, salt, iterations, expected.length, digest);
+  return timingSafeEqual(actual, expected);
+}
+
+/** True when `password` matches `stored`; false for a wrong password and for any unknown form. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts[0] === 'scrypt') return verifyScrypt(password, parts);
+  if (parts[0]?.startsWith('pbkdf2-')) return verifyPbkdf2(password, parts);
+  return false;
+}
+
+/** True for any stored hash not made with the current algorithm and parameters. */
+export function needsRehash(stored: string): boolean {
+  return !stored.startsWith(`scrypt$${N}$${R}$${P}$`);
+}
+
+/**
+ * True for a hash Wharf made itself (scrypt, any parameters), as opposed to one brought in by an
+ * import. An import leaves such a hash alone: it means the user has logged in to Wharf or set a
+ * password here since, and that is newer than what the old registry holds.
+ */
+export function isWharfHash(stored: string): boolean {
+  return stored.startsWith('scrypt$');
+}
+
+/** A Harbor row's password fields that cannot be turned into a stored hash. */
+export class HarborHashError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HarborHashError';
+  }
+}
+
+/**
+ * Converts Harbor's `password` (hex), `salt` and `password_version` columns into the stored form.
+ * Harbor feeds the salt string's bytes to PBKDF2 as they are, so they are kept as bytes here.
+ * A missing version means sha1: the rows that predate the column were all sha1. Returns null when
+ * the row holds no password at all (LDAP or OIDC users, or Harbor's admin before its first start).
+ */
+export function harborHashToStored(
+  hash: string | null | undefined,
+  salt: string | null | undefined,
+  version: string | null | undefined,
+): string | null {
+  if (hash === null || hash === undefined || hash === '') return null;
+  const digest = version === null || version === undefined || version === '' ? 'sha1' : version;
+  if (!PBKDF2_DIGESTS.has(digest)) throw new HarborHashError(`unknown password_version "${digest}"`);
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hash) || hash.length !== HARBOR_KEY_LENGTH * 2) {
+    throw new HarborHashError(`password is not a ${HARBOR_KEY_LENGTH}-byte hex PBKDF2 key`);
+  }
+  const saltB64 = Buffer.from(salt ?? '', 'utf8').toString('base64');
+  const keyB64 = Buffer.from(hash, 'hex').toString('base64');
+  return `pbkdf2-${digest}$${HARBOR_ITERATIONS}$${saltB64}$${keyB64}`;
 }
 
 /** A random password for the first start when none is configured: 24 base64url characters. */

@@ -26,10 +26,13 @@ export function digestOf(bytes: Uint8Array, algorithm: Algorithm = 'sha256'): st
 }
 
 let counter = 0;
-/** A repository name no other test (or run against the same database) uses. */
-export function uniqueRepo(prefix = 'repo'): string {
+/**
+ * A repository name no other test (or run against the same database) uses, in `project`: by
+ * default `test`, which the test server helper creates (see StartOptions.projects).
+ */
+export function uniqueRepo(prefix = 'repo', project = 'test'): string {
   counter += 1;
-  return `${prefix}/r${counter}-${randomBytes(4).toString('hex')}`;
+  return `${project}/${prefix}/r${counter}-${randomBytes(4).toString('hex')}`;
 }
 
 export interface Descriptor {
@@ -263,10 +266,59 @@ export async function expectOciError(res: Response, status: number, code: string
   return body;
 }
 
-/** Asserts a 401 UNAUTHORIZED that tells the client how to authenticate. */
-export async function expectChallenge(res: Response): Promise<void> {
+/** The token service name Wharf's challenges and tokens carry (auth.token.service's default). */
+export const TOKEN_SERVICE = 'wharf-registry';
+
+/** The scope a client asks the token service for, to do `actions` (comma-separated) on `name`. */
+export function repositoryScope(name: string, actions: 'pull' | 'pull,push' | 'delete'): string {
+  return `repository:${name}:${actions}`;
+}
+
+export interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/** A WWW-Authenticate header: its scheme and its name="value" parameters. */
+export function parseChallenge(header: string | null): Challenge {
+  expect(header, 'WWW-Authenticate header').toBeTruthy();
+  const value = header as string;
+  const space = value.indexOf(' ');
+  const scheme = space < 0 ? value : value.slice(0, space);
+  const params: Record<string, string> = {};
+  for (const m of value.slice(space + 1).matchAll(/([A-Za-z]+)="([^"]*)"/g)) {
+    params[(m[1] as string).toLowerCase()] = m[2] as string;
+  }
+  return { scheme, params };
+}
+
+/**
+ * Asserts the WWW-Authenticate header of /v2's default challenge (auth.challenge: bearer): the
+ * token service of the server that answered as realm, Wharf's service name, and exactly `scope`
+ * (null: no scope, as for the base endpoint). Usable on HEAD responses, which have no body.
+ */
+export function expectBearerChallenge(res: Response, scope: string | null): void {
+  const challenge = parseChallenge(res.headers.get('www-authenticate'));
+  expect(challenge.scheme, res.url).toBe('Bearer');
+  expect(challenge.params, res.url).toEqual({
+    realm: new URL('/service/token', res.url).href,
+    service: TOKEN_SERVICE,
+    ...(scope !== null && { scope }),
+  });
+}
+
+/** Asserts a 401 UNAUTHORIZED with the Bearer challenge for `scope` (see expectBearerChallenge). */
+export async function expectChallenge(res: Response, scope: string | null): Promise<void> {
   await expectOciError(res, 401, 'UNAUTHORIZED');
-  expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="[^"]+"/);
+  expectBearerChallenge(res, scope);
+}
+
+/** Asserts a 401 UNAUTHORIZED with an HTTP Basic challenge (auth.challenge: basic). */
+export async function expectBasicChallenge(res: Response): Promise<void> {
+  await expectOciError(res, 401, 'UNAUTHORIZED');
+  const challenge = parseChallenge(res.headers.get('www-authenticate'));
+  expect(challenge.scheme, res.url).toBe('Basic');
+  expect(challenge.params.realm, res.url).toBeTruthy();
 }
 
 export interface OciErrorBody {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
 import { freePort, waitForHttp } from './ports.js';
 
 // Starts the real `wharf serve` (the built CLI) as a child process on loopback, the way a user
@@ -33,17 +34,39 @@ export interface WharfHandle {
   restart(): Promise<void>;
 }
 
+/** Settings rendered under the generated file's one `auth:` key (see the configuration schema). */
+export interface AuthConfig {
+  challenge?: 'bearer' | 'basic';
+  realm?: string;
+  token?: {
+    issuer?: string;
+    service?: string;
+    expiration_seconds?: number;
+    signing_key_file?: string;
+    verification_key_files?: string[];
+  };
+}
+
 export interface StartOptions {
   dataDir?: string;
   anonymousPull?: boolean;
-  /** Extra YAML configuration appended to the generated file. */
+  /** More `auth:` settings; `auth:` cannot go in extraConfig, the generated file has that key. */
+  authConfig?: AuthConfig;
+  /** Extra YAML configuration appended to the generated file (no `auth:` key: see authConfig). */
   extraConfig?: string;
   env?: Record<string, string>;
   /** postgres:// URL; default: the embedded PGlite. */
   databaseUrl?: string;
   /** null: start without any admin password configured (Wharf then generates one). */
   adminPassword?: string | null;
+  /** Projects to create (as admin) once the server is up; pushes need an existing project. */
+  projects?: string[];
+  /** Projects to create public (metadata public: "true"), besides `projects`. */
+  publicProjects?: string[];
 }
+
+/** The projects test repositories live in (besides Wharf's own `library`). */
+export const DEFAULT_TEST_PROJECTS = ['test', 'ops'];
 
 export async function startWharf(options: StartOptions = {}): Promise<WharfHandle> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
@@ -53,11 +76,16 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
   const configPath = join(ownDir ?? (await mkdtemp(join(tmpdir(), 'wharf-cfg-'))), 'config.yml');
   const adminPassword =
     options.adminPassword === undefined ? 'Harbor12345-test' : (options.adminPassword ?? '');
+  if (/^auth\s*:/m.test(options.extraConfig ?? '')) {
+    // A second top-level `auth:` is a duplicate key, which the configuration loader refuses.
+    throw new Error('startWharf: put auth settings in options.authConfig, not in extraConfig');
+  }
   await writeFile(
     configPath,
     [
-      `auth:`,
-      `  anonymous_pull: ${options.anonymousPull ?? false}`,
+      stringify({
+        auth: { anonymous_pull: options.anonymousPull ?? false, ...options.authConfig },
+      }).trimEnd(),
       `log:`,
       `  level: warn`,
       ...(options.databaseUrl ? [`database:`, `  url: "${options.databaseUrl}"`] : []),
@@ -104,6 +132,11 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
     }
   };
   await launch();
+  if (adminPassword) {
+    const admin = { url: `http://127.0.0.1:${port}`, adminUser: 'admin' as const, adminPassword };
+    for (const name of options.projects ?? DEFAULT_TEST_PROJECTS) await createProject(admin, name);
+    for (const name of options.publicProjects ?? []) await createProject(admin, name, { public: true });
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
@@ -128,6 +161,25 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
       await launch();
     },
   };
+}
+
+/**
+ * Creates a project as the admin (POST /api/v2.0/projects). An existing project is fine (409), as
+ * when several instances share a database: it is then left as it is.
+ */
+export async function createProject(
+  handle: Pick<WharfHandle, 'url' | 'adminUser' | 'adminPassword'>,
+  name: string,
+  options: { public?: boolean } = {},
+): Promise<void> {
+  const res = await fetch(`${handle.url}/api/v2.0/projects`, {
+    method: 'POST',
+    headers: { authorization: adminAuth(handle), 'content-type': 'application/json' },
+    body: JSON.stringify({ project_name: name, metadata: { public: String(options.public ?? false) } }),
+  });
+  if (res.status !== 201 && res.status !== 409) {
+    throw new Error(`creating project ${name} failed: ${res.status} ${await res.text()}`);
+  }
 }
 
 /** The Authorization header value for the admin account of a handle. */

@@ -55,9 +55,13 @@ describe('listing queries use indexes at scale', () => {
         ? await openPostgresDatabase({ connectionString: await testDatabaseUrl(), poolSize: 2 })
         : await openPgliteDatabase(undefined);
     await migrate(db);
+    // Every repository belongs to the project named by its first component.
+    const project = await db.query<{ id: number }>(
+      "INSERT INTO projects (name) VALUES ('project') RETURNING id",
+    );
     await db.query(
-      `INSERT INTO repositories (name) SELECT 'project/repo-' || lpad(i::text, 6, '0') FROM generate_series(1, $1::int) i`,
-      [REPOSITORIES],
+      `INSERT INTO repositories (name, project_id) SELECT 'project/repo-' || lpad(i::text, 6, '0'), $2 FROM generate_series(1, $1::int) i`,
+      [REPOSITORIES, project[0]?.id as number],
     );
     const repo = await db.query<{ id: number }>(
       "SELECT id FROM repositories WHERE name = 'project/repo-000001'",

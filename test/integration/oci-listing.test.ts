@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { expectOciError, expectStatus, uniqueRepo, useTestRegistry } from '../helpers/oci-client.js';
+import { createProject } from '../helpers/server.js';
 
 // Tag lists and the catalog: byte order, `n`/`last` pagination and the Link header.
 
-const { client } = useTestRegistry();
+const registry = useTestRegistry();
+const { client } = registry;
 
 /** Byte order, what the spec's "ASCIIbetical" means (and what Go's sort.Strings does). */
 function byteOrder(values: string[]): string[] {
@@ -128,7 +130,9 @@ describe('tags list', () => {
 describe('catalog', () => {
   it('lists every repository once, in byte order, following Link headers', async () => {
     // A prefix after every other name in this file's server, so the tail of the catalog is ours.
+    // The prefix is a project of its own, which pushes need.
     const prefix = `zz-${randomBytes(4).toString('hex')}`;
+    await createProject(registry.wharf(), prefix);
     const names = ['b', 'a', 'a/b', 'a-b', 'c/d/e'].map((n) => `${prefix}/${n}`);
     for (const name of names) await client.pushBlob(name, randomBytes(10));
 

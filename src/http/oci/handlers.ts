@@ -25,6 +25,25 @@ export interface OciServices {
   metrics: HttpMetrics;
   manifestMaxBytes: number;
   chunkMinLength: number;
+  /** Whether the caller may read the source repository of a cross-repository mount. */
+  mayPullFrom?: (repository: string) => Promise<boolean>;
+  /** Records an audited event of this request (push, pull or delete of a manifest or tag). */
+  audit?: (event: OciAuditEvent) => Promise<void>;
+}
+
+export interface OciAuditEvent {
+  operation: 'create' | 'delete' | 'pull';
+  resourceType: 'artifact' | 'tag';
+  repository: string;
+  /** `repository:tag` or `repository@digest`. */
+  resource: string;
+  /** The manifest's digest (pulls), and the tag it was pulled by, if any. */
+  digest?: string;
+  tag?: string;
+}
+
+function referenceResource(repository: string, reference: string): string {
+  return reference.includes(':') ? `${repository}@${reference}` : `${repository}:${reference}`;
 }
 
 type Handler<R extends OciRoute> = (
@@ -122,7 +141,8 @@ const uploads: Handler<Extract<OciRoute, { kind: 'uploads' }>> = async (s, route
   if (req.method !== 'POST') methodNotAllowed(req, reply, ['POST']);
   const mount = queryValue(req.query, 'mount');
   const from = queryValue(req.query, 'from');
-  if (mount !== undefined && from !== undefined) {
+  // A mount needs pull rights on the source; without them it quietly becomes an upload (202).
+  if (mount !== undefined && from !== undefined && (await s.mayPullFrom?.(from)) === true) {
     const mounted = await s.blobs.mount(route.name, from, mount);
     if (mounted) return sendBlobCreated(reply, route.name, mounted.digest);
   }
@@ -238,6 +258,14 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       const content = await s.manifests.get(route.name, route.reference);
       if (!accepts(req.headers.accept, content.mediaType)) throw notAcceptable(content);
       s.metrics.bytesSent.inc(content.size);
+      await s.audit?.({
+        operation: 'pull',
+        resourceType: 'artifact',
+        repository: route.name,
+        resource: referenceResource(route.name, route.reference),
+        digest: content.digest,
+        ...(!route.reference.includes(':') && { tag: route.reference }),
+      });
       return void manifestHeaders(reply, content).send(content.bytes);
     }
     case 'PUT': {
@@ -250,6 +278,12 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
         queryValues(req.query, 'tag'),
       );
       s.metrics.bytesReceived.inc(bytes.length);
+      await s.audit?.({
+        operation: 'create',
+        resourceType: 'artifact',
+        repository: route.name,
+        resource: referenceResource(route.name, route.reference),
+      });
       reply
         .code(201)
         .header('location', `/v2/${route.name}/manifests/${result.digest.value}`)
@@ -260,6 +294,12 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
     }
     case 'DELETE':
       await s.manifests.delete(route.name, route.reference);
+      await s.audit?.({
+        operation: 'delete',
+        resourceType: route.reference.includes(':') ? 'artifact' : 'tag',
+        repository: route.name,
+        resource: referenceResource(route.name, route.reference),
+      });
       return void reply.code(202).header('content-length', '0').send();
     default:
       methodNotAllowed(req, reply, [...READ_METHODS, 'PUT', 'DELETE']);

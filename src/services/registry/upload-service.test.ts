@@ -33,6 +33,8 @@ describe('UploadService hashing: finishing never re-reads bytes hashed on arriva
   beforeAll(async () => {
     db = await openPgliteDatabase(undefined);
     await migrate(db);
+    // Repositories live in projects; the test's repository is unit/uploads.
+    await db.query("INSERT INTO projects (name) VALUES ('unit')");
     storage = new CountingDriver();
     uploads = new UploadService({
       db,

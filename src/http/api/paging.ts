@@ -1,0 +1,48 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from './api-error.js';
+
+// Harbor's paging: ?page=1&page_size=10 (at most 100), X-Total-Count and an RFC 8288 Link header.
+
+export interface PageRequest {
+  page: number;
+  pageSize: number;
+  offset: number;
+}
+
+export const MAX_API_PAGE_SIZE = 100;
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) < 1) {
+    throw new ApiError('BAD_REQUEST', `${name} must be a positive integer`);
+  }
+  return Number(value);
+}
+
+export function pageRequest(query: unknown, defaultSize = 10): PageRequest {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const page = positiveInt(q.page, 'page', 1);
+  const pageSize = Math.min(positiveInt(q.page_size, 'page_size', defaultSize), MAX_API_PAGE_SIZE);
+  return { page, pageSize, offset: (page - 1) * pageSize };
+}
+
+/** Sets X-Total-Count and Link (prev/next) for a page of `total` items. */
+export function setPageHeaders(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: PageRequest,
+  total: number,
+): void {
+  reply.header('x-total-count', String(total));
+  const [path, search] = request.url.split('?', 2) as [string, string | undefined];
+  const links: string[] = [];
+  const link = (n: number, rel: string) => {
+    const params = new URLSearchParams(search ?? '');
+    params.set('page', String(n));
+    params.set('page_size', String(page.pageSize));
+    links.push(`<${path}?${params.toString()}>; rel="${rel}"`);
+  };
+  if (page.page > 1) link(page.page - 1, 'prev');
+  if (page.offset + page.pageSize < total) link(page.page + 1, 'next');
+  if (links.length > 0) reply.header('link', links.join(' , '));
+}

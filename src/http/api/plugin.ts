@@ -1,0 +1,152 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../../domain/errors.js';
+import { DatabaseUnavailableError } from '../../metadata/database.js';
+import type { AccessService } from '../../services/access-service.js';
+import type { AuthService } from '../../services/auth-service.js';
+import { ANONYMOUS, type Principal } from '../../services/principal.js';
+import type { ProjectService } from '../../services/project-service.js';
+import { ServiceError, type ServiceErrorKind } from '../../services/service-error.js';
+import type { TokenService } from '../../services/token-service.js';
+import { resolvePrincipal } from '../credentials.js';
+import { ApiError, apiErrorBody, type ApiErrorCode } from './api-error.js';
+import { registerProjectDetailRoutes, registerProjectRoutes } from './projects/routes.js';
+import { registerAuditRoutes } from './audit/routes.js';
+import { registerConfigurationRoutes } from './configurations/routes.js';
+import type { SettingsService } from '../../services/settings-service.js';
+import { CSRF_HEADER, SESSION_COOKIE, cookieValue } from '../session/routes.js';
+import { SessionService } from '../../services/session-service.js';
+import type { AuditService } from '../../services/audit-service.js';
+import type { Database } from '../../metadata/database.js';
+import { registerUserRoutes } from './users/routes.js';
+import { registerMemberRoutes } from './members/routes.js';
+import type { UserService } from '../../services/user-service.js';
+import type { MemberService } from '../../services/member-service.js';
+import { registerRobotRoutes } from './robots/routes.js';
+import type { RobotService } from '../../services/robot-service.js';
+import type { CatalogApiService } from '../../services/catalog-api-service.js';
+import { registerRepositoryRoutes } from './repositories/routes.js';
+import { registerSystemRoutes } from './system/routes.js';
+
+// The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
+// caller resolved once per request (Basic for users and robots; sessions come with login).
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface ApiDeps {
+  auth: AuthService;
+  tokens: TokenService;
+  access: AccessService;
+  projects: ProjectService;
+  users: UserService;
+  audit: AuditService;
+  db: Database;
+  sessions: SessionService;
+  settings: SettingsService;
+  members: MemberService;
+  robots: RobotService;
+  catalog: CatalogApiService;
+}
+
+const KIND_TO_CODE: Record<ServiceErrorKind, ApiErrorCode> = {
+  invalid: 'BAD_REQUEST',
+  unauthorized: 'UNAUTHORIZED',
+  forbidden: 'FORBIDDEN',
+  'not-found': 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  precondition: 'PRECONDITION',
+  'too-many-attempts': 'TOO_MANY_REQUESTS',
+};
+
+function toApiError(error: unknown): ApiError | null {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ServiceError) return new ApiError(KIND_TO_CODE[error.kind], error.message);
+  if (error instanceof RegistryError && error.code === 'UNAUTHORIZED') {
+    return new ApiError('UNAUTHORIZED', error.message);
+  }
+  if (error instanceof RegistryError && error.code === 'TOOMANYREQUESTS') {
+    return new ApiError('TOO_MANY_REQUESTS', error.message);
+  }
+  const status = (error as FastifyError | undefined)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError('BAD_REQUEST', (error as Error).message);
+  }
+  return null;
+}
+
+export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  await app.register(
+    async (api) => {
+      api.decorateRequest('principal', { getter: () => ANONYMOUS });
+      api.addContentTypeParser(
+        'application/json',
+        { parseAs: 'string', bodyLimit: 1024 * 1024 },
+        (_request, body, done) => {
+          if (body === '') return done(null, {});
+          try {
+            done(null, JSON.parse(body as string) as unknown);
+          } catch {
+            done(new ApiError('BAD_REQUEST', 'the request body is not valid JSON'), undefined);
+          }
+        },
+      );
+      api.addHook('preHandler', async (request, reply) => {
+        let principal = await resolvePrincipal(request, deps.auth, deps.tokens);
+        const sessionToken = request.headers.authorization
+          ? undefined
+          : cookieValue(request.headers.cookie, SESSION_COOKIE);
+        if (principal.kind === 'anonymous' && sessionToken) {
+          const session = await deps.sessions.resolve(sessionToken);
+          if (session) {
+            // Cookies are sent by browsers on their own: a write must also prove it came from
+            // our page by echoing the CSRF token that only our page can read.
+            if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
+              const given = request.headers[CSRF_HEADER];
+              if (
+                !SessionService.csrfMatches(session.csrfToken, typeof given === 'string' ? given : undefined)
+              ) {
+                throw new ApiError('FORBIDDEN', 'CSRF token missing or invalid');
+              }
+            }
+            reply.header(CSRF_HEADER, session.csrfToken);
+            principal = session.principal;
+          }
+        }
+        Object.defineProperty(request, 'principal', { value: principal, configurable: true });
+      });
+      api.setErrorHandler((error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+        const apiError = toApiError(error);
+        if (apiError) {
+          if (apiError.status === 401)
+            reply.header('www-authenticate', 'Basic realm="Wharf", charset="UTF-8"');
+          reply.code(apiError.status).send(apiErrorBody(apiError.code, apiError.message));
+          return;
+        }
+        if (error instanceof DatabaseUnavailableError) {
+          reply
+            .code(503)
+            .header('retry-after', '5')
+            .send(apiErrorBody('SERVICE_UNAVAILABLE', 'the metadata database is unavailable; retry later'));
+          return;
+        }
+        request.log.error({ err: error }, 'unhandled API error');
+        reply
+          .code(500)
+          .send(apiErrorBody('INTERNAL_SERVER_ERROR', `internal error; request id ${request.id}`));
+      });
+      registerAuditRoutes(api, deps);
+      registerConfigurationRoutes(api, deps.settings);
+      registerProjectRoutes(api, deps);
+      registerProjectDetailRoutes(api, deps);
+      registerUserRoutes(api, deps.users, deps.access);
+      registerMemberRoutes(api, deps.projects, deps.members);
+      registerRobotRoutes(api, deps.robots);
+      registerRepositoryRoutes(api, deps.catalog);
+      registerSystemRoutes(api, deps);
+    },
+    { prefix: '/api/v2.0' },
+  );
+}

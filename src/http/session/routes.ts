@@ -1,0 +1,105 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceError } from '../../services/service-error.js';
+import type { SessionService } from '../../services/session-service.js';
+import type { AuditService } from '../../services/audit-service.js';
+import { apiErrorBody } from '../api/api-error.js';
+
+// Harbor's portal login: POST /c/login (form: principal, password) sets the session cookie;
+// /c/log_out ends it. The CSRF token comes back in X-Harbor-CSRF-Token and must accompany every
+// cookie-authenticated write to the API.
+
+export const SESSION_COOKIE = 'sid';
+export const CSRF_HEADER = 'x-harbor-csrf-token';
+
+/** Reads one cookie from the Cookie header. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function sessionCookie(token: string, secure: boolean, maxAgeSeconds: number): string {
+  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+}
+
+export async function registerSessionRoutes(
+  app: FastifyInstance,
+  sessions: SessionService,
+  audit: AuditService,
+): Promise<void> {
+  await app.register(async (c) => {
+    c.addContentTypeParser(
+      ['application/x-www-form-urlencoded', 'application/json'],
+      { parseAs: 'string', bodyLimit: 16 * 1024 },
+      (request, body, done) => {
+        try {
+          const text = body as string;
+          const parsed = request.headers['content-type']?.startsWith('application/json')
+            ? (JSON.parse(text || '{}') as Record<string, unknown>)
+            : Object.fromEntries(new URLSearchParams(text));
+          done(null, parsed);
+        } catch {
+          done(new ServiceError('invalid', 'the login form could not be read'), undefined);
+        }
+      },
+    );
+    c.setErrorHandler((error: FastifyError | Error, _request, reply) => {
+      const status =
+        error instanceof ServiceError
+          ? error.kind === 'too-many-attempts'
+            ? 429
+            : error.kind === 'invalid'
+              ? 400
+              : 401
+          : 500;
+      const code =
+        status === 429
+          ? 'TOO_MANY_REQUESTS'
+          : status === 400
+            ? 'BAD_REQUEST'
+            : status === 401
+              ? 'UNAUTHORIZED'
+              : 'INTERNAL_SERVER_ERROR';
+      reply.code(status).send(apiErrorBody(code, status === 500 ? 'internal error' : error.message));
+    });
+
+    c.post('/c/login', async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const username = typeof body.principal === 'string' ? body.principal : undefined;
+      const password = typeof body.password === 'string' ? body.password : undefined;
+      if (!username || !password) throw new ServiceError('invalid', 'principal and password are required');
+      let session;
+      try {
+        session = await sessions.login(username, password, request.ip);
+      } catch (err) {
+        if ((err as Error).name === 'LoginThrottledError') {
+          throw new ServiceError('too-many-attempts', (err as Error).message);
+        }
+        throw err;
+      }
+      await audit.record({
+        projectId: null,
+        operator: username,
+        resourceType: 'user',
+        resource: username,
+        operation: 'login',
+        clientIp: request.ip,
+      });
+      reply
+        .header('set-cookie', sessionCookie(session.token, request.protocol === 'https', 24 * 3600))
+        .header(CSRF_HEADER, session.csrfToken)
+        .send();
+    });
+
+    const logout = async (request: FastifyRequest, reply: FastifyReply) => {
+      const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
+      if (token) await sessions.logout(token);
+      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`).send();
+    };
+    c.get('/c/log_out', logout);
+    c.post('/c/log_out', logout);
+  });
+}

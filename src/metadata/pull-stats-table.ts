@@ -1,0 +1,38 @@
+import type { Queryable } from './database.js';
+
+export interface PullCount {
+  repository: string;
+  digest: string;
+  tag: string | null;
+  count: number;
+  time: Date;
+}
+
+/** Applies a batch of pulls: repository pull counts, manifest and tag pull times. */
+export async function applyPulls(db: Queryable, pulls: readonly PullCount[]): Promise<void> {
+  if (pulls.length === 0) return;
+  const repositories = pulls.map((p) => p.repository);
+  const digests = pulls.map((p) => p.digest);
+  const tags = pulls.map((p) => p.tag);
+  const counts = pulls.map((p) => String(p.count));
+  const times = pulls.map((p) => p.time.toISOString());
+  await db.query(
+    `WITH p AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
+                AS t(repository, digest, tag, n, at)),
+     counts AS (
+       UPDATE repositories r SET pull_count = r.pull_count + s.n
+       FROM (SELECT repository, sum(n) AS n FROM p GROUP BY repository) s WHERE r.name = s.repository
+     ),
+     manifest_times AS (
+       UPDATE manifests m SET pull_time = s.at
+       FROM (SELECT repository, digest, max(at) AS at FROM p GROUP BY repository, digest) s
+       JOIN repositories r ON r.name = s.repository
+       WHERE m.repository_id = r.id AND m.digest = s.digest
+     )
+     UPDATE tags t SET pull_time = s.at
+     FROM (SELECT repository, tag, max(at) AS at FROM p WHERE tag IS NOT NULL GROUP BY repository, tag) s
+     JOIN repositories r ON r.name = s.repository
+     WHERE t.repository_id = r.id AND t.name = s.tag`,
+    [repositories, digests, tags, counts, times],
+  );
+}

@@ -1,0 +1,119 @@
+import type { LookupCache } from '../cluster/lookup-cache.js';
+import {
+  grantsAllow,
+  isProjectRole,
+  PUBLIC_PROJECT_GRANTS,
+  roleAllows,
+  roleGrants,
+  type Action,
+  type Resource,
+} from '../domain/rbac.js';
+import type { Queryable } from '../metadata/database.js';
+import {
+  findProjectById,
+  findProjectByName,
+  userProjectRole,
+  type ProjectRow,
+} from '../metadata/projects-table.js';
+import type { Principal } from './principal.js';
+
+/** The facts about a project that access decisions need, cached where the cache is exact. */
+export interface ProjectAccessFacts {
+  id: number;
+  name: string;
+  public: boolean;
+}
+
+const FACTS_KEY = 'facts';
+const cacheScope = (project: string) => `project:${project}`;
+
+/**
+ * Every authorisation decision, for /v2, the token service and the management API, is made here
+ * against the one permission table in domain/rbac.ts.
+ */
+export class AccessService {
+  constructor(
+    private readonly db: Queryable,
+    private readonly cache: LookupCache,
+  ) {}
+
+  async project(name: string): Promise<ProjectAccessFacts | null> {
+    const scope = cacheScope(name);
+    const cached = this.cache.get<ProjectAccessFacts>(scope, FACTS_KEY);
+    if (cached) return cached;
+    const epoch = this.cache.epoch();
+    const row: ProjectRow | null = await findProjectByName(this.db, name);
+    if (!row) return null;
+    const facts = { id: row.id, name: row.name, public: row.public };
+    this.cache.set(scope, FACTS_KEY, facts, epoch);
+    return facts;
+  }
+
+  async projectById(id: number): Promise<ProjectAccessFacts | null> {
+    const row = await findProjectById(this.db, id);
+    return row ? { id: row.id, name: row.name, public: row.public } : null;
+  }
+
+  /** Every (resource, action) a user holds in a project through membership. */
+  async grantsOf(
+    principal: Principal,
+    project: ProjectAccessFacts,
+  ): Promise<Array<{ resource: Resource; action: Action }>> {
+    const role = await this.role(principal, project);
+    return isProjectRole(role) ? roleGrants(role) : [];
+  }
+
+  /** Drops cached facts after the project, its metadata or its members changed. */
+  invalidateProject(name: string): void {
+    this.cache.invalidate(cacheScope(name));
+  }
+
+  async role(principal: Principal, project: ProjectAccessFacts): Promise<number | null> {
+    if (principal.kind !== 'user') return null;
+    const scope = cacheScope(project.name);
+    const key = `role:${principal.id}`;
+    const cached = this.cache.get<{ role: number | null }>(scope, key);
+    if (cached) return cached.role;
+    const epoch = this.cache.epoch();
+    const role = await userProjectRole(this.db, principal.id, project.id);
+    this.cache.set(scope, key, { role }, epoch);
+    return role;
+  }
+
+  /** May the principal do `action` on `resource` in the project? */
+  async can(
+    principal: Principal,
+    project: ProjectAccessFacts,
+    resource: Resource,
+    action: Action,
+  ): Promise<boolean> {
+    if (project.public && grantsAllow(PUBLIC_PROJECT_GRANTS, resource, action)) return true;
+    switch (principal.kind) {
+      case 'anonymous':
+        return false;
+      case 'user': {
+        if (principal.sysadmin) return true;
+        const role = await this.role(principal, project);
+        return isProjectRole(role) && roleAllows(role, resource, action);
+      }
+      case 'robot':
+        if (principal.projectId !== null && principal.projectId !== project.id) return false;
+        return principal.permissions.some(
+          (p) =>
+            p.kind === 'project' &&
+            (p.namespace === project.name || p.namespace === '*') &&
+            p.access.some(
+              (a) => a.resource === resource && a.action === action && (a.effect ?? 'allow') === 'allow',
+            ),
+        );
+      case 'token':
+        // Tokens only ever speak for repositories; their claims were decided when issued.
+        return false;
+    }
+  }
+
+  /** System-level decisions (users, settings, system robots, catalog): sysadmins only. */
+  isSysadmin(principal: Principal): boolean {
+    return principal.kind === 'user' && principal.sysadmin;
+  }
+}

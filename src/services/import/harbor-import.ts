@@ -1,0 +1,634 @@
+import { randomBytes } from 'node:crypto';
+import { isProjectRole, ROLE_NAMES, type ProjectRole } from '../../domain/rbac.js';
+import type { Queryable, SqlParam } from '../../metadata/database.js';
+import { setProjectMetadata } from '../../metadata/projects-table.js';
+import type { RobotPermission } from '../../metadata/robots-table.js';
+import { HarborHashError, harborHashToStored, hashPassword, isWharfHash } from '../passwords.js';
+import {
+  readHarbor,
+  type HarborData,
+  type HarborMember,
+  type HarborProject,
+  type HarborRobot,
+  type HarborRobotPolicy,
+  type HarborUser,
+} from './harbor-source.js';
+
+// Brings users, projects (with metadata), memberships and robot accounts from a Harbor database
+// into Wharf's. Upserts by natural key (username, project name, robot name), so running it again
+// changes nothing; a dry run reads the same way and writes nothing. The caller decides the
+// transaction: the CLI runs a real import in one, so a failure leaves Wharf as it was.
+//
+// What Wharf already owns wins where the old registry cannot know better: a password or robot
+// secret Wharf hashed itself (scrypt: the user logged in here, or it was set here) is never
+// replaced by Harbor's, and rows that Harbor does not have are left alone (nothing is deleted).
+
+export type ImportKind = 'users' | 'projects' | 'members' | 'robots';
+export type ImportOutcome = 'created' | 'updated' | 'unchanged' | 'skipped';
+
+export interface ImportChange {
+  kind: ImportKind;
+  outcome: ImportOutcome;
+  subject: string;
+  detail: string;
+}
+
+export interface ImportReport {
+  dryRun: boolean;
+  harborSchemaVersion: string | null;
+  counts: Record<ImportKind, Record<ImportOutcome, number>>;
+  /** Everything that was (or would be) created, updated or skipped; unchanged rows are counted only. */
+  changes: ImportChange[];
+  /** What the operator has to do by hand after the import. */
+  warnings: string[];
+}
+
+export interface ImportOptions {
+  dryRun: boolean;
+  /** Called for every change as it is decided, for progress output. */
+  onChange?: (change: ImportChange) => void;
+}
+
+/**
+ * Stored as the password hash of an imported user who had no local password in Harbor (LDAP or
+ * OIDC users): verifyPassword recognises no such form, so no password logs in until one is set.
+ */
+export const NO_PASSWORD = '!harbor-import:no-local-password';
+
+const ROBOT_PREFIX = 'robot$';
+
+/** Harbor's role names to its (and Wharf's) role numbers; 1.x called maintainer "master". */
+const ROLE_BY_NAME: Record<string, ProjectRole> = {
+  projectAdmin: 1,
+  developer: 2,
+  guest: 3,
+  master: 4,
+  maintainer: 4,
+  limitedGuest: 5,
+};
+
+/** A Harbor row mapped into Wharf; id is null only in a dry run, for rows not created yet. */
+interface Mapped {
+  name: string;
+  id: number | null;
+}
+
+type Fields = Record<string, string | number | boolean | null>;
+
+interface ExistingRobot {
+  id: number;
+  description: string;
+  level: string;
+  project_id: number | null;
+  duration: number;
+  /** ISO 8601 in UTC, as timestampParam makes them, so the two compare as text. */
+  expires_at: string | null;
+  creator: string;
+  disabled: boolean;
+  secret_hash: string;
+  permissions: RobotPermission[];
+}
+
+/** The names of the fields whose desired value differs from the current one. */
+function changedFields(current: Fields, desired: Fields): string[] {
+  return Object.keys(desired).filter((k) => current[k] !== desired[k]);
+}
+
+function emptyCounts(): Record<ImportOutcome, number> {
+  return { created: 0, updated: 0, unchanged: 0, skipped: 0 };
+}
+
+function timestampParam(epochSeconds: number | null): string | null {
+  return epochSeconds === null ? null : new Date(epochSeconds * 1000).toISOString();
+}
+
+/** A stable text form of a robot's permissions, for comparing them regardless of order. */
+export function canonicalPermissions(permissions: readonly RobotPermission[]): string {
+  const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return JSON.stringify(
+    permissions
+      .map((p) => ({
+        kind: p.kind,
+        namespace: p.namespace,
+        access: p.access
+          .map((a) => ({ resource: a.resource, action: a.action, effect: a.effect || 'allow' }))
+          .sort((x, y) => byText(JSON.stringify(x), JSON.stringify(y))),
+      }))
+      .sort((x, y) => byText(JSON.stringify(x), JSON.stringify(y))),
+  );
+}
+
+export async function importHarbor(
+  source: Queryable,
+  target: Queryable,
+  options: ImportOptions,
+): Promise<ImportReport> {
+  const data = await readHarbor(source);
+  const run = new HarborImport(data, target, options);
+  await run.users();
+  await run.projects();
+  await run.members();
+  await run.robots();
+  run.finish();
+  return run.report;
+}
+
+class HarborImport {
+  readonly report: ImportReport;
+  /** Harbor user_id -> the Wharf user, for imported users only. */
+  private readonly userMap = new Map<number, Mapped>();
+  /** Harbor project_id -> the Wharf project, for imported projects only. */
+  private readonly projectMap = new Map<number, Mapped>();
+  /** Lower-cased e-mail addresses given to users by this run (Wharf's are unique, ignoring case). */
+  private readonly claimedEmails = new Set<string>();
+  private readonly unimportedSecrets: string[] = [];
+  private groupMembersSkipped = false;
+
+  constructor(
+    private readonly data: HarborData,
+    private readonly db: Queryable,
+    private readonly options: ImportOptions,
+  ) {
+    this.report = {
+      dryRun: options.dryRun,
+      harborSchemaVersion: data.schemaVersion,
+      counts: {
+        users: emptyCounts(),
+        projects: emptyCounts(),
+        members: emptyCounts(),
+        robots: emptyCounts(),
+      },
+      changes: [],
+      warnings: [],
+    };
+  }
+
+  private record(kind: ImportKind, outcome: ImportOutcome, subject: string, detail = ''): void {
+    this.report.counts[kind][outcome]++;
+    if (outcome === 'unchanged') return;
+    const change = { kind, outcome, subject, detail };
+    this.report.changes.push(change);
+    this.options.onChange?.(change);
+  }
+
+  private get writing(): boolean {
+    return !this.options.dryRun;
+  }
+
+  /** Runs a statement, or nothing in a dry run. */
+  private async write(sql: string, params: readonly SqlParam[]): Promise<void> {
+    if (this.writing) await this.db.query(sql, params);
+  }
+
+  /** Runs an INSERT … RETURNING id, or nothing in a dry run (null: the row is not created). */
+  private async insert(sql: string, params: readonly SqlParam[]): Promise<number | null> {
+    if (!this.writing) return null;
+    const rows = await this.db.query<{ id: number }>(sql, params);
+    return (rows[0] as { id: number }).id;
+  }
+
+  // ---- users ----
+
+  async users(): Promise<void> {
+    for (const u of this.data.users) {
+      if (u.deleted) {
+        this.record('users', 'skipped', u.username, 'deleted in Harbor');
+      } else if (u.username === 'anonymous') {
+        this.record('users', 'skipped', u.username, "Harbor's built-in anonymous account");
+      } else {
+        await this.user(u);
+      }
+    }
+  }
+
+  private passwordOf(u: HarborUser): { hash: string; note: string } {
+    try {
+      const hash = harborHashToStored(u.password, u.salt, u.password_version);
+      if (hash !== null) return { hash, note: `${u.password_version || 'sha1'} password` };
+      return {
+        hash: NO_PASSWORD,
+        note: 'no local password in Harbor (LDAP/OIDC user?): password login disabled',
+      };
+    } catch (err) {
+      if (!(err instanceof HarborHashError)) throw err;
+      return { hash: NO_PASSWORD, note: `password not importable (${err.message}): password login disabled` };
+    }
+  }
+
+  /** The user's e-mail, or null (with a note) when another Wharf user already has it. */
+  private async emailOf(u: HarborUser): Promise<{ email: string | null; note: string }> {
+    const email = u.email?.trim() || null;
+    if (email === null) return { email, note: '' };
+    const taken =
+      this.claimedEmails.has(email.toLowerCase()) ||
+      (
+        await this.db.query<{ username: string }>(
+          'SELECT username FROM users WHERE lower(email) = lower($1) AND username <> $2',
+          [email, u.username],
+        )
+      ).length > 0;
+    if (taken) return { email: null, note: `e-mail ${email} belongs to another Wharf user: not imported` };
+    this.claimedEmails.add(email.toLowerCase());
+    return { email, note: '' };
+  }
+
+  private async user(u: HarborUser): Promise<void> {
+    const password = this.passwordOf(u);
+    const mail = await this.emailOf(u);
+    const desired = {
+      email: mail.email,
+      realname: u.realname ?? '',
+      comment: u.comment ?? '',
+      sysadmin: u.sysadmin_flag,
+    };
+    const notes = [mail.note].filter(Boolean);
+    const [existing] = await this.db.query<Fields & { id: number; password_hash: string }>(
+      'SELECT id, password_hash, email, realname, comment, sysadmin FROM users WHERE username = $1',
+      [u.username],
+    );
+    if (!existing) {
+      const id = await this.insert(
+        `INSERT INTO users (username, password_hash, email, realname, comment, sysadmin, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, now())) RETURNING id`,
+        [
+          u.username,
+          password.hash,
+          desired.email,
+          desired.realname,
+          desired.comment,
+          desired.sysadmin,
+          timestampParam(u.created_epoch),
+        ],
+      );
+      this.userMap.set(u.user_id, { name: u.username, id });
+      const shown = [password.note, ...(desired.sysadmin ? ['sysadmin'] : []), ...notes];
+      this.record('users', 'created', u.username, shown.join('; '));
+      return;
+    }
+    this.userMap.set(u.user_id, { name: u.username, id: existing.id });
+    const changed = changedFields(existing, desired);
+    // A hash Wharf made is newer than Harbor's (see the top of this file).
+    const replacePassword = !isWharfHash(existing.password_hash) && existing.password_hash !== password.hash;
+    if (changed.length === 0 && !replacePassword) {
+      this.record('users', 'unchanged', u.username);
+      return;
+    }
+    await this.write(
+      `UPDATE users SET email = $2, realname = $3, comment = $4, sysadmin = $5,
+         password_hash = CASE WHEN $6 THEN $7 ELSE password_hash END, updated_at = now()
+       WHERE id = $1`,
+      [
+        existing.id,
+        desired.email,
+        desired.realname,
+        desired.comment,
+        desired.sysadmin,
+        replacePassword,
+        password.hash,
+      ],
+    );
+    if (replacePassword) changed.push(`password (${password.note})`);
+    else if (password.hash !== NO_PASSWORD && existing.password_hash !== password.hash) {
+      notes.push("password: Wharf's own kept");
+    }
+    this.record('users', 'updated', u.username, [changed.join(', '), ...notes].join('; '));
+  }
+
+  // ---- projects ----
+
+  async projects(): Promise<void> {
+    const metadata = new Map<number, Record<string, string>>();
+    for (const m of this.data.projectMetadata) {
+      const entries = metadata.get(m.project_id) ?? {};
+      entries[m.name] = m.value ?? '';
+      metadata.set(m.project_id, entries);
+    }
+    for (const p of this.data.projects) {
+      if (p.deleted) this.record('projects', 'skipped', p.name, 'deleted in Harbor');
+      else await this.project(p, metadata.get(p.project_id) ?? {});
+    }
+  }
+
+  private async project(p: HarborProject, metadata: Record<string, string>): Promise<void> {
+    const owner = p.owner_id === null ? undefined : this.userMap.get(p.owner_id);
+    const notes: string[] = [];
+    if (p.owner_id !== null && owner === undefined) {
+      notes.push(`owner (Harbor user ${p.owner_id}) not imported: no owner`);
+    }
+    if (p.registry_id !== null && p.registry_id > 0) {
+      notes.push(
+        'a proxy-cache project in Harbor: imported as a plain project, without its upstream registry',
+      );
+    }
+    const [existing] = await this.db.query<{ id: number; owner_id: number | null }>(
+      'SELECT id, owner_id FROM projects WHERE name = $1',
+      [p.name],
+    );
+    if (!existing) {
+      const id = await this.insert(
+        `INSERT INTO projects (name, owner_id, created_at) VALUES ($1, $2, COALESCE($3::timestamptz, now()))
+         RETURNING id`,
+        [p.name, owner?.id ?? null, timestampParam(p.created_epoch)],
+      );
+      if (id !== null) await setProjectMetadata(this.db, id, metadata);
+      this.projectMap.set(p.project_id, { name: p.name, id });
+      const shown = [`owner ${owner?.name ?? '-'}`, ...Object.entries(metadata).map(([k, v]) => `${k}=${v}`)];
+      this.record('projects', 'created', p.name, [...shown, ...notes].join('; '));
+      return;
+    }
+    this.projectMap.set(p.project_id, { name: p.name, id: existing.id });
+    const changed: string[] = [];
+    // An owner created by this dry run has no id yet, so it cannot be the current one.
+    const ownerId = owner === undefined ? null : owner.id;
+    if (existing.owner_id !== ownerId || (owner !== undefined && owner.id === null)) {
+      changed.push(`owner -> ${owner?.name ?? '-'}`);
+    }
+    const current = Object.fromEntries(
+      (
+        await this.db.query<{ name: string; value: string }>(
+          'SELECT name, value FROM project_metadata WHERE project_id = $1',
+          [existing.id],
+        )
+      ).map((m) => [m.name, m.value]),
+    );
+    const metadataChanges = Object.fromEntries(Object.entries(metadata).filter(([k, v]) => current[k] !== v));
+    changed.push(...Object.entries(metadataChanges).map(([k, v]) => `${k}=${v}`));
+    if (changed.length === 0) {
+      this.record('projects', 'unchanged', p.name);
+      return;
+    }
+    await this.write('UPDATE projects SET owner_id = $2, updated_at = now() WHERE id = $1', [
+      existing.id,
+      ownerId,
+    ]);
+    if (this.writing) await setProjectMetadata(this.db, existing.id, metadataChanges);
+    this.record('projects', 'updated', p.name, [changed.join(', '), ...notes].join('; '));
+  }
+
+  // ---- members ----
+
+  /** A Harbor name for messages, also of rows that were not imported. */
+  private harborUserName(id: number): string {
+    return this.data.users.find((u) => u.user_id === id)?.username ?? `user #${id}`;
+  }
+
+  private harborProjectName(id: number): string {
+    return this.data.projects.find((p) => p.project_id === id)?.name ?? `project #${id}`;
+  }
+
+  async members(): Promise<void> {
+    for (const m of this.data.members) await this.member(m);
+  }
+
+  private roleOf(m: HarborMember): ProjectRole | null {
+    const role = m.role_name !== null ? ROLE_BY_NAME[m.role_name] : m.role;
+    return isProjectRole(role) ? role : null;
+  }
+
+  private async member(m: HarborMember): Promise<void> {
+    const project = this.projectMap.get(m.project_id);
+    const projectName = project?.name ?? this.harborProjectName(m.project_id);
+    if (m.entity_type === 'g') {
+      const group = this.data.groups?.get(m.entity_id) ?? `#${m.entity_id}`;
+      this.groupMembersSkipped = true;
+      this.record('members', 'skipped', `${projectName}/group:${group}`, 'Wharf has no user groups yet');
+      return;
+    }
+    const user = this.userMap.get(m.entity_id);
+    const subject = `${projectName}/${user?.name ?? this.harborUserName(m.entity_id)}`;
+    if (!project) return this.record('members', 'skipped', subject, 'project deleted in Harbor');
+    if (!user) return this.record('members', 'skipped', subject, 'user deleted in Harbor or not imported');
+    const role = this.roleOf(m);
+    if (role === null) {
+      return this.record('members', 'skipped', subject, `unknown Harbor role ${m.role_name ?? m.role}`);
+    }
+    const [existing] =
+      project.id === null || user.id === null
+        ? []
+        : await this.db.query<{ role: number }>(
+            "SELECT role FROM project_members WHERE project_id = $1 AND entity_type = 'u' AND entity_id = $2",
+            [project.id, user.id],
+          );
+    if (existing?.role === role) return this.record('members', 'unchanged', subject);
+    await this.write(
+      `INSERT INTO project_members (project_id, entity_type, entity_id, role) VALUES ($1, 'u', $2, $3)
+       ON CONFLICT (project_id, entity_type, entity_id) DO UPDATE SET role = EXCLUDED.role, updated_at = now()`,
+      [project.id, user.id, role],
+    );
+    this.record('members', existing ? 'updated' : 'created', subject, ROLE_NAMES[role]);
+  }
+
+  // ---- robots ----
+
+  async robots(): Promise<void> {
+    const policies = new Map<number, HarborRobotPolicy[]>();
+    for (const p of this.data.robotPolicies ?? []) {
+      const list = policies.get(p.robot_id) ?? [];
+      list.push(p);
+      policies.set(p.robot_id, list);
+    }
+    const harborProjects = new Map(
+      this.data.projects.filter((p) => !p.deleted).map((p) => [p.project_id, p.name]),
+    );
+    for (const r of this.data.robots) {
+      if (!r.visible) this.record('robots', 'skipped', r.name, 'a hidden robot Harbor made for itself');
+      else await this.robot(r, policies.get(r.id) ?? [], harborProjects);
+    }
+  }
+
+  /**
+   * Harbor's scopes as Wharf's permission entries (the shape of Harbor's robot API). Permissions on
+   * a project that is gone are dropped; any scope this code does not know makes the set unfaithful.
+   */
+  private permissionsOf(
+    policies: readonly HarborRobotPolicy[],
+    harborProjects: Map<number, string>,
+  ): { permissions: RobotPermission[]; dropped: string[]; unknown: string[] } {
+    const byScope = new Map<string, RobotPermission>();
+    const dropped = new Set<string>();
+    const unknown = new Set<string>();
+    for (const p of policies) {
+      let kind: string;
+      let namespace: string;
+      const projectId = /^\/project\/(\d+)$/.exec(p.scope)?.[1];
+      if (p.scope === '/system') [kind, namespace] = ['system', '/'];
+      else if (p.scope === '/project/*') [kind, namespace] = ['project', '*'];
+      else if (projectId !== undefined) {
+        const name = harborProjects.get(Number(projectId));
+        if (name === undefined) {
+          dropped.add(p.scope);
+          continue;
+        }
+        [kind, namespace] = ['project', name];
+      } else {
+        unknown.add(p.scope);
+        continue;
+      }
+      const key = `${kind}:${namespace}`;
+      const entry = byScope.get(key) ?? { kind, namespace, access: [] };
+      entry.access.push({ resource: p.resource, action: p.action, effect: p.effect || 'allow' });
+      byScope.set(key, entry);
+    }
+    return { permissions: [...byScope.values()], dropped: [...dropped], unknown: [...unknown] };
+  }
+
+  private async robot(
+    r: HarborRobot,
+    policies: readonly HarborRobotPolicy[],
+    harborProjects: Map<number, string>,
+  ): Promise<void> {
+    const harborProjectId = r.project_id !== null && r.project_id > 0 ? r.project_id : null;
+    const project = harborProjectId === null ? null : this.projectMap.get(harborProjectId);
+    if (project === undefined) {
+      this.record('robots', 'skipped', r.name, 'its project is deleted in Harbor or was not imported');
+      return;
+    }
+    // Robots made before Harbor 2.2 have no secret: they logged in with a JWT whose claims held
+    // their permissions, and were unique per project only. Wharf names them the 2.x way.
+    const legacy = !r.secret;
+    let name: string;
+    let harborName: string;
+    if (legacy) {
+      // Stored with Harbor's prefix already, e.g. robot$ci.
+      harborName = r.name;
+      const bare = r.name.startsWith(ROBOT_PREFIX) ? r.name.slice(ROBOT_PREFIX.length) : r.name;
+      name = ROBOT_PREFIX + (project ? `${project.name}+${bare}` : bare);
+    } else {
+      // Stored without it: project+name or name.
+      harborName = (this.data.robotNamePrefix ?? ROBOT_PREFIX) + r.name;
+      name = ROBOT_PREFIX + r.name;
+    }
+    const notes: string[] = [];
+    if (name !== harborName) notes.push(`was ${harborName} in Harbor`);
+
+    let secretHash: string | null = null;
+    if (!legacy) {
+      try {
+        secretHash = harborHashToStored(r.secret, r.salt, 'sha256');
+      } catch (err) {
+        if (!(err instanceof HarborHashError)) throw err;
+        notes.push(`secret not importable (${err.message})`);
+      }
+    }
+    const { permissions, dropped, unknown } = this.permissionsOf(policies, harborProjects);
+    if (dropped.length > 0) notes.push(`permissions on deleted projects dropped (${dropped.join(', ')})`);
+    const unfaithful = legacy
+      ? 'a pre-2.2 robot: its permissions lived in its token'
+      : unknown.length > 0
+        ? `permission scopes Wharf cannot map (${unknown.join(', ')})`
+        : null;
+    if (unfaithful) notes.push(`${unfaithful}: imported disabled, without permissions`);
+
+    const expiresAt = r.expiresat !== null && r.expiresat > 0 ? r.expiresat : null;
+    const desired = {
+      description: r.description ?? '',
+      level: project ? 'project' : 'system',
+      project_id: project?.id ?? null,
+      duration:
+        r.duration ??
+        (expiresAt !== null && r.created_epoch !== null
+          ? Math.max(1, Math.round((expiresAt - r.created_epoch) / 86_400))
+          : -1),
+      expires_at: timestampParam(expiresAt),
+      creator: r.creator ?? '',
+    };
+    // What only a faithful import may set; otherwise Wharf's own settings of the robot stand.
+    const faithful: Fields =
+      unfaithful === null ? { disabled: r.disabled, permissions: canonicalPermissions(permissions) } : {};
+
+    const [existing] = await this.db.query<ExistingRobot>(
+      `SELECT id, description, level, project_id, duration, to_char(expires_at AT TIME ZONE 'UTC',
+         'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at, creator, disabled, secret_hash, permissions
+       FROM robots WHERE name = $1`,
+      [name],
+    );
+    if (!existing) {
+      if (secretHash === null) this.unimportedSecrets.push(name);
+      await this.insert(
+        `INSERT INTO robots (name, description, secret_hash, level, project_id, duration, expires_at, disabled,
+           creator, permissions, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8, $9, $10::jsonb, COALESCE($11::timestamptz, now()))
+         RETURNING id`,
+        [
+          name,
+          desired.description,
+          // A valid hash of a secret nobody knows, so that a refresh is all it takes.
+          secretHash ?? (this.writing ? await hashPassword(randomBytes(32).toString('base64url')) : ''),
+          desired.level,
+          desired.project_id,
+          desired.duration,
+          desired.expires_at,
+          unfaithful === null ? r.disabled : true,
+          desired.creator,
+          JSON.stringify(unfaithful === null ? permissions : []),
+          timestampParam(r.created_epoch),
+        ],
+      );
+      const secretNote = secretHash === null ? 'random secret (refresh it)' : 'secret imported';
+      this.record('robots', 'created', name, [desired.level, secretNote, ...notes].join('; '));
+      return;
+    }
+    const current = { ...existing, permissions: canonicalPermissions(existing.permissions) };
+    const changed = changedFields(current, { ...desired, ...faithful });
+    const replaceSecret =
+      secretHash !== null && !isWharfHash(existing.secret_hash) && existing.secret_hash !== secretHash;
+    if (changed.length === 0 && !replaceSecret) return this.record('robots', 'unchanged', name);
+    await this.write(
+      `UPDATE robots SET description = $2, level = $3, project_id = $4, duration = $5, expires_at = $6::timestamptz,
+         creator = $7, disabled = CASE WHEN $8 THEN $9 ELSE disabled END,
+         permissions = CASE WHEN $8 THEN $10::jsonb ELSE permissions END,
+         secret_hash = CASE WHEN $11 THEN $12 ELSE secret_hash END, updated_at = now()
+       WHERE id = $1`,
+      [
+        existing.id,
+        desired.description,
+        desired.level,
+        desired.project_id,
+        desired.duration,
+        desired.expires_at,
+        desired.creator,
+        unfaithful === null,
+        r.disabled,
+        JSON.stringify(permissions),
+        replaceSecret,
+        secretHash ?? '',
+      ],
+    );
+    if (replaceSecret) changed.push('secret');
+    this.record('robots', 'updated', name, [changed.join(', '), ...notes].join('; '));
+  }
+
+  finish(): void {
+    const w = this.report.warnings;
+    if (this.unimportedSecrets.length > 0) {
+      w.push(
+        `${this.unimportedSecrets.length} robot(s) got a random secret because Harbor's could not be imported ` +
+          `(${this.unimportedSecrets.join(', ')}): refresh each secret (PATCH /api/v2.0/robots/{id}), ` +
+          'set its permissions if it has none, and enable it.',
+      );
+    }
+    if (this.data.robotNamePrefix !== null && this.data.robotNamePrefix !== ROBOT_PREFIX) {
+      w.push(
+        `Harbor's robot_name_prefix was "${this.data.robotNamePrefix}"; Wharf's robots are named ` +
+          `"${ROBOT_PREFIX}…", so clients must log in with the new names.`,
+      );
+    }
+    const noPassword = this.report.changes.filter(
+      (c) => c.kind === 'users' && c.detail.includes('password login disabled'),
+    );
+    if (noPassword.length > 0) {
+      w.push(
+        `${noPassword.length} user(s) have no usable password (${noPassword.map((c) => c.subject).join(', ')}): ` +
+          'set one for each, or they cannot log in.',
+      );
+    }
+    if (this.groupMembersSkipped) {
+      w.push(
+        'group memberships were not imported (Wharf has no user groups yet): add their users as members.',
+      );
+    }
+    if (this.data.oidcSecrets > 0) {
+      w.push(`${this.data.oidcSecrets} OIDC user CLI secret(s) in Harbor are not imported.`);
+    }
+  }
+}

@@ -1,0 +1,251 @@
+import type { Database } from '../metadata/database.js';
+import {
+  deleteProject,
+  deleteProjectMetadata,
+  findProjectById,
+  findProjectByName,
+  insertProject,
+  projectMetadata,
+  projectRepositoryCount,
+  setProjectMetadata,
+  setUserMembership,
+  type ProjectRow,
+} from '../metadata/projects-table.js';
+import type { AccessService } from './access-service.js';
+import { ServiceError } from './service-error.js';
+import type { Principal } from './principal.js';
+
+// Projects: the unit of ownership, visibility and membership. Names follow Harbor's rule.
+
+const PROJECT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const KNOWN_METADATA = new Set([
+  'public',
+  'enable_content_trust',
+  'enable_content_trust_cosign',
+  'prevent_vul',
+  'severity',
+  'auto_scan',
+  'auto_sbom_generation',
+  'reuse_sys_cve_allowlist',
+  'retention_id',
+  'proxy_speed_kb',
+]);
+
+export interface ProjectView extends ProjectRow {
+  metadata: Record<string, string>;
+  repoCount: number;
+  currentUserRole: number | null;
+}
+
+export interface ProjectListFilter {
+  name?: string;
+  /** Substring match on the name (Harbor's q=name=~x). */
+  nameLike?: string;
+  public?: boolean;
+}
+
+export class ProjectService {
+  constructor(
+    private readonly db: Database,
+    private readonly access: AccessService,
+    private readonly creationRestriction: () => Promise<'adminonly' | 'everyone'>,
+  ) {}
+
+  validateName(name: string): void {
+    if (name.length < 1 || name.length > 255 || !PROJECT_NAME.test(name)) {
+      throw new ServiceError(
+        'invalid',
+        'project names are 1 to 255 lowercase letters, digits and separators (. _ -) between them',
+      );
+    }
+  }
+
+  validateMetadata(metadata: Record<string, unknown>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(metadata)) {
+      if (!KNOWN_METADATA.has(key)) throw new ServiceError('invalid', `unknown project metadata "${key}"`);
+      if (typeof value !== 'string' && typeof value !== 'boolean') {
+        throw new ServiceError('invalid', `project metadata "${key}" must be a string`);
+      }
+      const text = String(value);
+      if (
+        ['public', 'enable_content_trust', 'prevent_vul', 'auto_scan', 'reuse_sys_cve_allowlist'].includes(
+          key,
+        )
+      ) {
+        if (text !== 'true' && text !== 'false')
+          throw new ServiceError('invalid', `${key} must be "true" or "false"`);
+      }
+      out[key] = text;
+    }
+    return out;
+  }
+
+  async create(principal: Principal, name: string, metadata: Record<string, unknown>): Promise<ProjectRow> {
+    if (principal.kind !== 'user') throw new ServiceError('unauthorized', 'sign in to create a project');
+    if (!principal.sysadmin && (await this.creationRestriction()) === 'adminonly') {
+      throw new ServiceError('forbidden', 'only system administrators may create projects');
+    }
+    this.validateName(name);
+    const values = { public: 'false', ...this.validateMetadata(metadata) };
+    const project = await this.db.transaction(async (tx) => {
+      const row = await insertProject(tx, name, principal.id, values);
+      if (!row) return null;
+      // The creator administers the project, as in Harbor.
+      await setUserMembership(tx, row.id, principal.id, 1);
+      return row;
+    });
+    if (!project) throw new ServiceError('conflict', `project ${name} already exists`);
+    this.access.invalidateProject(name);
+    return project;
+  }
+
+  /** Looks a project up by name, or by id when `ref` is all digits and not forced to be a name. */
+  async find(ref: string, forceName = false): Promise<ProjectRow | null> {
+    if (!forceName && /^\d+$/.test(ref)) return findProjectById(this.db, Number(ref));
+    return findProjectByName(this.db, ref);
+  }
+
+  /** The project if the principal may see it, else NOT_FOUND (private projects are not revealed). */
+  async visible(principal: Principal, ref: string, forceName = false): Promise<ProjectRow> {
+    const project = await this.find(ref, forceName);
+    if (!project) throw new ServiceError('not-found', `project ${ref} not found`);
+    const facts = { id: project.id, name: project.name, public: project.public };
+    if (!(await this.access.can(principal, facts, 'project', 'read'))) {
+      if (principal.kind === 'anonymous')
+        throw new ServiceError('unauthorized', 'sign in to see this project');
+      throw new ServiceError('forbidden', `no access to project ${project.name}`);
+    }
+    return project;
+  }
+
+  async require(
+    principal: Principal,
+    project: ProjectRow,
+    resource: Parameters<AccessService['can']>[2],
+    action: Parameters<AccessService['can']>[3],
+  ): Promise<void> {
+    const facts = { id: project.id, name: project.name, public: project.public };
+    if (!(await this.access.can(principal, facts, resource, action))) {
+      if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+      throw new ServiceError('forbidden', `${action} of ${resource} in ${project.name} is not allowed`);
+    }
+  }
+
+  async view(principal: Principal, project: ProjectRow): Promise<ProjectView> {
+    const facts = { id: project.id, name: project.name, public: project.public };
+    return {
+      ...project,
+      metadata: await projectMetadata(this.db, project.id),
+      repoCount: await projectRepositoryCount(this.db, project.id),
+      currentUserRole: await this.access.role(principal, facts),
+    };
+  }
+
+  /** Projects the principal may see, one page, with the total. */
+  async list(
+    principal: Principal,
+    filter: ProjectListFilter,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: ProjectRow[]; total: number }> {
+    const seeAll = this.access.isSysadmin(principal);
+    const userId = principal.kind === 'user' ? principal.id : -1;
+    const robotProject = principal.kind === 'robot' ? principal.projectId : null;
+    const where = `
+      ($1::boolean OR pub.value = 'true'
+        OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.entity_type = 'u' AND m.entity_id = $2)
+        OR p.id = $3)
+      AND ($4::text IS NULL OR p.name = $4)
+      AND ($5::text IS NULL OR strpos(p.name, $5) > 0)
+      AND ($6::boolean IS NULL OR (COALESCE(pub.value, 'false') = 'true') = $6)`;
+    const from = `FROM projects p LEFT JOIN project_metadata pub ON pub.project_id = p.id AND pub.name = 'public'`;
+    const params = [
+      seeAll,
+      userId,
+      robotProject,
+      filter.name ?? null,
+      filter.nameLike ?? null,
+      filter.public ?? null,
+    ];
+    const totalRows = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n ${from} WHERE ${where}`,
+      params,
+    );
+    const ids = await this.db.query<{ id: number }>(
+      `SELECT p.id ${from} WHERE ${where} ORDER BY p.name LIMIT $7 OFFSET $8`,
+      [...params, limit, offset],
+    );
+    const items: ProjectRow[] = [];
+    for (const { id } of ids) {
+      const row = await findProjectById(this.db, id);
+      if (row) items.push(row);
+    }
+    return { items, total: totalRows[0]?.n ?? 0 };
+  }
+
+  async updateMetadata(
+    principal: Principal,
+    project: ProjectRow,
+    metadata: Record<string, unknown>,
+  ): Promise<void> {
+    await this.require(principal, project, 'project', 'update');
+    await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
+    this.access.invalidateProject(project.name);
+  }
+
+  async setMetadata(
+    principal: Principal,
+    project: ProjectRow,
+    metadata: Record<string, unknown>,
+  ): Promise<void> {
+    await this.require(principal, project, 'metadata', 'update');
+    await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
+    this.access.invalidateProject(project.name);
+  }
+
+  async deleteMetadata(principal: Principal, project: ProjectRow, name: string): Promise<void> {
+    await this.require(principal, project, 'metadata', 'delete');
+    if (name === 'public') throw new ServiceError('invalid', 'public cannot be deleted; set it to "false"');
+    if (!(await deleteProjectMetadata(this.db, project.id, name))) {
+      throw new ServiceError('not-found', `metadata ${name} not found`);
+    }
+    this.access.invalidateProject(project.name);
+  }
+
+  /** Repository count, members per role and stored bytes of a project (its summary). */
+  async summary(
+    principal: Principal,
+    project: ProjectRow,
+  ): Promise<{ repoCount: number; roleCounts: Record<number, number>; storageBytes: number }> {
+    await this.require(principal, project, 'project', 'read');
+    const roles = await this.db.query<{ role: number; n: number }>(
+      'SELECT role, count(*)::int AS n FROM project_members WHERE project_id = $1 GROUP BY role',
+      [project.id],
+    );
+    const storage = await this.db.query<{ bytes: number }>(
+      `SELECT COALESCE(sum(b.size), 0)::float8 AS bytes FROM (
+         SELECT DISTINCT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+         WHERE r.project_id = $1) d JOIN blobs b ON b.digest = d.digest`,
+      [project.id],
+    );
+    return {
+      repoCount: await projectRepositoryCount(this.db, project.id),
+      roleCounts: Object.fromEntries(roles.map((r) => [r.role, r.n])),
+      storageBytes: storage[0]?.bytes ?? 0,
+    };
+  }
+
+  /** Deletes an empty project; a project that still holds repositories is refused (412). */
+  async delete(principal: Principal, project: ProjectRow): Promise<void> {
+    await this.require(principal, project, 'project', 'delete');
+    if ((await projectRepositoryCount(this.db, project.id)) > 0) {
+      throw new ServiceError(
+        'precondition',
+        `project ${project.name} still contains repositories; delete them first`,
+      );
+    }
+    await deleteProject(this.db, project.id);
+    this.access.invalidateProject(project.name);
+  }
+}

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disabledLookupCache } from '../cluster/lookup-cache.js';
+import type { Database } from '../metadata/database.js';
+import { migrate } from '../metadata/migrate.js';
+import { openPgliteDatabase } from '../metadata/pglite-database.js';
+import { insertProject } from '../metadata/projects-table.js';
+import { findUserByName, insertUserIfAbsent } from '../metadata/users-table.js';
+import { AccessService } from './access-service.js';
+import { AuthService } from './auth-service.js';
+import { hashPassword } from './passwords.js';
+import type { Principal } from './principal.js';
+import { ProjectService } from './project-service.js';
+import { generateRobotSecret, isValidRobotSecret, RobotService, shortName } from './robot-service.js';
+
+// Expiry cannot be waited for through HTTP (durations are whole days), so it is checked here on
+// the services themselves: a robot past its expires_at is refused by the auth path, and a
+// duration shortened through update() (the PUT path) takes effect at once.
+
+describe('robot expiry and secrets', () => {
+  let db: Database;
+  let robots: RobotService;
+  let auth: AuthService;
+  let admin: Principal;
+
+  beforeAll(async () => {
+    db = await openPgliteDatabase(undefined);
+    await migrate(db);
+    await insertUserIfAbsent(db, 'admin', await hashPassword('Admin-Passw0rd'), true);
+    const row = await findUserByName(db, 'admin');
+    admin = { kind: 'user', id: row?.id ?? 0, username: 'admin', sysadmin: true };
+    await insertProject(db, 'proj', row?.id ?? null, { public: 'false' });
+    const access = new AccessService(db, disabledLookupCache);
+    const projects = new ProjectService(db, access, () => Promise.resolve('everyone'));
+    auth = new AuthService(db);
+    robots = new RobotService(db, projects, access, auth);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const permissions = [
+    { kind: 'project', namespace: 'proj', access: [{ resource: 'repository', action: 'pull' }] },
+  ];
+
+  it('a robot whose expires_at has passed cannot authenticate', async () => {
+    const { robot, secret } = await robots.create(admin, {
+      name: 'soon',
+      description: '',
+      level: 'project',
+      duration: 1,
+      disable: false,
+      permissions,
+    });
+    expect(robot.name).toBe('robot$proj+soon');
+    expect(robot.expires_at?.getTime()).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+    expect(await auth.authenticate(robot.name, secret)).toMatchObject({ kind: 'robot', id: robot.id });
+    await db.query("UPDATE robots SET expires_at = now() - interval '1 second' WHERE id = $1", [robot.id]);
+    auth.forgetVerified();
+    expect(await auth.authenticate(robot.name, secret)).toBeNull();
+  });
+
+  it('shortening the duration through update() expires the robot at once', async () => {
+    const { robot, secret } = await robots.create(admin, {
+      name: 'shorten',
+      description: '',
+      level: 'project',
+      duration: -1,
+      disable: false,
+      permissions,
+    });
+    expect(robot.expires_at).toBeNull();
+    expect(await auth.authenticate(robot.name, secret)).not.toBeNull();
+    // Made three days ago; one day of life is then over already.
+    await db.query("UPDATE robots SET created_at = now() - interval '3 days' WHERE id = $1", [robot.id]);
+    const updated = await robots.update(admin, robot.id, { duration: 1 });
+    expect(updated.duration).toBe(1);
+    expect(updated.expires_at?.getTime()).toBeLessThan(Date.now());
+    expect(await auth.authenticate(robot.name, secret)).toBeNull();
+    // And back to never.
+    await robots.update(admin, robot.id, { duration: -1 });
+    expect(await auth.authenticate(robot.name, secret)).not.toBeNull();
+  });
+
+  it('generated secrets are strong and satisfy Harbor’s rule', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      const s = generateRobotSecret();
+      expect(s).toMatch(/^[A-Za-z0-9]{32}$/);
+      expect(isValidRobotSecret(s)).toBe(true);
+      seen.add(s);
+    }
+    expect(seen.size).toBe(100);
+    expect(isValidRobotSecret('password')).toBe(false);
+    expect(isValidRobotSecret('Passw0rd')).toBe(true);
+  });
+
+  it('shortName strips the prefix and the project', () => {
+    expect(shortName({ name: 'robot$proj+ci', level: 'project' })).toBe('ci');
+    expect(shortName({ name: 'robot$ci', level: 'system' })).toBe('ci');
+  });
+});

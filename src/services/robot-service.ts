@@ -1,0 +1,422 @@
+import { randomInt } from 'node:crypto';
+import type { Action, Resource } from '../domain/rbac.js';
+import type { Database } from '../metadata/database.js';
+import { findProjectById, findProjectByName, type ProjectRow } from '../metadata/projects-table.js';
+import {
+  deleteRobot,
+  findRobotById,
+  insertRobot,
+  listRobots,
+  updateRobot,
+  type RobotAccess,
+  type RobotChanges,
+  type RobotListFilter,
+  type RobotPermission,
+  type RobotRow,
+} from '../metadata/robots-table.js';
+import type { AccessService } from './access-service.js';
+import { ROBOT_PREFIX, type AuthService } from './auth-service.js';
+import { hashPassword } from './passwords.js';
+import { principalName, type Principal } from './principal.js';
+import type { ProjectService } from './project-service.js';
+import { ServiceError } from './service-error.js';
+
+// Robot accounts, Harbor v2 style: a name, a secret shown once, a lifetime in days and a list of
+// project permissions. System-level robots (any namespace, or '*') are made by system admins;
+// project-level robots by whoever may create robots in that one project, and never with more
+// rights than their creator holds there. The secret is stored only as a hash.
+
+/** Every Resource of domain/rbac.ts, at run time; the type check below keeps the list complete. */
+const RESOURCES = [
+  'project',
+  'member',
+  'metadata',
+  'log',
+  'label',
+  'quota',
+  'repository',
+  'tag-retention',
+  'immutable-tag',
+  'configuration',
+  'robot',
+  'notification-policy',
+  'scan',
+  'scanner',
+  'artifact',
+  'artifact-addition',
+  'tag',
+  'accessory',
+  'artifact-label',
+] as const satisfies readonly Resource[];
+const ACTIONS = [
+  'create',
+  'read',
+  'update',
+  'delete',
+  'list',
+  'pull',
+  'push',
+  'operate',
+  'stop',
+] as const satisfies readonly Action[];
+type Complete<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : false;
+const resourcesComplete: Complete<Resource, (typeof RESOURCES)[number]> = true;
+const actionsComplete: Complete<Action, (typeof ACTIONS)[number]> = true;
+void resourcesComplete;
+void actionsComplete;
+
+const RESOURCE_SET: ReadonlySet<string> = new Set(RESOURCES);
+const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS);
+
+/** Harbor's rule for robot names: no '+' or '$', which the full name uses as separators. */
+const ROBOT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+/** Harbor's default robot lifetime (robot_token_duration) for duration 0. */
+const DEFAULT_DURATION_DAYS = 30;
+/** Far beyond any real lifetime, and well inside PostgreSQL's timestamp range. */
+const MAX_DURATION_DAYS = 365_000;
+const MAX_ACCESS_ENTRIES = 200;
+const MAX_PERMISSIONS = 100;
+const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const SECRET_LENGTH = 32;
+
+export interface RobotCreateInput {
+  name: string;
+  description: string;
+  level: unknown;
+  duration: unknown;
+  disable: boolean;
+  /** Caller-chosen secret; a random one is generated when absent. */
+  secret?: string;
+  permissions: unknown;
+}
+
+export interface RobotUpdateInput {
+  /** If given, must be the robot's name (names are immutable). */
+  name?: string;
+  /** If given, must be the robot's level. */
+  level?: unknown;
+  description?: string;
+  duration?: unknown;
+  disable?: boolean;
+  permissions?: unknown;
+}
+
+export interface RobotQuery {
+  level?: string;
+  projectId?: number;
+  name?: string;
+  nameLike?: string;
+}
+
+/** Harbor's secret rule: at least 8 characters with an upper-case letter, a lower-case letter and a digit. */
+export function isValidRobotSecret(secret: string): boolean {
+  return (
+    secret.length >= 8 &&
+    secret.length <= 128 &&
+    /[a-z]/.test(secret) &&
+    /[A-Z]/.test(secret) &&
+    /\d/.test(secret)
+  );
+}
+
+/** A random secret of 32 letters and digits (about 190 bits) that satisfies isValidRobotSecret. */
+export function generateRobotSecret(): string {
+  for (;;) {
+    let secret = '';
+    for (let i = 0; i < SECRET_LENGTH; i++) secret += SECRET_ALPHABET[randomInt(SECRET_ALPHABET.length)];
+    if (isValidRobotSecret(secret)) return secret;
+  }
+}
+
+function parseLevel(level: unknown): 'system' | 'project' {
+  if (level !== 'system' && level !== 'project') {
+    throw new ServiceError('invalid', 'level must be "system" or "project"');
+  }
+  return level;
+}
+
+/** Days, as Harbor takes them: -1 never expires, 0 the default lifetime, else 1 or more. */
+function parseDuration(duration: unknown): number {
+  if (duration === undefined || duration === null) return DEFAULT_DURATION_DAYS;
+  if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < -1) {
+    throw new ServiceError('invalid', 'duration must be a whole number of days, or -1 for never');
+  }
+  if (duration > MAX_DURATION_DAYS) {
+    throw new ServiceError('invalid', `duration is at most ${MAX_DURATION_DAYS} days; use -1 for never`);
+  }
+  return duration === 0 ? DEFAULT_DURATION_DAYS : duration;
+}
+
+function parseAccess(raw: unknown, where: string): RobotAccess {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ServiceError('invalid', `${where} must be an object with resource and action`);
+  }
+  const { resource, action, effect } = raw as Record<string, unknown>;
+  if (typeof resource !== 'string' || !RESOURCE_SET.has(resource)) {
+    throw new ServiceError('invalid', `${where}: unknown resource ${JSON.stringify(resource)}`);
+  }
+  if (typeof action !== 'string' || !ACTION_SET.has(action)) {
+    throw new ServiceError('invalid', `${where}: unknown action ${JSON.stringify(action)}`);
+  }
+  if (effect !== undefined && effect !== null && effect !== '' && effect !== 'allow' && effect !== 'deny') {
+    throw new ServiceError('invalid', `${where}: effect must be "allow" or "deny"`);
+  }
+  return { resource, action, effect: effect === 'deny' ? 'deny' : 'allow' };
+}
+
+/** Checks the shape of Harbor's permissions list; namespaces are checked against projects later. */
+function parsePermissions(raw: unknown): RobotPermission[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw new ServiceError('invalid', 'permissions must list at least one project permission');
+  }
+  if (raw.length > MAX_PERMISSIONS) throw new ServiceError('invalid', 'too many permissions');
+  return raw.map((entry: unknown, i): RobotPermission => {
+    const where = `permissions[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new ServiceError('invalid', `${where} must be an object`);
+    }
+    const { kind, namespace, access } = entry as Record<string, unknown>;
+    if (kind !== 'project') throw new ServiceError('invalid', `${where}: kind must be "project"`);
+    if (typeof namespace !== 'string' || namespace === '') {
+      throw new ServiceError('invalid', `${where}: namespace must be a project name or "*"`);
+    }
+    if (!Array.isArray(access) || access.length === 0) {
+      throw new ServiceError('invalid', `${where}: access must list at least one resource and action`);
+    }
+    if (access.length > MAX_ACCESS_ENTRIES)
+      throw new ServiceError('invalid', `${where}: too many access entries`);
+    return {
+      kind,
+      namespace,
+      access: access.map((a: unknown, j) => parseAccess(a, `${where}.access[${j}]`)),
+    };
+  });
+}
+
+export class RobotService {
+  constructor(
+    private readonly db: Database,
+    private readonly projects: ProjectService,
+    private readonly access: AccessService,
+    private readonly auth: AuthService,
+  ) {}
+
+  async create(principal: Principal, input: RobotCreateInput): Promise<{ robot: RobotRow; secret: string }> {
+    this.requireSignedIn(principal);
+    if (!ROBOT_NAME.test(input.name) || input.name.length > 255) {
+      throw new ServiceError(
+        'invalid',
+        'robot names are lowercase letters, digits and separators (. _ -) between them',
+      );
+    }
+    const level = parseLevel(input.level);
+    const duration = parseDuration(input.duration);
+    const permissions = parsePermissions(input.permissions);
+    if (input.secret !== undefined && !isValidRobotSecret(input.secret)) {
+      throw new ServiceError(
+        'invalid',
+        'the secret must be 8 to 128 characters with at least one uppercase letter, one lowercase letter and one digit',
+      );
+    }
+    const project = await this.authorisePermissions(principal, level, permissions, 'create');
+    const fullName =
+      level === 'project' && project
+        ? `${ROBOT_PREFIX}${project.name}+${input.name}`
+        : `${ROBOT_PREFIX}${input.name}`;
+    const secret = input.secret ?? generateRobotSecret();
+    const robot = await insertRobot(this.db, {
+      name: fullName,
+      description: input.description,
+      secretHash: await hashPassword(secret),
+      level,
+      projectId: project?.id ?? null,
+      duration,
+      disabled: input.disable,
+      creator: principalName(principal),
+      permissions,
+    });
+    if (!robot) throw new ServiceError('conflict', `robot ${fullName} already exists`);
+    this.auth.forgetVerified();
+    return { robot, secret };
+  }
+
+  /** One page of robots the principal may list: all of them for system admins, else one project's. */
+  async list(
+    principal: Principal,
+    query: RobotQuery,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: RobotRow[]; total: number }> {
+    this.requireSignedIn(principal);
+    const level = query.level === undefined ? undefined : parseLevel(query.level);
+    const filter: RobotListFilter = {
+      ...(query.name !== undefined && { name: query.name }),
+      ...(query.nameLike !== undefined && { nameLike: query.nameLike }),
+    };
+    if (level === 'project' || query.projectId !== undefined) {
+      if (level === 'system') throw new ServiceError('invalid', 'system robots belong to no project');
+      if (query.projectId === undefined) {
+        throw new ServiceError(
+          'invalid',
+          'listing project robots needs ProjectID (q=Level=project,ProjectID=<id>)',
+        );
+      }
+      const project = await this.projectById(query.projectId);
+      await this.projects.require(principal, project, 'robot', 'list');
+      return listRobots(this.db, { ...filter, level: 'project', projectId: project.id }, offset, limit);
+    }
+    this.requireSysadmin(principal);
+    return listRobots(this.db, { ...filter, ...(level && { level }) }, offset, limit);
+  }
+
+  async get(principal: Principal, id: number): Promise<RobotRow> {
+    const robot = await this.find(principal, id);
+    await this.requireRobotAccess(principal, robot, 'read');
+    return robot;
+  }
+
+  async update(principal: Principal, id: number, input: RobotUpdateInput): Promise<RobotRow> {
+    const robot = await this.find(principal, id);
+    await this.requireRobotAccess(principal, robot, 'update');
+    if (input.name !== undefined && input.name !== robot.name && input.name !== shortName(robot)) {
+      throw new ServiceError('invalid', 'the name of a robot cannot be changed');
+    }
+    if (input.level !== undefined && input.level !== robot.level) {
+      throw new ServiceError('invalid', 'the level of a robot cannot be changed');
+    }
+    const changes: RobotChanges = {
+      ...(input.description !== undefined && { description: input.description }),
+      ...(input.disable !== undefined && { disabled: input.disable }),
+    };
+    if (input.duration !== undefined && input.duration !== null && input.duration !== robot.duration) {
+      changes.duration = parseDuration(input.duration);
+    }
+    if (input.permissions !== undefined && input.permissions !== null) {
+      const permissions = parsePermissions(input.permissions);
+      const project = await this.authorisePermissions(principal, robot.level, permissions, 'update');
+      if (robot.level === 'project' && project?.id !== robot.project_id) {
+        throw new ServiceError('invalid', 'a project robot keeps the project it was created in');
+      }
+      changes.permissions = permissions;
+    }
+    const updated = await updateRobot(this.db, robot.id, changes);
+    this.auth.forgetVerified();
+    if (!updated) throw new ServiceError('not-found', `robot ${id} not found`);
+    return updated;
+  }
+
+  async delete(principal: Principal, id: number): Promise<void> {
+    const robot = await this.find(principal, id);
+    await this.requireRobotAccess(principal, robot, 'delete');
+    await deleteRobot(this.db, robot.id);
+    this.auth.forgetVerified();
+  }
+
+  /**
+   * Replaces the secret. Without one a random secret is made and returned (shown this once);
+   * a caller-chosen secret is not echoed back (null), as in Harbor.
+   */
+  async refreshSecret(principal: Principal, id: number, secret: string | undefined): Promise<string | null> {
+    const robot = await this.find(principal, id);
+    await this.requireRobotAccess(principal, robot, 'update');
+    if (secret !== undefined && !isValidRobotSecret(secret)) {
+      throw new ServiceError(
+        'invalid',
+        'the secret must be 8 to 128 characters with at least one uppercase letter, one lowercase letter and one digit',
+      );
+    }
+    const next = secret ?? generateRobotSecret();
+    const updated = await updateRobot(this.db, robot.id, { secretHash: await hashPassword(next) });
+    this.auth.forgetVerified();
+    if (!updated) throw new ServiceError('not-found', `robot ${id} not found`);
+    return secret === undefined ? next : null;
+  }
+
+  private requireSignedIn(principal: Principal): void {
+    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+  }
+
+  private requireSysadmin(principal: Principal): void {
+    this.requireSignedIn(principal);
+    if (!this.access.isSysadmin(principal)) {
+      throw new ServiceError('forbidden', 'only system administrators may manage system robots');
+    }
+  }
+
+  private async find(principal: Principal, id: number): Promise<RobotRow> {
+    this.requireSignedIn(principal);
+    const robot = await findRobotById(this.db, id);
+    if (!robot) throw new ServiceError('not-found', `robot ${id} not found`);
+    return robot;
+  }
+
+  private async projectById(id: number): Promise<ProjectRow> {
+    const project = await findProjectById(this.db, id);
+    if (!project) throw new ServiceError('not-found', `project ${id} not found`);
+    return project;
+  }
+
+  /** System robots: system admins; project robots: `robot:<action>` in their project. */
+  private async requireRobotAccess(
+    principal: Principal,
+    robot: RobotRow,
+    action: 'read' | 'update' | 'delete',
+  ): Promise<void> {
+    if (robot.level === 'system' || robot.project_id === null) {
+      this.requireSysadmin(principal);
+      return;
+    }
+    await this.projects.require(principal, await this.projectById(robot.project_id), 'robot', action);
+  }
+
+  /**
+   * May the principal give a robot of this level these permissions? Returns the project of a
+   * project-level robot. Every namespace must name an existing project (or be '*', system level
+   * only); a non-admin may grant only what they hold in the project themselves.
+   */
+  private async authorisePermissions(
+    principal: Principal,
+    level: 'system' | 'project',
+    permissions: RobotPermission[],
+    action: 'create' | 'update',
+  ): Promise<ProjectRow | null> {
+    if (level === 'system') {
+      this.requireSysadmin(principal);
+      for (const p of permissions) {
+        if (p.namespace !== '*' && !(await findProjectByName(this.db, p.namespace))) {
+          throw new ServiceError('invalid', `namespace ${p.namespace} is not a project`);
+        }
+      }
+      return null;
+    }
+    const [only, ...rest] = permissions;
+    if (!only || rest.length > 0) {
+      throw new ServiceError('invalid', 'a project robot has exactly one permission, for its project');
+    }
+    if (only.namespace === '*') {
+      throw new ServiceError('invalid', 'namespace "*" (every project) needs a system-level robot');
+    }
+    const project = await this.projects.visible(principal, only.namespace, true);
+    await this.projects.require(principal, project, 'robot', action);
+    if (!this.access.isSysadmin(principal)) {
+      const facts = { id: project.id, name: project.name, public: project.public };
+      for (const a of only.access) {
+        if (a.effect === 'deny') continue;
+        if (!(await this.access.can(principal, facts, a.resource as Resource, a.action as Action))) {
+          throw new ServiceError(
+            'forbidden',
+            `cannot grant ${a.action} of ${a.resource} in ${project.name}: you do not hold it`,
+          );
+        }
+      }
+    }
+    return project;
+  }
+}
+
+/** The name as given at creation: robot$proj+name → name, robot$name → name. */
+export function shortName(robot: Pick<RobotRow, 'name' | 'level'>): string {
+  const bare = robot.name.startsWith(ROBOT_PREFIX) ? robot.name.slice(ROBOT_PREFIX.length) : robot.name;
+  const plus = bare.indexOf('+');
+  return robot.level === 'project' && plus >= 0 ? bare.slice(plus + 1) : bare;
+}

@@ -1,0 +1,55 @@
+import type { Database } from '../metadata/database.js';
+import type { Principal } from './principal.js';
+import { ServiceError } from './service-error.js';
+
+// System settings that administrators change at run time (Harbor's /configurations). Kept in the
+// database so every instance sees the same values.
+
+export interface SystemSettings {
+  project_creation_restriction: 'adminonly' | 'everyone';
+}
+
+const DEFAULTS: SystemSettings = { project_creation_restriction: 'everyone' };
+
+export class SettingsService {
+  constructor(private readonly db: Database) {}
+
+  async get(): Promise<SystemSettings> {
+    const rows = await this.db.query<{ name: string; value: unknown }>(
+      'SELECT name, value FROM system_settings',
+    );
+    const values = Object.fromEntries(rows.map((r) => [r.name, r.value]));
+    return {
+      project_creation_restriction:
+        values.project_creation_restriction === 'adminonly'
+          ? 'adminonly'
+          : DEFAULTS.project_creation_restriction,
+    };
+  }
+
+  async update(principal: Principal, changes: Record<string, unknown>): Promise<void> {
+    if (!(principal.kind === 'user' && principal.sysadmin)) {
+      throw new ServiceError(
+        principal.kind === 'anonymous' ? 'unauthorized' : 'forbidden',
+        'only system administrators may change settings',
+      );
+    }
+    for (const [name, value] of Object.entries(changes)) {
+      if (name === 'project_creation_restriction') {
+        if (value !== 'adminonly' && value !== 'everyone') {
+          throw new ServiceError('invalid', 'project_creation_restriction must be "adminonly" or "everyone"');
+        }
+      } else if (name === 'self_registration') {
+        if (value !== false) throw new ServiceError('invalid', 'self-registration is not supported');
+        continue;
+      } else {
+        throw new ServiceError('invalid', `unknown or read-only setting "${name}"`);
+      }
+      await this.db.query(
+        `INSERT INTO system_settings (name, value) VALUES ($1, $2::jsonb)
+         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
+        [name, JSON.stringify(value)],
+      );
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import type { Database } from '../metadata/database.js';
+import {
+  deleteUser,
+  findUserRecord,
+  insertUser,
+  listUsers,
+  passwordHashOf,
+  setUserPasswordHash,
+  setUserSysadmin,
+  updateUserProfile,
+  type UserRecord,
+} from '../metadata/users-table.js';
+import type { AuthService } from './auth-service.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import type { Principal } from './principal.js';
+import { ServiceError } from './service-error.js';
+
+// Local user accounts. System administrators manage everyone; users manage themselves.
+
+const USERNAME = /^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,254}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** Harbor's policy: 8 to 128 characters with an uppercase letter, a lowercase letter and a digit. */
+export function checkPasswordPolicy(password: string): void {
+  if (
+    password.length < 8 ||
+    password.length > 128 ||
+    !/[A-Z]/.test(password) ||
+    !/[a-z]/.test(password) ||
+    !/\d/.test(password)
+  ) {
+    throw new ServiceError(
+      'invalid',
+      'the password must be 8 to 128 characters long with at least one uppercase letter, one lowercase letter and one digit',
+    );
+  }
+}
+
+export interface NewUser {
+  username: string;
+  email?: string | null;
+  realname?: string;
+  comment?: string;
+  password: string;
+}
+
+export class UserService {
+  constructor(
+    private readonly db: Database,
+    private readonly auth: AuthService,
+  ) {}
+
+  private requireAdmin(principal: Principal): void {
+    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    if (!(principal.kind === 'user' && principal.sysadmin)) {
+      throw new ServiceError('forbidden', 'only system administrators may do this');
+    }
+  }
+
+  private requireSelfOrAdmin(principal: Principal, userId: number): void {
+    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    if (principal.kind === 'user' && (principal.sysadmin || principal.id === userId)) return;
+    throw new ServiceError('forbidden', 'you may only manage your own account');
+  }
+
+  async create(principal: Principal, user: NewUser): Promise<UserRecord> {
+    // Self-registration is off: accounts are created by system administrators.
+    this.requireAdmin(principal);
+    if (!USERNAME.test(user.username) || user.username.startsWith('robot$')) {
+      throw new ServiceError(
+        'invalid',
+        'usernames are 1 to 255 letters, digits and . _ @ - (not starting with robot$)',
+      );
+    }
+    if (user.email !== undefined && user.email !== null && user.email !== '' && !EMAIL.test(user.email)) {
+      throw new ServiceError('invalid', 'email is not a valid address');
+    }
+    checkPasswordPolicy(user.password);
+    const created = await insertUser(this.db, {
+      username: user.username,
+      email: user.email ? user.email : null,
+      realname: user.realname ?? '',
+      comment: user.comment ?? '',
+      passwordHash: await hashPassword(user.password),
+    });
+    if (!created) throw new ServiceError('conflict', `username or email already in use`);
+    return created;
+  }
+
+  async get(principal: Principal, id: number): Promise<UserRecord> {
+    this.requireSelfOrAdmin(principal, id);
+    const user = await findUserRecord(this.db, id);
+    if (!user) throw new ServiceError('not-found', `user ${id} not found`);
+    return user;
+  }
+
+  async current(principal: Principal): Promise<UserRecord> {
+    if (principal.kind !== 'user') throw new ServiceError('unauthorized', 'sign in as a user');
+    return this.get(principal, principal.id);
+  }
+
+  async list(
+    principal: Principal,
+    filter: { username?: string; usernameLike?: string; email?: string },
+    offset: number,
+    limit: number,
+  ): Promise<{ items: UserRecord[]; total: number }> {
+    this.requireAdmin(principal);
+    return listUsers(this.db, filter, offset, limit);
+  }
+
+  /** Any signed-in user may look up usernames (to add members); only names and ids come back. */
+  async search(principal: Principal, usernameLike: string, offset: number, limit: number) {
+    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    return listUsers(this.db, { usernameLike }, offset, limit);
+  }
+
+  async updateProfile(
+    principal: Principal,
+    id: number,
+    profile: { email?: string | null; realname?: string; comment?: string },
+  ): Promise<void> {
+    this.requireSelfOrAdmin(principal, id);
+    if (profile.email && !EMAIL.test(profile.email))
+      throw new ServiceError('invalid', 'email is not a valid address');
+    await this.get(principal, id);
+    try {
+      await updateUserProfile(this.db, id, profile);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505')
+        throw new ServiceError('conflict', 'email already in use');
+      throw err;
+    }
+  }
+
+  /** Users change their own password with the old one; administrators reset anyone's. */
+  async changePassword(
+    principal: Principal,
+    id: number,
+    oldPassword: string | undefined,
+    newPassword: string,
+  ): Promise<void> {
+    this.requireSelfOrAdmin(principal, id);
+    const stored = await passwordHashOf(this.db, id);
+    if (stored === null) throw new ServiceError('not-found', `user ${id} not found`);
+    const isAdminReset = principal.kind === 'user' && principal.sysadmin && principal.id !== id;
+    if (!isAdminReset) {
+      if (oldPassword === undefined || !(await verifyPassword(oldPassword, stored))) {
+        throw new ServiceError('forbidden', 'the old password is wrong');
+      }
+    }
+    checkPasswordPolicy(newPassword);
+    if (await verifyPassword(newPassword, stored)) {
+      throw new ServiceError('invalid', 'the new password must differ from the old one');
+    }
+    await setUserPasswordHash(this.db, id, await hashPassword(newPassword));
+    this.auth.forgetVerified();
+  }
+
+  async setSysadmin(principal: Principal, id: number, sysadmin: boolean): Promise<void> {
+    this.requireAdmin(principal);
+    if (principal.kind === 'user' && principal.id === id && !sysadmin) {
+      throw new ServiceError('forbidden', 'you cannot revoke your own administrator rights');
+    }
+    await this.get(principal, id);
+    await setUserSysadmin(this.db, id, sysadmin);
+    this.auth.forgetVerified();
+  }
+
+  async delete(principal: Principal, id: number): Promise<void> {
+    this.requireAdmin(principal);
+    if (principal.kind === 'user' && principal.id === id)
+      throw new ServiceError('forbidden', 'you cannot delete yourself');
+    await this.get(principal, id);
+    await deleteUser(this.db, id);
+    this.auth.forgetVerified();
+  }
+}

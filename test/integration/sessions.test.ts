@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminAuth, type WharfHandle } from '../helpers/server.js';
+import { startTestWharf } from '../helpers/test-wharf.js';
+
+// Portal-style sessions: a cookie kept in the database (so any instance serves it), CSRF
+// protection on cookie-authenticated writes, logout.
+
+async function login(wharf: WharfHandle, principal: string, password: string): Promise<Response> {
+  return fetch(`${wharf.url}/c/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ principal, password }).toString(),
+  });
+}
+
+describe('login sessions', () => {
+  let wharf: WharfHandle;
+  beforeAll(async () => {
+    wharf = await startTestWharf({ projects: [] });
+  });
+  afterAll(async () => {
+    await wharf?.stop();
+  });
+
+  it('logs in with a cookie, refuses cookie writes without the CSRF token, and logs out', async () => {
+    expect((await login(wharf, 'admin', 'wrong-password')).status).toBe(401);
+    const res = await login(wharf, 'admin', wharf.adminPassword);
+    expect(res.status).toBe(200);
+    const setCookie = res.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^sid=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax/);
+    const cookie = setCookie.split(';')[0] as string;
+    const csrf = res.headers.get('x-harbor-csrf-token') as string;
+    expect(csrf).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+
+    const me = await fetch(`${wharf.url}/api/v2.0/users/current`, { headers: { cookie } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { username: string }).username).toBe('admin');
+
+    const create = (headers: Record<string, string>) =>
+      fetch(`${wharf.url}/api/v2.0/projects`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ project_name: `session-${Object.keys(headers).length}` }),
+      });
+    const forged = await create({});
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('FORBIDDEN');
+    expect((await create({ 'x-harbor-csrf-token': 'not-the-token-at-all-000000' })).status).toBe(403);
+    expect((await create({ 'x-harbor-csrf-token': csrf })).status).toBe(201);
+
+    // Basic-authenticated writes need no CSRF token: no browser sends them on its own.
+    const basic = await fetch(`${wharf.url}/api/v2.0/projects`, {
+      method: 'POST',
+      headers: { authorization: adminAuth(wharf), 'content-type': 'application/json' },
+      body: JSON.stringify({ project_name: 'session-basic' }),
+    });
+    expect(basic.status).toBe(201);
+
+    const audit = await fetch(`${wharf.url}/api/v2.0/audit-logs?q=operation%3Dlogin`, {
+      headers: { cookie },
+    });
+    const entries = (await audit.json()) as Array<{ username: string; operation: string }>;
+    expect(entries.some((e) => e.username === 'admin' && e.operation === 'login')).toBe(true);
+
+    const out = await fetch(`${wharf.url}/c/log_out`, { headers: { cookie } });
+    expect(out.status).toBe(200);
+    const after = await fetch(`${wharf.url}/api/v2.0/users/current`, { headers: { cookie } });
+    expect(after.status).toBe(401);
+  });
+
+  it('a session survives a restart of the instance (it lives in the database)', async () => {
+    const res = await login(wharf, 'admin', wharf.adminPassword);
+    const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    await wharf.restart();
+    const me = await fetch(`${wharf.url}/api/v2.0/users/current`, { headers: { cookie } });
+    expect(me.status).toBe(200);
+  });
+});
