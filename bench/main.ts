@@ -322,7 +322,10 @@ function howMeasured(options: Options, control: boolean): string[] {
       'and the median of the rounds is reported (the rounds are listed in the notes). ' +
       "docker-registry is Debian's CNCF distribution with the filesystem driver, an in-memory blob " +
       'descriptor cache and no auth. Wharf runs as `npm start` runs it (`node --liftoff-only`) with its embedded defaults (PGlite, filesystem storage) ' +
-      'and `auth.anonymous_pull: true`; pushes to it carry the credentials of its admin user (HTTP Basic, ' +
+      'and `auth.anonymous_pull: true` and `audit.log_pulls: false` (docker-registry keeps no audit log; ' +
+      'with pull auditing on, every manifest GET also becomes an audit row, written in batches: on this ' +
+      'machine that costs about a quarter of the manifest GET rate and some 50 MB of embedded-database ' +
+      'memory under this load); pushes to it carry the credentials of its admin user (HTTP Basic, ' +
       'or the token its challenge asks for), reads go without credentials. MB means 10^6 bytes.',
     `**Manifest GET and HEAD.** A small OCI image is pushed to each side and its manifest read by tag ` +
       `with an OCI Accept header over ${READ_CONNECTIONS} keep-alive connections, one request in flight ` +

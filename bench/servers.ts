@@ -73,7 +73,8 @@ async function startWharf(label: string): Promise<Server & { port: number }> {
   const base = await mkdtemp(join(tmpdir(), 'wharf-bench-'));
   const port = await freePort();
   const configPath = join(base, 'wharf.yml');
-  // Loopback only; logging as quiet as docker-registry's (errors, no access log).
+  // Loopback only; logging as quiet as docker-registry's (errors, no access log), and no audit
+  // records of pulls, which docker-registry does not keep either (changes are still audited).
   await writeFile(
     configPath,
     [
@@ -84,6 +85,8 @@ async function startWharf(label: string): Promise<Server & { port: number }> {
       'log:',
       '  level: warn',
       '  requests: false',
+      'audit:',
+      '  log_pulls: false',
       '',
     ].join('\n'),
   );
