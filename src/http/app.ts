@@ -144,9 +144,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     const principal = await authorizeOci(request, reply, route, deps.ociAccess);
     const audit = async (event: OciAuditEvent) => {
-      const project = await deps.ociAccess.access.project(event.repository.split('/')[0] as string);
+      // The project id is resolved by the insert itself: no lookup on the pull path.
       const entry = {
-        projectId: project?.id ?? null,
+        projectId: null,
+        projectName: event.repository.split('/')[0] as string,
         operator: principalName(principal),
         resourceType: event.resourceType,
         resource: event.resource,

@@ -2,6 +2,8 @@ import type { Queryable } from './database.js';
 
 export interface AuditEntry {
   projectId: number | null;
+  /** Instead of projectId: the project's name, resolved to its id when the row is written. */
+  projectName?: string;
   operator: string;
   resourceType: string;
   resource: string;
@@ -25,7 +27,9 @@ export async function insertAuditEntries(db: Queryable, entries: readonly AuditE
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO audit_logs (project_id, operator, resource_type, resource, operation, client_ip, op_time)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])`,
+     SELECT COALESCE(e.pid, (SELECT p.id FROM projects p WHERE p.name = e.pname)), e.op, e.rtype, e.res, e.oper, e.ip, e.at
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
+       AS e(pid, op, rtype, res, oper, ip, at, pname)`,
     [
       entries.map((e) => (e.projectId === null ? null : String(e.projectId))),
       entries.map((e) => e.operator),
@@ -34,6 +38,7 @@ export async function insertAuditEntries(db: Queryable, entries: readonly AuditE
       entries.map((e) => e.operation),
       entries.map((e) => e.clientIp),
       entries.map((e) => (e.time ?? new Date()).toISOString()),
+      entries.map((e) => e.projectName ?? null),
     ],
   );
 }

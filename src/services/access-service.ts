@@ -24,6 +24,11 @@ export interface ProjectAccessFacts {
   public: boolean;
 }
 
+/** The access facts of a project row. */
+export function accessFacts(row: Pick<ProjectRow, 'id' | 'name' | 'public'>): ProjectAccessFacts {
+  return { id: row.id, name: row.name, public: row.public };
+}
+
 const FACTS_KEY = 'facts';
 const cacheScope = (project: string) => `project:${project}`;
 
@@ -44,14 +49,14 @@ export class AccessService {
     const epoch = this.cache.epoch();
     const row: ProjectRow | null = await findProjectByName(this.db, name);
     if (!row) return null;
-    const facts = { id: row.id, name: row.name, public: row.public };
+    const facts = accessFacts(row);
     this.cache.set(scope, FACTS_KEY, facts, epoch);
     return facts;
   }
 
   async projectById(id: number): Promise<ProjectAccessFacts | null> {
     const row = await findProjectById(this.db, id);
-    return row ? { id: row.id, name: row.name, public: row.public } : null;
+    return row ? accessFacts(row) : null;
   }
 
   /** Every (resource, action) a user holds in a project through membership. */

@@ -11,7 +11,7 @@ import {
   setUserMembership,
   type ProjectRow,
 } from '../metadata/projects-table.js';
-import type { AccessService } from './access-service.js';
+import { accessFacts, type AccessService } from './access-service.js';
 import { ServiceError } from './service-error.js';
 import type { Principal } from './principal.js';
 
@@ -110,7 +110,7 @@ export class ProjectService {
   async visible(principal: Principal, ref: string, forceName = false): Promise<ProjectRow> {
     const project = await this.find(ref, forceName);
     if (!project) throw new ServiceError('not-found', `project ${ref} not found`);
-    const facts = { id: project.id, name: project.name, public: project.public };
+    const facts = accessFacts(project);
     if (!(await this.access.can(principal, facts, 'project', 'read'))) {
       if (principal.kind === 'anonymous')
         throw new ServiceError('unauthorized', 'sign in to see this project');
@@ -125,7 +125,7 @@ export class ProjectService {
     resource: Parameters<AccessService['can']>[2],
     action: Parameters<AccessService['can']>[3],
   ): Promise<void> {
-    const facts = { id: project.id, name: project.name, public: project.public };
+    const facts = accessFacts(project);
     if (!(await this.access.can(principal, facts, resource, action))) {
       if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
       throw new ServiceError('forbidden', `${action} of ${resource} in ${project.name} is not allowed`);
@@ -133,7 +133,7 @@ export class ProjectService {
   }
 
   async view(principal: Principal, project: ProjectRow): Promise<ProjectView> {
-    const facts = { id: project.id, name: project.name, public: project.public };
+    const facts = accessFacts(project);
     return {
       ...project,
       metadata: await projectMetadata(this.db, project.id),
@@ -172,15 +172,11 @@ export class ProjectService {
       `SELECT count(*)::int AS n ${from} WHERE ${where}`,
       params,
     );
-    const ids = await this.db.query<{ id: number }>(
-      `SELECT p.id ${from} WHERE ${where} ORDER BY p.name LIMIT $7 OFFSET $8`,
+    const items = await this.db.query<ProjectRow>(
+      `SELECT p.id, p.name, p.owner_id, p.created_at, p.updated_at, COALESCE(pub.value = 'true', false) AS public
+       ${from} WHERE ${where} ORDER BY p.name LIMIT $7 OFFSET $8`,
       [...params, limit, offset],
     );
-    const items: ProjectRow[] = [];
-    for (const { id } of ids) {
-      const row = await findProjectById(this.db, id);
-      if (row) items.push(row);
-    }
     return { items, total: totalRows[0]?.n ?? 0 };
   }
 

@@ -14,7 +14,7 @@ import {
   type RobotPermission,
   type RobotRow,
 } from '../metadata/robots-table.js';
-import type { AccessService } from './access-service.js';
+import { accessFacts, type AccessService } from './access-service.js';
 import { ROBOT_PREFIX, type AuthService } from './auth-service.js';
 import { hashPassword } from './passwords.js';
 import { principalName, type Principal } from './principal.js';
@@ -399,7 +399,7 @@ export class RobotService {
     const project = await this.projects.visible(principal, only.namespace, true);
     await this.projects.require(principal, project, 'robot', action);
     if (!this.access.isSysadmin(principal)) {
-      const facts = { id: project.id, name: project.name, public: project.public };
+      const facts = accessFacts(project);
       for (const a of only.access) {
         if (a.effect === 'deny') continue;
         if (!(await this.access.can(principal, facts, a.resource as Resource, a.action as Action))) {

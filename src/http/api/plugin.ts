@@ -1,14 +1,12 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError } from '../../domain/errors.js';
-import { DatabaseUnavailableError } from '../../metadata/database.js';
+import type { FastifyInstance } from 'fastify';
 import type { AccessService } from '../../services/access-service.js';
 import type { AuthService } from '../../services/auth-service.js';
 import { ANONYMOUS, type Principal } from '../../services/principal.js';
 import type { ProjectService } from '../../services/project-service.js';
-import { ServiceError, type ServiceErrorKind } from '../../services/service-error.js';
 import type { TokenService } from '../../services/token-service.js';
 import { resolvePrincipal } from '../credentials.js';
-import { ApiError, apiErrorBody, type ApiErrorCode } from './api-error.js';
+import { ApiError } from './api-error.js';
+import { sendApiError } from './error-handler.js';
 import { registerProjectDetailRoutes, registerProjectRoutes } from './projects/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerConfigurationRoutes } from './configurations/routes.js';
@@ -51,32 +49,6 @@ export interface ApiDeps {
   catalog: CatalogApiService;
 }
 
-const KIND_TO_CODE: Record<ServiceErrorKind, ApiErrorCode> = {
-  invalid: 'BAD_REQUEST',
-  unauthorized: 'UNAUTHORIZED',
-  forbidden: 'FORBIDDEN',
-  'not-found': 'NOT_FOUND',
-  conflict: 'CONFLICT',
-  precondition: 'PRECONDITION',
-  'too-many-attempts': 'TOO_MANY_REQUESTS',
-};
-
-function toApiError(error: unknown): ApiError | null {
-  if (error instanceof ApiError) return error;
-  if (error instanceof ServiceError) return new ApiError(KIND_TO_CODE[error.kind], error.message);
-  if (error instanceof RegistryError && error.code === 'UNAUTHORIZED') {
-    return new ApiError('UNAUTHORIZED', error.message);
-  }
-  if (error instanceof RegistryError && error.code === 'TOOMANYREQUESTS') {
-    return new ApiError('TOO_MANY_REQUESTS', error.message);
-  }
-  const status = (error as FastifyError | undefined)?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new ApiError('BAD_REQUEST', (error as Error).message);
-  }
-  return null;
-}
-
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   await app.register(
     async (api) => {
@@ -117,26 +89,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         }
         Object.defineProperty(request, 'principal', { value: principal, configurable: true });
       });
-      api.setErrorHandler((error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
-        const apiError = toApiError(error);
-        if (apiError) {
-          if (apiError.status === 401)
-            reply.header('www-authenticate', 'Basic realm="Wharf", charset="UTF-8"');
-          reply.code(apiError.status).send(apiErrorBody(apiError.code, apiError.message));
-          return;
-        }
-        if (error instanceof DatabaseUnavailableError) {
-          reply
-            .code(503)
-            .header('retry-after', '5')
-            .send(apiErrorBody('SERVICE_UNAVAILABLE', 'the metadata database is unavailable; retry later'));
-          return;
-        }
-        request.log.error({ err: error }, 'unhandled API error');
-        reply
-          .code(500)
-          .send(apiErrorBody('INTERNAL_SERVER_ERROR', `internal error; request id ${request.id}`));
-      });
+      api.setErrorHandler(sendApiError);
       registerAuditRoutes(api, deps);
       registerConfigurationRoutes(api, deps.settings);
       registerProjectRoutes(api, deps);

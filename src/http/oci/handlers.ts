@@ -42,8 +42,22 @@ export interface OciAuditEvent {
   tag?: string;
 }
 
-function referenceResource(repository: string, reference: string): string {
-  return reference.includes(':') ? `${repository}@${reference}` : `${repository}:${reference}`;
+/** The audit event of a manifest operation addressed by `route` (tag or digest). */
+function manifestEvent(
+  route: Extract<OciRoute, { kind: 'manifest' }>,
+  operation: OciAuditEvent['operation'],
+  digest?: string,
+): OciAuditEvent {
+  const byDigest = route.reference.includes(':');
+  return {
+    operation,
+    // Deleting by tag only untags; everything else acts on the artifact.
+    resourceType: operation === 'delete' && !byDigest ? 'tag' : 'artifact',
+    repository: route.name,
+    resource: byDigest ? `${route.name}@${route.reference}` : `${route.name}:${route.reference}`,
+    ...(digest !== undefined && { digest }),
+    ...(!byDigest && { tag: route.reference }),
+  };
 }
 
 type Handler<R extends OciRoute> = (
@@ -258,14 +272,7 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       const content = await s.manifests.get(route.name, route.reference);
       if (!accepts(req.headers.accept, content.mediaType)) throw notAcceptable(content);
       s.metrics.bytesSent.inc(content.size);
-      await s.audit?.({
-        operation: 'pull',
-        resourceType: 'artifact',
-        repository: route.name,
-        resource: referenceResource(route.name, route.reference),
-        digest: content.digest,
-        ...(!route.reference.includes(':') && { tag: route.reference }),
-      });
+      await s.audit?.(manifestEvent(route, 'pull', content.digest));
       return void manifestHeaders(reply, content).send(content.bytes);
     }
     case 'PUT': {
@@ -278,12 +285,7 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
         queryValues(req.query, 'tag'),
       );
       s.metrics.bytesReceived.inc(bytes.length);
-      await s.audit?.({
-        operation: 'create',
-        resourceType: 'artifact',
-        repository: route.name,
-        resource: referenceResource(route.name, route.reference),
-      });
+      await s.audit?.(manifestEvent(route, 'create'));
       reply
         .code(201)
         .header('location', `/v2/${route.name}/manifests/${result.digest.value}`)
@@ -294,12 +296,7 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
     }
     case 'DELETE':
       await s.manifests.delete(route.name, route.reference);
-      await s.audit?.({
-        operation: 'delete',
-        resourceType: route.reference.includes(':') ? 'artifact' : 'tag',
-        repository: route.name,
-        resource: referenceResource(route.name, route.reference),
-      });
+      await s.audit?.(manifestEvent(route, 'delete'));
       return void reply.code(202).header('content-length', '0').send();
     default:
       methodNotAllowed(req, reply, [...READ_METHODS, 'PUT', 'DELETE']);

@@ -1,8 +1,8 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../services/service-error.js';
 import type { SessionService } from '../../services/session-service.js';
 import type { AuditService } from '../../services/audit-service.js';
-import { apiErrorBody } from '../api/api-error.js';
+import { sendApiError } from '../api/error-handler.js';
 
 // Harbor's portal login: POST /c/login (form: principal, password) sets the session cookie;
 // /c/log_out ends it. The CSRF token comes back in X-Harbor-CSRF-Token and must accompany every
@@ -46,25 +46,7 @@ export async function registerSessionRoutes(
         }
       },
     );
-    c.setErrorHandler((error: FastifyError | Error, _request, reply) => {
-      const status =
-        error instanceof ServiceError
-          ? error.kind === 'too-many-attempts'
-            ? 429
-            : error.kind === 'invalid'
-              ? 400
-              : 401
-          : 500;
-      const code =
-        status === 429
-          ? 'TOO_MANY_REQUESTS'
-          : status === 400
-            ? 'BAD_REQUEST'
-            : status === 401
-              ? 'UNAUTHORIZED'
-              : 'INTERNAL_SERVER_ERROR';
-      reply.code(status).send(apiErrorBody(code, status === 500 ? 'internal error' : error.message));
-    });
+    c.setErrorHandler(sendApiError);
 
     c.post('/c/login', async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, unknown>;
