@@ -27,6 +27,25 @@ export default defineConfig({
         },
       },
       {
+        // Storage drivers against real servers (the S3 driver against an S3-compatible server).
+        test: {
+          name: 'storage',
+          include: ['test/storage/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // High availability: several real instances, PostgreSQL, Redis, nginx/HAProxy, faults.
+        test: {
+          name: 'ha',
+          include: ['test/ha/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

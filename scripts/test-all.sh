@@ -31,6 +31,11 @@ required=(
   'buildah:buildah'
   'docker-registry:docker-registry'
   'umoci:umoci'
+  'redis-server:redis-server'
+  'redis-sentinel:redis-sentinel'
+  'nginx:nginx'
+  'haproxy:haproxy'
+  'keepalived:keepalived'
 )
 missing=()
 for entry in "${required[@]}"; do
@@ -50,9 +55,23 @@ if ((${#missing[@]} > 0)); then
   fi
   say "Installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Services (nginx, redis, haproxy...) must not start on install: the tests run their own, on
+  # loopback ports of their choosing. policy-rc.d answering 101 tells invoke-rc.d "not allowed".
+  policy=/usr/sbin/policy-rc.d
+  own_policy=false
+  if [[ ! -e $policy ]]; then
+    own_policy=true
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   # The lock timeout waits out another apt run instead of failing at once.
   timeout 10m apt-get -o DPkg::Lock::Timeout=300 update -q
   timeout 20m apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}"
+  if $own_policy; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 # --- Node 24 from node_modules ----------------------------------------------------------------

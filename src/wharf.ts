@@ -43,7 +43,7 @@ export interface Backends {
 }
 
 export async function openBackends(config: WharfConfig): Promise<Backends> {
-  const storage = new FilesystemDriver(config.storage.filesystem.root ?? join(config.data_dir, 'storage'));
+  const storage = new FilesystemDriver(config.storage.filesystem?.root ?? join(config.data_dir, 'storage'));
   const db = config.database.url
     ? await openPostgresDatabase({
         connectionString: config.database.url,

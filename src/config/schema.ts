@@ -5,6 +5,134 @@ import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port (IPv6 in brackets)');
+
+/** A secret given inline or, better, as a file every instance reads (kept out of the YAML). */
+const secretFields = {
+  password: z.string().min(1).optional(),
+  password_file: z.string().min(1).optional(),
+};
+const oneSecretSource = (value: { password?: string | undefined; password_file?: string | undefined }) =>
+  !(value.password !== undefined && value.password_file !== undefined);
+const ONE_SECRET_SOURCE = { message: 'set password or password_file, not both', path: ['password_file'] };
+
+const databaseSchema = z
+  .object({
+    /** postgres://… of an external PostgreSQL; absent (and no host): embedded PGlite under data_dir. */
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    /** Or the connection in parts (instead of url). */
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(5432),
+    name: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    ...secretFields,
+    /** As libpq's sslmode: disable, require (encrypt, trust any certificate), verify-ca, verify-full. */
+    ssl_mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
+    /** PEM bundle that verify-ca and verify-full check the server's certificate against. */
+    ssl_ca_file: z.string().min(1).optional(),
+    pool_size: z.number().int().min(1).max(1000).default(10),
+  })
+  .strict()
+  .refine((d) => !(d.url !== undefined && d.host !== undefined), {
+    message: 'set url or host (with name, user, password), not both',
+    path: ['host'],
+  })
+  .refine((d) => d.host === undefined || (d.name !== undefined && d.user !== undefined), {
+    message: 'host needs name and user too',
+    path: ['host'],
+  })
+  .refine(oneSecretSource, ONE_SECRET_SOURCE)
+  .default({ port: 5432, ssl_mode: 'disable', pool_size: 10 });
+
+const redisSchema = z
+  .object({
+    /** redis://[:password@]host:port[/db] or rediss:// for TLS. */
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    /** Or Redis Sentinel: the sentinels to ask and the name of the master set they watch. */
+    sentinel: z
+      .object({
+        addresses: z.array(hostPort).min(1, 'name at least one sentinel'),
+        master_name: z.string().min(1),
+        /** The sentinels' own password (requirepass of sentinel.conf), if any. */
+        password: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Password of the Redis servers (with sentinel, or instead of the one in the url). */
+    ...secretFields,
+    db: z.number().int().min(0).max(15).default(0),
+    /** Every key and channel starts with this, so that several Wharf clusters may share one Redis. */
+    key_prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{0,64}$/)
+      .default('wharf:'),
+  })
+  .strict()
+  .refine((r) => (r.url === undefined) !== (r.sentinel === undefined), {
+    message: 'set exactly one of url or sentinel',
+  })
+  .refine(oneSecretSource, ONE_SECRET_SOURCE);
+
+const storageSchema = z
+  .object({
+    filesystem: z
+      .object({ root: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    s3: z
+      .object({
+        /** Absent: AWS itself. For an S3-compatible server: its URL (http://127.0.0.1:9000). */
+        endpoint: z.string().url().optional(),
+        region: z.string().min(1).default('us-east-1'),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+        /** Absent: the AWS SDK's default credential chain (environment, instance role ...). */
+        access_key: z.string().min(1).optional(),
+        secret_key: z.string().min(1).optional(),
+        secret_key_file: z.string().min(1).optional(),
+        /** Path-style URLs (endpoint/bucket/key), which most S3-compatible servers need. */
+        path_style: z.boolean().default(false),
+        /** Part size of multipart uploads, in bytes (S3's minimum is 5 MiB). */
+        multipart_chunk_size: z
+          .number()
+          .int()
+          .min(5 * MiB, 'must be at least 5 MiB (S3 minimum part size)')
+          .max(5 * 1024 * MiB)
+          .default(16 * MiB),
+        /** A key prefix inside the bucket (several registries in one bucket). */
+        root_directory: z
+          .string()
+          .regex(/^([A-Za-z0-9_-][A-Za-z0-9._-]*)(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/, 'must be a/b/c')
+          .optional(),
+      })
+      .strict()
+      .refine((s) => !(s.secret_key !== undefined && s.secret_key_file !== undefined), {
+        message: 'set secret_key or secret_key_file, not both',
+        path: ['secret_key_file'],
+      })
+      .refine(
+        (s) =>
+          (s.access_key === undefined) === (s.secret_key === undefined && s.secret_key_file === undefined),
+        {
+          message: 'access_key and a secret key go together',
+          path: ['access_key'],
+        },
+      )
+      .optional(),
+  })
+  .strict()
+  .refine((s) => !(s.filesystem !== undefined && s.s3 !== undefined), {
+    message: 'choose one storage: filesystem or s3',
+  })
+  .default({});
+
 export const configSchema = z
   .object({
     data_dir: z.string().min(1).default('./data'),
@@ -22,26 +150,20 @@ export const configSchema = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 5000, idle_timeout_seconds: 120, trust_proxy: false }),
-    database: z
+    database: databaseSchema,
+    /** Shared cache, invalidation messages and rate-limit counters; absent: per-process memory. */
+    redis: redisSchema.optional(),
+    storage: storageSchema,
+    cluster: z
       .object({
-        /** postgres://… of an external PostgreSQL; absent: embedded PGlite under data_dir. */
-        url: z
+        /** Named in every response's X-Wharf-Instance header and in logs; default host:port. */
+        instance_name: z
           .string()
-          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - only (at most 100)')
           .optional(),
-        pool_size: z.number().int().min(1).max(1000).default(10),
       })
       .strict()
-      .default({ pool_size: 10 }),
-    storage: z
-      .object({
-        filesystem: z
-          .object({ root: z.string().min(1).optional() })
-          .strict()
-          .default({}),
-      })
-      .strict()
-      .default({ filesystem: {} }),
+      .default({}),
     auth: z
       .object({
         /** Registry-wide: anonymous clients may pull from public projects. */
@@ -118,10 +240,21 @@ export const configSchema = z
       .strict()
       .default({ log_pulls: true, retention_days: 0 }),
     shutdown: z
-      .object({ grace_seconds: z.number().positive().default(30) })
+      .object({
+        /**
+         * SIGTERM: seconds the instance keeps serving while reporting not ready, so that the load
+         * balancer's health checks take it out before it stops accepting connections.
+         */
+        drain_seconds: z.number().min(0).max(600).default(5),
+        /** Then: seconds in-flight requests get to finish before their connections are closed. */
+        grace_seconds: z.number().positive().default(30),
+      })
       .strict()
-      .default({ grace_seconds: 30 }),
+      .default({ drain_seconds: 5, grace_seconds: 30 }),
   })
   .strict();
 
 export type WharfConfig = z.infer<typeof configSchema>;
+export type DatabaseConfig = WharfConfig['database'];
+export type RedisConfig = NonNullable<WharfConfig['redis']>;
+export type S3Config = NonNullable<WharfConfig['storage']['s3']>;
