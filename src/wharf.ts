@@ -1,7 +1,12 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { createLocalLookupCache, disabledLookupCache } from './cluster/lookup-cache.js';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { createRedisBus, noClusterBus, soloBus } from './cluster/bus.js';
+import { createCoherentLookupCache } from './cluster/coherent-cache.js';
+import { createLocalLookupCache } from './cluster/lookup-cache.js';
 import { createManifestCache } from './cluster/manifest-cache.js';
 import type { WharfConfig } from './config/schema.js';
 import { buildApp } from './http/app.js';
@@ -9,7 +14,7 @@ import { createMetrics } from './http/metrics.js';
 import type { Database } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
 import { openPgliteDatabase } from './metadata/pglite-database.js';
-import { openPostgresDatabase } from './metadata/postgres-database.js';
+import { connectionSettings, openPostgresDatabase } from './metadata/postgres-database.js';
 import { countUploadSessions } from './metadata/uploads-table.js';
 import { AccessService } from './services/access-service.js';
 import { AuditService } from './services/audit-service.js';
@@ -31,11 +36,22 @@ import type { RegistryDeps } from './services/registry/deps.js';
 import { ListingService } from './services/registry/listing-service.js';
 import { ManifestService } from './services/registry/manifest-service.js';
 import { purgeStaleUploads } from './services/registry/upload-janitor.js';
+import { BackgroundTasks } from './services/background-tasks.js';
 import { UploadService } from './services/registry/upload-service.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem-driver.js';
 
 // The composition root: builds every component from the configuration and owns their lifecycle.
+
+/** With an external database, a cached lookup is trusted this long at most (see coherent-cache.ts). */
+const LOOKUP_MAX_AGE_MS = 60_000;
+
+function redisCheck(redis: Redis): () => Promise<void> {
+  return async () => {
+    const answer = await redis.ping();
+    if (answer !== 'PONG') throw new Error(`unexpected PING answer ${answer}`);
+  };
+}
 
 export interface Backends {
   db: Database;
@@ -44,9 +60,9 @@ export interface Backends {
 
 export async function openBackends(config: WharfConfig): Promise<Backends> {
   const storage = new FilesystemDriver(config.storage.filesystem?.root ?? join(config.data_dir, 'storage'));
-  const db = config.database.url
+  const db = usesExternalDatabase(config)
     ? await openPostgresDatabase({
-        connectionString: config.database.url,
+        connection: connectionSettings(config.database),
         poolSize: config.database.pool_size,
       })
     : await openPgliteDatabase(join(config.data_dir, 'pg'));
@@ -59,6 +75,11 @@ export async function openBackends(config: WharfConfig): Promise<Backends> {
   return { db, storage };
 }
 
+/** An external PostgreSQL (shared by instances) rather than the embedded, single-process PGlite. */
+export function usesExternalDatabase(config: WharfConfig): boolean {
+  return config.database.url !== undefined || config.database.host !== undefined;
+}
+
 export interface RunningServer {
   app: FastifyInstance;
   /** http://host:port actually bound (port 0 in the configuration picks a free one). */
@@ -66,8 +87,13 @@ export interface RunningServer {
   port: number;
   /** The generated admin password on the very first start, else null. Print it once. */
   generatedAdminPassword: string | null;
-  /** Stops accepting, lets in-flight requests finish (bounded), closes the database. */
-  shutdown(): Promise<void>;
+  /** The name in every response's X-Wharf-Instance header. */
+  instanceName: string;
+  /**
+   * Drains (not ready for shutdown.drain_seconds unless `drain` is false), then stops accepting,
+   * lets in-flight requests finish (bounded by shutdown.grace_seconds), closes the backends.
+   */
+  shutdown(options?: { drain?: boolean }): Promise<void>;
 }
 
 export function createLogger(config: WharfConfig): Logger {
@@ -80,16 +106,28 @@ export function createLogger(config: WharfConfig): Logger {
 
 export async function startServer(config: WharfConfig, logger: Logger): Promise<RunningServer> {
   const { db, storage } = await openBackends(config);
+  const instanceName = config.cluster.instance_name ?? `${hostname()}:${config.http.port || process.pid}`;
+  const external = usesExternalDatabase(config);
+  const redisBus = config.redis
+    ? createRedisBus(config.redis, `${instanceName}/${randomUUID()}`, logger)
+    : null;
+  // The embedded database admits one process, which sees every write: its cache is exact. With
+  // an external one, other instances write too: the cache hears of their writes through Redis,
+  // and is off while it cannot (no Redis configured, or Redis unreachable).
+  const cacheBus = external ? (redisBus ?? noClusterBus) : soloBus;
+  const metrics = createMetrics(() => countUploadSessions(db));
   const deps: RegistryDeps = {
     db,
     storage,
     manifestCache: createManifestCache(64 * 1024 * 1024),
-    // Exact only while this process sees every write: true for the embedded database, which
-    // admits one process. Other instances could write to an external one.
-    lookups: config.database.url ? disabledLookupCache : createLocalLookupCache(100_000),
+    lookups: createCoherentLookupCache(
+      createLocalLookupCache(100_000, external ? LOOKUP_MAX_AGE_MS : Infinity),
+      cacheBus,
+      (outcome) => metrics.lookupCache.inc({ outcome }),
+    ),
     limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
   };
-  const auth = new AuthService(db);
+  const auth = new AuthService(db, redisBus ?? noClusterBus);
   const admin = await auth.ensureAdmin(config.admin_password);
   const generatedAdminPassword = admin.generatedPassword;
   if (admin.created) {
@@ -124,8 +162,22 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     access,
   );
   const manifests = new ManifestService(deps);
-  const metrics = createMetrics(() => countUploadSessions(db));
   let draining = false;
+  let closing = false;
+  const background = new BackgroundTasks((task, err) => logger.warn({ err, task }, 'background task failed'));
+  const expireMs = config.uploads.expire_after_hours * 3_600_000;
+  background.add({
+    name: 'purge-stale-uploads',
+    intervalMs: Math.min(expireMs, 10 * 60_000),
+    run: () => purgeStaleUploads(deps, expireMs),
+  });
+  if (config.audit.retention_days > 0) {
+    background.add({
+      name: 'purge-audit-log',
+      intervalMs: 10 * 60_000,
+      run: () => audit.purgeOlderThan(config.audit.retention_days),
+    });
+  }
   const app = await buildApp({
     logger,
     logRequests: config.log.requests,
@@ -169,11 +221,17 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     metrics,
     health: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
+      ...(redisBus?.redis ? [{ name: 'redis', check: redisCheck(redisBus.redis) }] : []),
       { name: 'storage', check: () => storage.check() },
+      { name: 'jobs', check: () => background.check() },
     ],
     requestsPerMinute: config.limits.requests_per_minute,
+    rateLimitStore: redisBus?.redis
+      ? { redis: redisBus.redis, nameSpace: `${config.redis?.key_prefix ?? ''}rate:` }
+      : null,
     trustProxy: config.http.trust_proxy,
-    isDraining: () => draining,
+    instanceName,
+    lifecycle: { isDraining: () => draining, isClosing: () => closing },
   });
   app.server.keepAliveTimeout = 65_000;
   app.server.requestTimeout = 0; // large blob uploads may legitimately take long
@@ -183,28 +241,16 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
 
-  const expireMs = config.uploads.expire_after_hours * 3_600_000;
-  const janitor = setInterval(
-    () => {
-      purgeStaleUploads(deps, expireMs).catch((err: unknown) =>
-        logger.warn({ err }, 'purging stale uploads failed'),
-      );
-      // Idempotent, so every instance may run it.
-      if (config.audit.retention_days > 0) {
-        audit
-          .purgeOlderThan(config.audit.retention_days)
-          .catch((err: unknown) => logger.warn({ err }, 'purging old audit records failed'));
-      }
-    },
-    Math.min(expireMs, 10 * 60_000),
-  );
-  janitor.unref();
-
-  let closing: Promise<void> | undefined;
-  const shutdown = () => {
-    closing ??= (async () => {
+  let stopped: Promise<void> | undefined;
+  const shutdown = (options: { drain?: boolean } = {}) => {
+    stopped ??= (async () => {
       draining = true;
-      clearInterval(janitor);
+      const drainMs = options.drain === false ? 0 : config.shutdown.drain_seconds * 1000;
+      if (drainMs > 0) {
+        logger.info({ seconds: config.shutdown.drain_seconds }, 'draining: not ready, still serving');
+        await new Promise((r) => setTimeout(r, drainMs));
+      }
+      closing = true;
       const graceMs = config.shutdown.grace_seconds * 1000;
       const forced = setTimeout(() => {
         logger.warn('shutdown grace period over; closing remaining connections');
@@ -213,11 +259,13 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       forced.unref();
       await app.close();
       clearTimeout(forced);
+      await background.stop();
       await audit.flush();
       await pullStats.flush();
+      await redisBus?.close();
       await db.close();
     })();
-    return closing;
+    return stopped;
   };
-  return { app, url: `http://${host}:${port}`, port, generatedAdminPassword, shutdown };
+  return { app, url: `http://${host}:${port}`, port, generatedAdminPassword, instanceName, shutdown };
 }

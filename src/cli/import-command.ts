@@ -75,7 +75,7 @@ export async function runImport(args: string[]): Promise<number> {
     overrides: { ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }) },
   });
 
-  const source = await openPostgresDatabase({ connectionString: sourceUrl, poolSize: 1 });
+  const source = await openPostgresDatabase({ connection: { connectionString: sourceUrl }, poolSize: 1 });
   try {
     const { db } = await openBackends(config);
     try {

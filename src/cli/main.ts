@@ -56,7 +56,8 @@ async function serve(args: string[]): Promise<void> {
     signals++;
     if (signals > 1) process.exit(1);
     logger.info({ signal }, 'shutting down');
-    server.shutdown().then(
+    // Ctrl-C at a terminal stops at once; SIGTERM (service managers, rolling restarts) drains first.
+    server.shutdown({ drain: signal !== 'SIGINT' }).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');

@@ -3,8 +3,9 @@
 //
 // Exact only when this process sees every write: that holds for the embedded database (PGlite
 // admits one process, enforced by its lock file). With an external database other instances may
-// write, so the server uses the disabled cache there until a shared one (Redis, with invalidation
-// messages) exists. Only positive answers are kept: a later write can only add what was missing.
+// write: there the local cache is wrapped by the coherent one (coherent-cache.ts), which hears of
+// every other instance's writes through Redis and stays out of the way while it cannot. Only
+// positive answers are kept: a later write can only add what was missing.
 
 export interface LookupCache {
   get<T>(repository: string, key: string): T | undefined;
@@ -13,6 +14,8 @@ export interface LookupCache {
   set<T>(repository: string, key: string, value: T, epoch: number): void;
   /** Forgets everything cached for the repository. Call on every write to it. */
   invalidate(repository: string): void;
+  /** Forgets everything (when this process may have missed invalidations). */
+  clear(): void;
 }
 
 export const disabledLookupCache: LookupCache = {
@@ -20,10 +23,17 @@ export const disabledLookupCache: LookupCache = {
   epoch: () => 0,
   set: () => undefined,
   invalidate: () => undefined,
+  clear: () => undefined,
 };
 
-export function createLocalLookupCache(maxEntries: number): LookupCache {
-  const byRepository = new Map<string, Map<string, unknown>>();
+interface Entry {
+  value: unknown;
+  expiresAt: number;
+}
+
+/** maxAgeMs bounds how long an entry is trusted (a backstop for invalidations that get lost). */
+export function createLocalLookupCache(maxEntries: number, maxAgeMs = Infinity): LookupCache {
+  const byRepository = new Map<string, Map<string, Entry>>();
   let size = 0;
   // Bumped by every invalidation: an answer read from the database before a write finished must
   // not be cached after that write's invalidation.
@@ -31,7 +41,10 @@ export function createLocalLookupCache(maxEntries: number): LookupCache {
   return {
     epoch: () => currentEpoch,
     get<T>(repository: string, key: string): T | undefined {
-      return byRepository.get(repository)?.get(key) as T | undefined;
+      const entry = byRepository.get(repository)?.get(key);
+      if (!entry) return undefined;
+      if (entry.expiresAt <= Date.now()) return undefined;
+      return entry.value as T;
     },
     set<T>(repository: string, key: string, value: T, epoch: number): void {
       if (epoch !== currentEpoch) return;
@@ -41,7 +54,7 @@ export function createLocalLookupCache(maxEntries: number): LookupCache {
         byRepository.set(repository, entries);
       }
       if (!entries.has(key)) size++;
-      entries.set(key, value);
+      entries.set(key, { value, expiresAt: Date.now() + maxAgeMs });
       // Evict whole repositories, oldest first, to stay within bounds.
       for (const [name, oldest] of byRepository) {
         if (size <= maxEntries) break;
@@ -57,6 +70,11 @@ export function createLocalLookupCache(maxEntries: number): LookupCache {
         size -= entries.size;
         byRepository.delete(repository);
       }
+    },
+    clear(): void {
+      currentEpoch++;
+      byRepository.clear();
+      size = 0;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
+import type { Redis } from 'ioredis';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -46,8 +47,22 @@ export interface AppDeps {
   trustProxy: boolean;
   /** Requests per minute per client address; 0 turns the limit off. */
   requestsPerMinute: number;
-  /** Set once shutdown starts: new requests are refused with 503 while in-flight ones finish. */
+  /** Shared rate-limit counters (Redis); null: counted per process. */
+  rateLimitStore: { redis: Redis; nameSpace: string } | null;
+  /** Named in every response's X-Wharf-Instance header. */
+  instanceName: string;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * Where the instance is in its life. Draining (after SIGTERM): /readyz says 503 so the load
+ * balancer takes the instance out, while requests are still served (each response closes its
+ * connection, so the balancer's kept-alive connections go away). Closing: the listener is shut,
+ * in-flight requests finish, and a request that still arrives on an open connection gets 503.
+ */
+export interface Lifecycle {
   isDraining(): boolean;
+  isClosing(): boolean;
 }
 
 const OCI_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -66,7 +81,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     // Repository names may be long; digests and tags are bounded by the services.
     routerOptions: { maxParamLength: 1024 },
-    return503OnClosing: true,
+    // Requests that arrive while closing get the OCI-shaped 503 of the onRequest hook instead.
+    return503OnClosing: false,
     trustProxy: deps.trustProxy,
   });
 
@@ -75,13 +91,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
   if (deps.requestsPerMinute > 0) {
-    // Counters live in this process for now; a shared store (Redis) comes with clustering.
+    // With Redis the counters are the cluster's (a client is limited however the load balancer
+    // spreads it); without, each instance counts alone. While Redis is down requests are let
+    // through rather than refused: the limit is protection, not a dependency.
     await app.register(rateLimit, {
       global: true,
+      ...(deps.rateLimitStore && {
+        redis: deps.rateLimitStore.redis,
+        nameSpace: deps.rateLimitStore.nameSpace,
+        skipOnError: true,
+      }),
       max: deps.requestsPerMinute,
       timeWindow: 60_000,
       // Load balancers' probes and scrapes must never be throttled.
-      allowList: (req) => /^\/(api\/v2\.0\/(ping|health)|metrics)(\?|$)/.test(req.url),
+      allowList: (req) => /^\/(api\/v2\.0\/(ping|health)|metrics|livez|readyz)(\?|$)/.test(req.url),
       errorResponseBuilder: (_req, context) =>
         new RegistryError('TOOMANYREQUESTS', `too many requests; retry in ${context.after}`, {
           retryAfterSeconds: Math.ceil(context.ttl / 1000),
@@ -91,9 +114,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    reply.header('x-wharf-instance', deps.instanceName);
     if (request.url.startsWith('/v2')) reply.header('docker-distribution-api-version', 'registry/2.0');
-    if (deps.isDraining()) {
-      reply.header('retry-after', '1').header('connection', 'close');
+    if (deps.lifecycle.isDraining()) reply.header('connection', 'close');
+    if (deps.lifecycle.isClosing()) {
+      reply.header('retry-after', '1');
       throw new RegistryError('UNAVAILABLE', 'this instance is shutting down; retry');
     }
   });
@@ -173,6 +198,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerSessionRoutes(app, deps.api.sessions, deps.audit);
 
   app.get('/api/v2.0/ping', async (_request, reply) => reply.type('text/plain').send('Pong'));
+  // Liveness: the process answers. Readiness: it wants traffic. Shared dependencies (database,
+  // Redis, storage) are deliberately not part of readiness: when one is down every instance is
+  // affected alike, and a client is better served by Wharf's own 503 with Retry-After than by a
+  // load balancer with no instance left. /api/v2.0/health reports them.
+  app.get('/livez', async (_request, reply) => reply.type('text/plain').send('ok'));
+  app.get('/readyz', async (_request, reply) => {
+    if (deps.lifecycle.isDraining()) {
+      reply.code(503).header('retry-after', '1').type('text/plain').send('draining');
+      return;
+    }
+    reply.type('text/plain').send('ready');
+  });
   app.get('/api/v2.0/health', async (_request, reply) => {
     const components = await Promise.all(
       deps.health.map(async (h) => {

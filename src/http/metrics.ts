@@ -8,6 +8,7 @@ export interface HttpMetrics {
   duration: client.Histogram<'method' | 'route'>;
   bytesReceived: client.Counter;
   bytesSent: client.Counter;
+  lookupCache: client.Counter<'outcome'>;
 }
 
 export function createMetrics(openUploads: () => Promise<number>): HttpMetrics {
@@ -44,5 +45,11 @@ export function createMetrics(openUploads: () => Promise<number>): HttpMetrics {
       this.set(await openUploads());
     },
   });
-  return { registry, requests, duration, bytesReceived, bytesSent };
+  const lookupCache = new client.Counter({
+    name: 'wharf_lookup_cache_total',
+    help: 'Hot-path lookups by outcome: hit, miss, or bypass (cache off: Redis unreachable)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  return { registry, requests, duration, bytesReceived, bytesSent, lookupCache };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Database, Queryable, SqlParam } from './database.js';
 import { DatabaseUnavailableError } from './database.js';
@@ -6,8 +7,58 @@ import { DatabaseUnavailableError } from './database.js';
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
 export interface PostgresOptions {
-  connectionString: string;
+  /** A postgres:// URL, or the connection in parts (host, database, user, password, ssl). */
+  connection: ConnectionSettings;
   poolSize: number;
+}
+
+export type ConnectionSettings = Pick<
+  pg.PoolConfig,
+  'connectionString' | 'host' | 'port' | 'database' | 'user' | 'password' | 'ssl'
+>;
+
+export interface ConnectionConfig {
+  url?: string | undefined;
+  host?: string | undefined;
+  port: number;
+  name?: string | undefined;
+  user?: string | undefined;
+  password?: string | undefined;
+  password_file?: string | undefined;
+  ssl_mode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  ssl_ca_file?: string | undefined;
+}
+
+/** The `database` configuration as node-postgres settings; secrets are read from their files. */
+export function connectionSettings(config: ConnectionConfig): ConnectionSettings {
+  const password =
+    config.password_file !== undefined ? readFileSync(config.password_file, 'utf8').trim() : config.password;
+  const ca = config.ssl_ca_file !== undefined ? readFileSync(config.ssl_ca_file, 'utf8') : undefined;
+  // As libpq: require encrypts without checking the certificate, verify-ca checks it against the
+  // CA but not the host name, verify-full checks both.
+  const ssl: pg.PoolConfig['ssl'] =
+    config.ssl_mode === 'disable'
+      ? undefined
+      : config.ssl_mode === 'require'
+        ? { rejectUnauthorized: false }
+        : {
+            rejectUnauthorized: true,
+            ...(ca !== undefined && { ca }),
+            ...(config.ssl_mode === 'verify-ca' && { checkServerIdentity: () => undefined }),
+          };
+  const base: ConnectionSettings = config.url
+    ? { connectionString: config.url }
+    : {
+        host: config.host,
+        port: config.port,
+        database: config.name,
+        user: config.user,
+      };
+  return {
+    ...base,
+    ...(password !== undefined && { password }),
+    ...(ssl !== undefined && { ssl }),
+  };
 }
 
 const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
@@ -27,7 +78,7 @@ function toUnavailable(err: unknown): unknown {
 
 export async function openPostgresDatabase(options: PostgresOptions): Promise<Database> {
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...options.connection,
     max: options.poolSize,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,

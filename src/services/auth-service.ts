@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { noClusterBus, type ClusterBus } from '../cluster/bus.js';
 import type { Database } from '../metadata/database.js';
 import { clearFailures, lockedUntil, recordFailure } from '../metadata/login-failures-table.js';
 import { findRobotByName } from '../metadata/robots-table.js';
@@ -32,6 +33,8 @@ export const ROBOT_PREFIX = 'robot$';
  * of scrypt; a registry client sends the same Basic credentials on every request of a push, so a
  * verified pair is remembered for a minute under an HMAC with a per-process key (the password
  * itself is never kept). This is an accelerator only: another instance simply verifies again.
+ * With Redis, an account change makes every instance forget at once; without it (or while it is
+ * down) another instance may accept an old credential until its minute is over.
  * A robot that is disabled or expired is refused even while remembered (checked on every hit).
  */
 export class AuthService {
@@ -41,7 +44,14 @@ export class AuthService {
     { principal: Principal; expires: number; robotExpiresAt?: number }
   >();
 
-  constructor(private readonly db: Database) {}
+  /** The bus tells other instances to forget remembered credentials when an account changes. */
+  constructor(
+    private readonly db: Database,
+    private readonly bus: ClusterBus = noClusterBus,
+  ) {
+    bus.on('credentials-changed', () => this.verified.clear());
+    bus.onGap(() => this.verified.clear());
+  }
 
   async authenticate(username: string, password: string, clientAddress?: string): Promise<Principal | null> {
     const fingerprint = createHmac('sha256', this.cacheKey)
@@ -91,9 +101,10 @@ export class AuthService {
     return result.principal;
   }
 
-  /** Forgets every remembered credential (after a password, secret or account change). */
+  /** Forgets every remembered credential (after a password, secret or account change), everywhere. */
   forgetVerified(): void {
     this.verified.clear();
+    this.bus.publish('credentials-changed', '');
   }
 
   private async authenticateUser(

@@ -59,6 +59,11 @@ export interface StartOptions {
   databaseUrl?: string;
   /** null: start without any admin password configured (Wharf then generates one). */
   adminPassword?: string | null;
+  /**
+   * shutdown.drain_seconds: how long SIGTERM keeps the instance serving while not ready. Default
+   * 0 here, so that stopping a test server is quick; HA tests set it as a deployment would.
+   */
+  drainSeconds?: number;
   /** Projects to create (as admin) once the server is up; pushes need an existing project. */
   projects?: string[];
   /** Projects to create public (metadata public: "true"), besides `projects`. */
@@ -80,6 +85,9 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
     // A second top-level `auth:` is a duplicate key, which the configuration loader refuses.
     throw new Error('startWharf: put auth settings in options.authConfig, not in extraConfig');
   }
+  if (/^shutdown\s*:/m.test(options.extraConfig ?? '')) {
+    throw new Error('startWharf: set options.drainSeconds instead of a shutdown: key in extraConfig');
+  }
   await writeFile(
     configPath,
     [
@@ -89,6 +97,8 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
       `log:`,
       `  level: warn`,
       ...(options.databaseUrl ? [`database:`, `  url: "${options.databaseUrl}"`] : []),
+      `shutdown:`,
+      `  drain_seconds: ${options.drainSeconds ?? 0}`,
       options.extraConfig ?? '',
     ].join('\n'),
   );

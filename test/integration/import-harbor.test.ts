@@ -89,7 +89,7 @@ function counts(stdout: string, kind: string): [number, number, number, number] 
 
 async function harborDatabase(rows: string, alter = ''): Promise<{ url: string; db: Database }> {
   const url = await testDatabaseUrl();
-  const db = await openPostgresDatabase({ connectionString: url, poolSize: 2 });
+  const db = await openPostgresDatabase({ connection: { connectionString: url }, poolSize: 2 });
   await db.execScript(await readFile(HARBOR_SCHEMA, 'utf8'));
   await db.execScript(alter);
   await db.execScript(rows);
@@ -110,7 +110,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('wharf import har
     const databaseUrl = await testDatabaseUrl();
     // No test projects: the projects below are exactly what the import brings.
     wharf = await startWharf({ databaseUrl, projects: [] });
-    target = await openPostgresDatabase({ connectionString: databaseUrl, poolSize: 2 });
+    target = await openPostgresDatabase({ connection: { connectionString: databaseUrl }, poolSize: 2 });
   });
 
   afterAll(async () => {
@@ -383,7 +383,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('wharf import har
 
   beforeAll(async () => {
     harbor = await harborDatabase(HARBOR_1X_ROWS, HARBOR_1X_ALTER);
-    target = await openPostgresDatabase({ connectionString: await testDatabaseUrl(), poolSize: 2 });
+    target = await openPostgresDatabase({ connection: { connectionString: await testDatabaseUrl() }, poolSize: 2 });
     await migrate(target);
   });
 

@@ -21,7 +21,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('migrations under
       const res = await fetch(`${h.url}/v2/`, { headers: { authorization: adminAuth(h) } });
       expect(res.status).toBe(200);
     }
-    const db = await openPostgresDatabase({ connectionString: databaseUrl, poolSize: 1 });
+    const db = await openPostgresDatabase({ connection: { connectionString: databaseUrl }, poolSize: 1 });
     try {
       const rows = await db.query<{ version: number; n: number }>(
         'SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version',

@@ -17,7 +17,7 @@ describe('operations endpoints', () => {
     expect(await res.text()).toBe('Pong');
   });
 
-  it('GET /api/v2.0/health reports database and storage', async () => {
+  it('GET /api/v2.0/health reports database, storage and jobs', async () => {
     const res = await fetch(`${wharf.url}/api/v2.0/health`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
@@ -25,8 +25,23 @@ describe('operations endpoints', () => {
       components: Array<{ name: string; status: string }>;
     };
     expect(body.status).toBe('healthy');
-    expect(body.components.map((c) => c.name).sort()).toEqual(['database', 'storage']);
+    expect(body.components.map((c) => c.name).sort()).toEqual(['database', 'jobs', 'storage']);
     expect(body.components.every((c) => c.status === 'healthy')).toBe(true);
+  });
+
+  it('names the instance in every response (X-Wharf-Instance), success or error', async () => {
+    for (const [path, status] of [
+      ['/api/v2.0/ping', 200],
+      ['/v2/', 401],
+      ['/no/such/route', 404],
+      ['/readyz', 200],
+      ['/livez', 200],
+    ] as const) {
+      const res = await fetch(`${wharf.url}${path}`);
+      expect(res.status, path).toBe(status);
+      // Default name: host name and port.
+      expect(res.headers.get('x-wharf-instance'), path).toMatch(new RegExp(`:${wharf.port}$`));
+    }
   });
 
   it('echoes a valid X-Request-Id and makes one up otherwise', async () => {

@@ -103,9 +103,11 @@ describe('graceful shutdown on SIGTERM', () => {
     await wharf?.stop();
   });
 
-  it('finishes the in-flight upload, refuses new work, and exits 0', async () => {
-    wharf = await startTestWharf();
+  it('reports not ready while still serving, finishes the in-flight upload, refuses new work, exits 0', async () => {
+    wharf = await startTestWharf({ drainSeconds: 2 });
     const w = wharf;
+    expect((await fetch(`${w.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${w.url}/livez`)).status).toBe(200);
     const location = await startSession(w, 'ops/drain');
     const first = randomBytes(512 * 1024);
     const second = randomBytes(512 * 1024);
@@ -113,7 +115,16 @@ describe('graceful shutdown on SIGTERM', () => {
     const result = await patchInTwoParts(location, adminAuth(w), first, second, async () => {
       process.kill(pid, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
-      // While draining, a new connection is refused or answered 503: never accepted as work.
+      // Draining: the load balancer is told to stop sending (readyz 503), but what still arrives is
+      // served, each response closing its connection.
+      const ready = await fetch(`${w.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(ready.headers.get('retry-after')).toBe('1');
+      const served = await fetch(`${w.url}/v2/`, { headers: { authorization: adminAuth(w) } });
+      expect(served.status).toBe(200);
+      expect(served.headers.get('connection')).toBe('close');
+      await new Promise((r) => setTimeout(r, 2_200));
+      // Closing: a new connection is refused or answered 503: never accepted as work.
       const during = await fetch(`${w.url}/v2/`, { headers: { authorization: adminAuth(w) } }).catch(
         () => null,
       );
