@@ -89,12 +89,13 @@ export function createRedisBus(config: RedisConfig, instanceId: string, logger: 
   // ioredis emits 'error' on every failed reconnect; unhandled it would crash the process. One
   // line per outage is enough: the 'down' and 'live' transitions are logged above.
   let lastErrorLog = 0;
-  const onError = (err: Error) => {
+  const logThrottled = (err: unknown, message: string) => {
     const now = Date.now();
     if (now - lastErrorLog < 30_000) return;
     lastErrorLog = now;
-    logger.warn({ err: err.message }, 'redis connection error (retrying)');
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, message);
   };
+  const onError = (err: Error) => logThrottled(err, 'redis connection error (retrying)');
   commands.on('error', onError);
   subscriber.on('error', onError);
   // lazyConnect: connect now, without waiting; a failure is retried by the retry strategy.
@@ -105,9 +106,9 @@ export function createRedisBus(config: RedisConfig, instanceId: string, logger: 
     isLive: () => live,
     publish(topic, payload) {
       const message: Message = { from: instanceId, topic, payload };
-      commands.publish(channel, JSON.stringify(message)).catch((err: unknown) => {
-        logger.warn({ err: String(err), topic }, 'publishing to the cluster bus failed');
-      });
+      commands
+        .publish(channel, JSON.stringify(message))
+        .catch((err: unknown) => logThrottled(err, `publishing ${topic} to the cluster bus failed`));
     },
     on(topic, handler) {
       handlers.set(topic, [...(handlers.get(topic) ?? []), handler]);
