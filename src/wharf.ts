@@ -127,7 +127,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     ),
     limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
   };
-  const auth = new AuthService(db, redisBus ?? noClusterBus);
+  const auth = new AuthService(db, cacheBus);
   const admin = await auth.ensureAdmin(config.admin_password);
   const generatedAdminPassword = admin.generatedPassword;
   if (admin.created) {

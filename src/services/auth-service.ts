@@ -25,6 +25,17 @@ export class LoginThrottledError extends Error {
   }
 }
 
+interface Account {
+  principal: Principal;
+  /** The stored password or secret hash the credential verifies against. */
+  hash: string;
+  robotExpiresAt?: number;
+}
+
+interface Remembered extends Account {
+  expires: number;
+}
+
 /** Robot accounts log in with this prefix, as in Harbor. */
 export const ROBOT_PREFIX = 'robot$';
 
@@ -34,17 +45,18 @@ export const ROBOT_PREFIX = 'robot$';
  * verified pair is remembered for a minute under an HMAC with a per-process key (the password
  * itself is never kept). This is an accelerator only: another instance simply verifies again.
  * With Redis, an account change makes every instance forget at once; without it (or while it is
- * down) another instance may accept an old credential until its minute is over.
+ * down) a remembered credential is rechecked against the account's row on every use.
  * A robot that is disabled or expired is refused even while remembered (checked on every hit).
  */
 export class AuthService {
   private readonly cacheKey = randomBytes(32);
-  private readonly verified = new Map<
-    string,
-    { principal: Principal; expires: number; robotExpiresAt?: number }
-  >();
+  private readonly verified = new Map<string, Remembered>();
 
-  /** The bus tells other instances to forget remembered credentials when an account changes. */
+  /**
+   * The bus tells other instances to forget remembered credentials when an account changes.
+   * While it is not live (no Redis, or Redis away) a remembered credential is still checked
+   * against the account's current row: one indexed query instead of the KDF, and exact.
+   */
   constructor(
     private readonly db: Database,
     private readonly bus: ClusterBus = noClusterBus,
@@ -61,18 +73,23 @@ export class AuthService {
       .digest('base64');
     const now = Date.now();
     const hit = this.verified.get(fingerprint);
-    if (hit && hit.expires > now && (hit.robotExpiresAt === undefined || hit.robotExpiresAt > now)) {
-      return hit.principal;
+    if (hit && hit.expires > now) {
+      if (this.bus.isLive()) {
+        if (hit.robotExpiresAt === undefined || hit.robotExpiresAt > now) return hit.principal;
+      } else {
+        // Same stored hash: the secret this fingerprint was verified against is still the one.
+        const current = await this.loadAccount(username);
+        if (current && current.hash === hit.hash) return current.principal;
+      }
+      this.verified.delete(fingerprint);
     }
     // Throttling: a locked account or address is refused before any password is checked, so
     // guessing costs the attacker time on every instance (the counters are in the database).
     const keys = [`user:${username}`, ...(clientAddress ? [`addr:${clientAddress}`] : [])];
     const locked = await lockedUntil(this.db, keys);
     if (locked) throw new LoginThrottledError(Math.max(1, Math.ceil((locked.getTime() - now) / 1000)));
-    const result: { principal: Principal; robotExpiresAt?: number } | null = username.startsWith(ROBOT_PREFIX)
-      ? await this.authenticateRobot(username, password)
-      : await this.authenticateUser(username, password);
-    if (!result) {
+    const account = await this.loadAccount(username);
+    if (!account || !(await verifyPassword(password, account.hash))) {
       await recordFailure(
         this.db,
         `user:${username}`,
@@ -91,14 +108,15 @@ export class AuthService {
       }
       return null;
     }
+    if (account.principal.kind === 'user' && needsRehash(account.hash)) {
+      // Hashes imported from Harbor (PBKDF2) or made with older parameters become scrypt now.
+      account.hash = await hashPassword(password);
+      await updateUserPassword(this.db, username, account.hash);
+    }
     await clearFailures(this.db, `user:${username}`);
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-    this.verified.set(fingerprint, {
-      principal: result.principal,
-      expires: now + VERIFIED_TTL_MS,
-      ...(result.robotExpiresAt !== undefined && { robotExpiresAt: result.robotExpiresAt }),
-    });
-    return result.principal;
+    this.verified.set(fingerprint, { ...account, expires: now + VERIFIED_TTL_MS });
+    return account.principal;
   }
 
   /** Forgets every remembered credential (after a password, secret or account change), everywhere. */
@@ -107,27 +125,20 @@ export class AuthService {
     this.bus.publish('credentials-changed', '');
   }
 
-  private async authenticateUser(
-    username: string,
-    password: string,
-  ): Promise<{ principal: Principal } | null> {
-    const user = await findUserByName(this.db, username);
-    if (!user || !(await verifyPassword(password, user.password_hash))) return null;
-    // Hashes imported from Harbor (PBKDF2) or made with older parameters become scrypt now.
-    if (needsRehash(user.password_hash))
-      await updateUserPassword(this.db, username, await hashPassword(password));
-    return { principal: { kind: 'user', id: user.id, username: user.username, sysadmin: user.sysadmin } };
-  }
-
-  private async authenticateRobot(
-    name: string,
-    secret: string,
-  ): Promise<{ principal: Principal; robotExpiresAt?: number } | null> {
-    const robot = await findRobotByName(this.db, name);
+  /** The account behind a login name as it is now, or null if it cannot log in at all. */
+  private async loadAccount(username: string): Promise<Account | null> {
+    if (!username.startsWith(ROBOT_PREFIX)) {
+      const user = await findUserByName(this.db, username);
+      if (!user) return null;
+      return {
+        principal: { kind: 'user', id: user.id, username: user.username, sysadmin: user.sysadmin },
+        hash: user.password_hash,
+      };
+    }
+    const robot = await findRobotByName(this.db, username);
     if (!robot || robot.disabled) return null;
     const expiresAt = robot.expires_at ? robot.expires_at.getTime() : undefined;
     if (expiresAt !== undefined && expiresAt <= Date.now()) return null;
-    if (!(await verifyPassword(secret, robot.secret_hash))) return null;
     return {
       principal: {
         kind: 'robot',
@@ -136,6 +147,7 @@ export class AuthService {
         projectId: robot.project_id,
         permissions: robot.permissions,
       },
+      hash: robot.secret_hash,
       ...(expiresAt !== undefined && { robotExpiresAt: expiresAt }),
     };
   }
