@@ -40,6 +40,7 @@ import { BackgroundTasks } from './services/background-tasks.js';
 import { UploadService } from './services/registry/upload-service.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem-driver.js';
+import { S3Driver } from './storage/s3-driver.js';
 
 // The composition root: builds every component from the configuration and owns their lifecycle.
 
@@ -56,23 +57,31 @@ function redisCheck(redis: Redis): () => Promise<void> {
 export interface Backends {
   db: Database;
   storage: StorageDriver;
+  /** Closes the database and releases the storage's connections. */
+  close(): Promise<void>;
 }
 
 export async function openBackends(config: WharfConfig): Promise<Backends> {
-  const storage = new FilesystemDriver(config.storage.filesystem?.root ?? join(config.data_dir, 'storage'));
+  const s3 = config.storage.s3 ? new S3Driver(config.storage.s3) : null;
+  const storage =
+    s3 ?? new FilesystemDriver(config.storage.filesystem?.root ?? join(config.data_dir, 'storage'));
   const db = usesExternalDatabase(config)
     ? await openPostgresDatabase({
         connection: connectionSettings(config.database),
         poolSize: config.database.pool_size,
       })
     : await openPgliteDatabase(join(config.data_dir, 'pg'));
+  const close = async () => {
+    s3?.close();
+    await db.close();
+  };
   try {
     await migrate(db);
   } catch (err) {
-    await db.close().catch(() => undefined);
+    await close().catch(() => undefined);
     throw err;
   }
-  return { db, storage };
+  return { db, storage, close };
 }
 
 /** An external PostgreSQL (shared by instances) rather than the embedded, single-process PGlite. */
@@ -105,7 +114,8 @@ export function createLogger(config: WharfConfig): Logger {
 }
 
 export async function startServer(config: WharfConfig, logger: Logger): Promise<RunningServer> {
-  const { db, storage } = await openBackends(config);
+  const backends = await openBackends(config);
+  const { db, storage } = backends;
   const instanceName = config.cluster.instance_name ?? `${hostname()}:${config.http.port || process.pid}`;
   const external = usesExternalDatabase(config);
   const redisBus = config.redis
@@ -263,7 +273,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       await audit.flush();
       await pullStats.flush();
       await redisBus?.close();
-      await db.close();
+      await backends.close();
     })();
     return stopped;
   };

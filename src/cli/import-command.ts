@@ -77,7 +77,8 @@ export async function runImport(args: string[]): Promise<number> {
 
   const source = await openPostgresDatabase({ connection: { connectionString: sourceUrl }, poolSize: 1 });
   try {
-    const { db } = await openBackends(config);
+    const backends = await openBackends(config);
+    const { db } = backends;
     try {
       console.log(`wharf import harbor${dryRun ? ' (dry run: nothing is written)' : ''}`);
       const options = { dryRun, onChange: (c: ImportChange) => console.log(changeLine(c, dryRun)) };
@@ -104,7 +105,7 @@ export async function runImport(args: string[]): Promise<number> {
       }
       return 0;
     } finally {
-      await db.close();
+      await backends.close();
     }
   } finally {
     await source.close();

@@ -79,7 +79,8 @@ async function runFsck(args: string[]): Promise<number> {
     },
   });
   const config = configFrom(values);
-  const { db, storage } = await openBackends(config);
+  const backends = await openBackends(config);
+  const { db, storage } = backends;
   try {
     const report = await fsck(db, storage, {
       repair: values.repair ?? false,
@@ -96,7 +97,7 @@ async function runFsck(args: string[]): Promise<number> {
     );
     return open === 0 ? 0 : 1;
   } finally {
-    await db.close();
+    await backends.close();
   }
 }
 

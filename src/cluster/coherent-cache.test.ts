@@ -5,7 +5,8 @@ import { createLocalLookupCache } from './lookup-cache.js';
 
 /** Two or more instances joined by an in-memory bus that can be taken down and brought back. */
 function makeNetwork() {
-  const members: Array<{ id: number; deliver: (topic: Topic, payload: string) => void; gap: () => void }> = [];
+  const members: Array<{ id: number; deliver: (topic: Topic, payload: string) => void; gap: () => void }> =
+    [];
   let up = true;
   let next = 0;
   const join = (): ClusterBus => {

@@ -103,3 +103,33 @@ export function assertValidKey(key: string): void {
     throw new Error(`invalid storage key: ${JSON.stringify(key.slice(0, 100))}`);
   }
 }
+
+/** Whether a name is a valid key (listings skip names no key can have). */
+export function isValidKey(key: string): boolean {
+  try {
+    assertValidKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The [start, end) slice of an object of `size` bytes that `range` asks for. Throws
+ * StorageRangeError for a range that does not lie within the object. Every driver uses it, so
+ * that they all draw the line in the same place.
+ */
+export function resolveRange(range: ByteRange | undefined, size: number): { start: number; end: number } {
+  const start = range?.offset ?? 0;
+  const end = range?.length === undefined ? size : start + range.length;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size) {
+    throw new StorageRangeError(
+      `range offset ${range?.offset} length ${range?.length} is outside an object of ${size} bytes`,
+    );
+  }
+  return { start, end };
+}
+
+export function assertOffset(offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new StorageRangeError(`invalid offset ${offset}`);
+}

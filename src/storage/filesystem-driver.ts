@@ -18,7 +18,10 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  assertOffset,
   assertValidKey,
+  isValidKey,
+  resolveRange,
   StorageNotFoundError,
   StorageRangeError,
   type ByteRange,
@@ -300,26 +303,6 @@ export class FilesystemDriver implements StorageDriver {
   }
 }
 
-/**
- * The [start, end) slice of an object of `size` bytes that `range` asks for. Throws
- * StorageRangeError for a range that does not lie within the object. The memory driver uses it
- * too, so that both drivers draw the line in the same place.
- */
-export function resolveRange(range: ByteRange | undefined, size: number): { start: number; end: number } {
-  const start = range?.offset ?? 0;
-  const end = range?.length === undefined ? size : start + range.length;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size) {
-    throw new StorageRangeError(
-      `range offset ${range?.offset} length ${range?.length} is outside an object of ${size} bytes`,
-    );
-  }
-  return { start, end };
-}
-
-export function assertOffset(offset: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new StorageRangeError(`invalid offset ${offset}`);
-}
-
 /** Fills a new, empty file with body, makes it durable and closes it. */
 async function fill(handle: FileHandle, body: Readable | Uint8Array): Promise<number> {
   try {
@@ -397,15 +380,6 @@ async function* walk(dir: string, keyPrefix: string): AsyncGenerator<string> {
     if (!isValidKey(key)) continue;
     if (entry.isDirectory()) yield* walk(join(dir, entry.name), key);
     else if (entry.isFile()) yield key;
-  }
-}
-
-function isValidKey(key: string): boolean {
-  try {
-    assertValidKey(key);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import {
+  assertOffset,
   assertValidKey,
+  resolveRange,
   StorageNotFoundError,
   StorageRangeError,
   type ByteRange,
@@ -9,7 +11,6 @@ import {
   type StorageDriver,
 } from './driver.js';
 import { copyFromStream } from './copy.js';
-import { assertOffset, resolveRange } from './filesystem-driver.js';
 
 interface StoredObject {
   data: Buffer;
