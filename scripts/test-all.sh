@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test tier (unit, integration on PGlite and on PostgreSQL, end-to-end) in one go:
+# Runs every test tier (unit, integration on PGlite and on PostgreSQL, storage, HA, end-to-end) in one go:
 # `npm test`. On a fresh Debian 12 machine, as root, it installs the Debian packages the tests
 # drive; as anyone else it says which ones are missing. Ends with one line `N passed, M failed,
 # K skipped` and exits non-zero on any failure.
@@ -105,7 +105,7 @@ fi
 timeout_args=(--kill-after=30s)
 [[ -t 0 ]] && timeout_args+=(--foreground)
 
-say "Tests (vitest run: unit, integration-pglite, integration-postgres, e2e; bound $limit)"
+say "Tests (vitest run: unit, integration-pglite, integration-postgres, storage, ha, e2e; bound $limit)"
 set +e
 # shellcheck disable=SC2086 # VITEST_ARGS is a list of words on purpose
 timeout "${timeout_args[@]}" "$limit" \

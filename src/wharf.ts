@@ -173,7 +173,6 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   );
   const manifests = new ManifestService(deps);
   let draining = false;
-  let closing = false;
   const background = new BackgroundTasks((task, err) => logger.warn({ err, task }, 'background task failed'));
   const expireMs = config.uploads.expire_after_hours * 3_600_000;
   background.add({
@@ -241,7 +240,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       : null,
     trustProxy: config.http.trust_proxy,
     instanceName,
-    lifecycle: { isDraining: () => draining, isClosing: () => closing },
+    lifecycle: { isDraining: () => draining },
   });
   app.server.keepAliveTimeout = 65_000;
   app.server.requestTimeout = 0; // large blob uploads may legitimately take long
@@ -260,7 +259,6 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
         logger.info({ seconds: config.shutdown.drain_seconds }, 'draining: not ready, still serving');
         await new Promise((r) => setTimeout(r, drainMs));
       }
-      closing = true;
       const graceMs = config.shutdown.grace_seconds * 1000;
       const forced = setTimeout(() => {
         logger.warn('shutdown grace period over; closing remaining connections');

@@ -57,12 +57,11 @@ export interface AppDeps {
 /**
  * Where the instance is in its life. Draining (after SIGTERM): /readyz says 503 so the load
  * balancer takes the instance out, while requests are still served (each response closes its
- * connection, so the balancer's kept-alive connections go away). Closing: the listener is shut,
- * in-flight requests finish, and a request that still arrives on an open connection gets 503.
+ * connection, so the balancer's kept-alive connections go away). Then the listener is shut and
+ * in-flight requests finish (src/wharf.ts).
  */
 export interface Lifecycle {
   isDraining(): boolean;
-  isClosing(): boolean;
 }
 
 const OCI_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -81,7 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     // Repository names may be long; digests and tags are bounded by the services.
     routerOptions: { maxParamLength: 1024 },
-    // Requests that arrive while closing get the OCI-shaped 503 of the onRequest hook instead.
+    // Requests that arrive on an open connection while closing are served (see onRequest).
     return503OnClosing: false,
     trustProxy: deps.trustProxy,
   });
@@ -116,11 +115,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     reply.header('x-wharf-instance', deps.instanceName);
     if (request.url.startsWith('/v2')) reply.header('docker-distribution-api-version', 'registry/2.0');
+    // Draining or closing, a request that still arrives (on a connection the load balancer kept
+    // open) is served, and its connection closed after the response: refusing it would turn a
+    // request the balancer cannot retry (a PATCH whose body it sent) into a client error.
     if (deps.lifecycle.isDraining()) reply.header('connection', 'close');
-    if (deps.lifecycle.isClosing()) {
-      reply.header('retry-after', '1');
-      throw new RegistryError('UNAVAILABLE', 'this instance is shutting down; retry');
-    }
   });
 
   app.addHook('onResponse', async (request, reply) => {
