@@ -20,5 +20,7 @@ registerHooks({
   },
 });
 
-const { main } = await import('./main.js');
-process.exitCode = await main(process.argv.slice(2));
+// `node bench/run.ts scale-out [...]` runs the scale-out bench; anything else the main one.
+const [first, ...rest] = process.argv.slice(2);
+const { main } = first === 'scale-out' ? await import('./scale-out.js') : await import('./main.js');
+process.exitCode = await main(first === 'scale-out' ? rest : process.argv.slice(2));

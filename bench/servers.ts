@@ -61,8 +61,18 @@ export function dockerRegistryVersion(): string {
   return out.split(/\s+/).pop() ?? out;
 }
 
+export interface WharfBenchOptions {
+  /** More YAML lines for the configuration (an external database, Redis, shared storage...). */
+  extraConfig?: string[];
+  /** Instances sharing one database must share the admin password the first one sets. */
+  adminPassword?: string;
+}
+
 /** Starts `dist/cli/main.js serve` on a free loopback port with its own data directory. */
-async function startWharf(label: string): Promise<Server & { port: number }> {
+export async function startWharf(
+  label: string,
+  options: WharfBenchOptions = {},
+): Promise<Server & { port: number }> {
   const cli = join(repoRoot, 'dist', 'cli', 'main.js');
   if (!existsSync(cli)) {
     throw new Error(
@@ -87,10 +97,11 @@ async function startWharf(label: string): Promise<Server & { port: number }> {
       '  requests: false',
       'audit:',
       '  log_pulls: false',
+      ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
   );
-  const password = randomBytes(18).toString('base64url');
+  const password = options.adminPassword ?? randomBytes(18).toString('base64url');
   const child = spawn(
     process.execPath,
     // As `npm start` runs it: Liftoff-only WASM for the embedded database (docs/architecture.md).

@@ -47,9 +47,11 @@ import { S3Driver } from './storage/s3-driver.js';
 /** With an external database, a cached lookup is trusted this long at most (see coherent-cache.ts). */
 const LOOKUP_MAX_AGE_MS = 60_000;
 
-function redisCheck(redis: Redis): () => Promise<void> {
+function redisCheck(redis: () => Redis | null): () => Promise<void> {
   return async () => {
-    const answer = await redis.ping();
+    const client = redis();
+    if (!client) throw new Error('no redis connection');
+    const answer = await client.ping();
     if (answer !== 'PONG') throw new Error(`unexpected PING answer ${answer}`);
   };
 }
@@ -230,7 +232,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     metrics,
     health: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
-      ...(redisBus?.redis ? [{ name: 'redis', check: redisCheck(redisBus.redis) }] : []),
+      ...(redisBus ? [{ name: 'redis', check: redisCheck(() => redisBus.redis) }] : []),
       { name: 'storage', check: () => storage.check() },
       { name: 'jobs', check: () => background.check() },
     ],

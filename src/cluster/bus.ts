@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from '../config/schema.js';
-import { createRedis } from './redis.js';
+import { createRedis, type RedisRole } from './redis.js';
 
 // Messages between the instances of a cluster, over Redis pub/sub: "this repository changed",
 // "forget remembered credentials". Delivery is at most once, so the bus tells its users whether it
@@ -13,8 +13,12 @@ export type Topic = 'repository-changed' | 'credentials-changed';
 
 export interface ClusterBus {
   isLive(): boolean;
-  /** Sends to every other instance; failures are logged, never thrown (Redis is an accelerator). */
-  publish(topic: Topic, payload: string): void;
+  /**
+   * Sends to every other instance; resolves when Redis has taken the message (or failed to:
+   * failures are logged, never thrown, and bounded by the command timeout: Redis is an
+   * accelerator).
+   */
+  publish(topic: Topic, payload: string): Promise<void>;
   on(topic: Topic, handler: (payload: string) => void): void;
   /** Called when messages may have been missed: drop whatever depends on having heard them. */
   onGap(handler: () => void): void;
@@ -26,7 +30,7 @@ export interface ClusterBus {
 /** Without Redis: never live, so caches that need the cluster's messages stay off. */
 export const noClusterBus: ClusterBus = {
   isLive: () => false,
-  publish: () => undefined,
+  publish: async () => undefined,
   on: () => undefined,
   onGap: () => undefined,
   redis: null,
@@ -44,14 +48,21 @@ interface Message {
 }
 
 export function createRedisBus(config: RedisConfig, instanceId: string, logger: Logger): ClusterBus {
-  const commands = createRedis(config, 'commands');
-  const subscriber = createRedis(config, 'subscriber');
   const channel = `${config.key_prefix}events`;
   const handlers = new Map<Topic, Array<(payload: string) => void>>();
   const gapHandlers: Array<() => void> = [];
   let live = false;
   let closed = false;
 
+  // ioredis emits 'error' on every failed reconnect; unhandled it would crash the process. One
+  // line per outage is enough: the 'down' and 'live' transitions are logged below.
+  let lastErrorLog = 0;
+  const logThrottled = (err: unknown, message: string) => {
+    const now = Date.now();
+    if (now - lastErrorLog < 30_000) return;
+    lastErrorLog = now;
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, message);
+  };
   const gap = () => {
     for (const handler of gapHandlers) handler();
   };
@@ -61,52 +72,63 @@ export function createRedisBus(config: RedisConfig, instanceId: string, logger: 
     logger.warn({ reason }, 'cluster bus down: shared caches off until Redis is back');
     gap();
   };
-  subscriber.on('ready', () => {
-    subscriber.subscribe(channel).then(
-      () => {
+
+  /**
+   * A connection that is replaced should the client ever give up on it ('end': it does not with
+   * the retry strategies of redis.ts, but a Sentinel corner case once did): the bus must heal.
+   */
+  const keep = (role: RedisRole, setUp: (client: Redis) => void): (() => Redis) => {
+    let client: Redis;
+    const open = () => {
+      client = createRedis(config, role);
+      client.on('error', (err: Error) => logThrottled(err, `redis ${role} connection error (retrying)`));
+      client.once('end', () => {
         if (closed) return;
-        // Whatever was cached before may have missed messages while we were away.
-        gap();
-        live = true;
-        logger.info('cluster bus live: shared caches on');
-      },
-      (err: unknown) => logger.warn({ err: String(err) }, 'subscribing to the cluster bus failed'),
-    );
-  });
-  subscriber.on('close', () => goDown('connection closed'));
-  subscriber.on('reconnecting', () => goDown('reconnecting'));
-  subscriber.on('message', (messageChannel: string, raw: string) => {
-    if (messageChannel !== channel) return;
-    let message: Message;
-    try {
-      message = JSON.parse(raw) as Message;
-    } catch {
-      return;
-    }
-    if (message.from === instanceId) return;
-    for (const handler of handlers.get(message.topic) ?? []) handler(message.payload);
-  });
-  // ioredis emits 'error' on every failed reconnect; unhandled it would crash the process. One
-  // line per outage is enough: the 'down' and 'live' transitions are logged above.
-  let lastErrorLog = 0;
-  const logThrottled = (err: unknown, message: string) => {
-    const now = Date.now();
-    if (now - lastErrorLog < 30_000) return;
-    lastErrorLog = now;
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, message);
+        logger.warn({ role }, 'redis connection ended; opening a new one');
+        setTimeout(open, 1_000).unref();
+      });
+      setUp(client);
+      // lazyConnect: connect now, without waiting; a failure is retried by the retry strategy.
+      client.connect().catch(() => undefined);
+    };
+    open();
+    return () => client;
   };
-  const onError = (err: Error) => logThrottled(err, 'redis connection error (retrying)');
-  commands.on('error', onError);
-  subscriber.on('error', onError);
-  // lazyConnect: connect now, without waiting; a failure is retried by the retry strategy.
-  commands.connect().catch(() => undefined);
-  subscriber.connect().catch(() => undefined);
+
+  const commands = keep('commands', () => undefined);
+  const subscriber = keep('subscriber', (client) => {
+    client.on('ready', () => {
+      client.subscribe(channel).then(
+        () => {
+          if (closed || client !== subscriber()) return;
+          // Whatever was cached before may have missed messages while we were away.
+          gap();
+          live = true;
+          logger.info('cluster bus live: shared caches on');
+        },
+        (err: unknown) => logThrottled(err, 'subscribing to the cluster bus failed'),
+      );
+    });
+    client.on('close', () => goDown('connection closed'));
+    client.on('reconnecting', () => goDown('reconnecting'));
+    client.on('message', (messageChannel: string, raw: string) => {
+      if (messageChannel !== channel) return;
+      let message: Message;
+      try {
+        message = JSON.parse(raw) as Message;
+      } catch {
+        return;
+      }
+      if (message.from === instanceId) return;
+      for (const handler of handlers.get(message.topic) ?? []) handler(message.payload);
+    });
+  });
 
   return {
     isLive: () => live,
-    publish(topic, payload) {
+    async publish(topic, payload) {
       const message: Message = { from: instanceId, topic, payload };
-      commands
+      await commands()
         .publish(channel, JSON.stringify(message))
         .catch((err: unknown) => logThrottled(err, `publishing ${topic} to the cluster bus failed`));
     },
@@ -116,12 +138,14 @@ export function createRedisBus(config: RedisConfig, instanceId: string, logger: 
     onGap(handler) {
       gapHandlers.push(handler);
     },
-    redis: commands,
+    get redis() {
+      return commands();
+    },
     async close() {
       closed = true;
       live = false;
-      subscriber.disconnect();
-      commands.disconnect();
+      subscriber().disconnect();
+      commands().disconnect();
     },
   };
 }

@@ -20,7 +20,7 @@ function makeNetwork() {
     });
     return {
       isLive: () => up,
-      publish(topic, payload) {
+      async publish(topic, payload) {
         if (!up) return;
         for (const m of members) if (m.id !== id) m.deliver(topic, payload);
       },
@@ -38,17 +38,17 @@ function makeNetwork() {
 }
 
 describe('coherent lookup cache', () => {
-  it("drops an entry on every instance when one instance's write invalidates it", () => {
+  it("drops an entry on every instance when one instance's write invalidates it", async () => {
     const net = makeNetwork();
     const a = createCoherentLookupCache(createLocalLookupCache(100), net.join());
     const b = createCoherentLookupCache(createLocalLookupCache(100), net.join());
     b.set('library/app', 'latest', 'sha256:old', b.epoch());
     expect(b.get('library/app', 'latest')).toBe('sha256:old');
-    a.invalidate('library/app');
+    await a.invalidate('library/app');
     expect(b.get('library/app', 'latest')).toBeUndefined();
   });
 
-  it('answers nothing while the bus is down, and forgets what it had when it comes back', () => {
+  it('answers nothing while the bus is down, and forgets what it had when it comes back', async () => {
     const net = makeNetwork();
     const outcomes: CacheOutcome[] = [];
     const b = createCoherentLookupCache(createLocalLookupCache(100), net.join(), (o) => outcomes.push(o));
@@ -64,12 +64,12 @@ describe('coherent lookup cache', () => {
     expect(outcomes).toEqual(['bypass', 'miss', 'hit']);
   });
 
-  it('ignores an answer read before another instance invalidated the repository', () => {
+  it('ignores an answer read before another instance invalidated the repository', async () => {
     const net = makeNetwork();
     const a = createCoherentLookupCache(createLocalLookupCache(100), net.join());
     const b = createCoherentLookupCache(createLocalLookupCache(100), net.join());
     const before = b.epoch();
-    a.invalidate('r');
+    await a.invalidate('r');
     b.set('r', 'k', 'read before the write', before);
     expect(b.get('r', 'k')).toBeUndefined();
   });

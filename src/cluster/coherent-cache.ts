@@ -15,7 +15,7 @@ export function createCoherentLookupCache(
   bus: ClusterBus,
   observe: (outcome: CacheOutcome) => void = () => undefined,
 ): LookupCache {
-  bus.on('repository-changed', (scope) => local.invalidate(scope));
+  bus.on('repository-changed', (scope) => void local.invalidate(scope));
   bus.onGap(() => local.clear());
   return {
     get<T>(scope: string, key: string): T | undefined {
@@ -31,9 +31,12 @@ export function createCoherentLookupCache(
     set<T>(scope: string, key: string, value: T, epoch: number): void {
       if (bus.isLive()) local.set(scope, key, value, epoch);
     },
-    invalidate(scope: string): void {
-      local.invalidate(scope);
-      bus.publish('repository-changed', scope);
+    async invalidate(scope: string): Promise<void> {
+      await local.invalidate(scope);
+      // Awaited: the write's response goes out only after Redis has accepted the message, and
+      // Redis sends it to every subscriber before it answers the publisher, so the other
+      // instances have it in hand before a client can act on the response.
+      await bus.publish('repository-changed', scope);
     },
     clear: () => local.clear(),
   };

@@ -12,8 +12,11 @@ export interface LookupCache {
   /** Take before reading the database; pass to set(), which ignores answers older than a write. */
   epoch(): number;
   set<T>(repository: string, key: string, value: T, epoch: number): void;
-  /** Forgets everything cached for the repository. Call on every write to it. */
-  invalidate(repository: string): void;
+  /**
+   * Forgets everything cached for the repository. Call on every write to it, and await it before
+   * answering: with a cluster, it resolves once the other instances have been told.
+   */
+  invalidate(repository: string): Promise<void>;
   /** Forgets everything (when this process may have missed invalidations). */
   clear(): void;
 }
@@ -22,7 +25,7 @@ export const disabledLookupCache: LookupCache = {
   get: () => undefined,
   epoch: () => 0,
   set: () => undefined,
-  invalidate: () => undefined,
+  invalidate: async () => undefined,
   clear: () => undefined,
 };
 
@@ -63,7 +66,7 @@ export function createLocalLookupCache(maxEntries: number, maxAgeMs = Infinity):
         byRepository.delete(name);
       }
     },
-    invalidate(repository: string): void {
+    async invalidate(repository: string): Promise<void> {
       currentEpoch++;
       const entries = byRepository.get(repository);
       if (entries) {

@@ -41,8 +41,9 @@ export function redisOptions(config: RedisConfig, role: RedisRole): RedisOptions
       sentinels: config.sentinel.addresses.map(parseHostPort),
       name: config.sentinel.master_name,
       ...(config.sentinel.password !== undefined && { sentinelPassword: config.sentinel.password }),
-      // Follow +switch-master at once instead of waiting for the old master to fail a command.
-      failoverDetector: true,
+      // No failoverDetector: with it, ioredis 6 ended the connection for good when the sentinels
+      // switched masters (test/ha/sentinel-failover.test.ts). Without it, losing the old master
+      // makes the client ask the sentinels again, which name the new one.
       sentinelRetryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     };
   }

@@ -69,8 +69,8 @@ export class AccessService {
   }
 
   /** Drops cached facts after the project, its metadata or its members changed. */
-  invalidateProject(name: string): void {
-    this.cache.invalidate(cacheScope(name));
+  async invalidateProject(name: string): Promise<void> {
+    await this.cache.invalidate(cacheScope(name));
   }
 
   async role(principal: Principal, project: ProjectAccessFacts): Promise<number | null> {

@@ -120,9 +120,9 @@ export class AuthService {
   }
 
   /** Forgets every remembered credential (after a password, secret or account change), everywhere. */
-  forgetVerified(): void {
+  async forgetVerified(): Promise<void> {
     this.verified.clear();
-    this.bus.publish('credentials-changed', '');
+    await this.bus.publish('credentials-changed', '');
   }
 
   /** The account behind a login name as it is now, or null if it cannot log in at all. */

@@ -151,7 +151,7 @@ export class CatalogApiService {
       'delete',
     );
     await deleteRepositoryRows(this.db, repository.id);
-    this.lookups.invalidate(repository.name);
+    await this.lookups.invalidate(repository.name);
   }
 
   // --- artifacts ----------------------------------------------------------------------------
@@ -224,7 +224,7 @@ export class CatalogApiService {
         await deleteArtifactRows(tx, repository.id, row.id);
       });
     } finally {
-      this.lookups.invalidate(repository.name);
+      await this.lookups.invalidate(repository.name);
     }
   }
 
@@ -274,7 +274,7 @@ export class CatalogApiService {
       if (isUniqueViolation(err)) throw new ServiceError('conflict', `tag ${name} already exists`);
       throw err;
     } finally {
-      this.lookups.invalidate(repository.name);
+      await this.lookups.invalidate(repository.name);
     }
   }
 
@@ -294,7 +294,7 @@ export class CatalogApiService {
     try {
       await deleteTag(this.db, repository.id, tag);
     } finally {
-      this.lookups.invalidate(repository.name);
+      await this.lookups.invalidate(repository.name);
     }
   }
 

@@ -63,7 +63,7 @@ export class MemberService {
       throw new ServiceError('conflict', `${target.username} is already a member of ${project.name}`);
     }
     const id = await setUserMembership(this.db, project.id, target.id, role);
-    this.access.invalidateProject(project.name);
+    await this.access.invalidateProject(project.name);
     return id;
   }
 
@@ -78,13 +78,13 @@ export class MemberService {
       throw new ServiceError('invalid', 'role_id must be 1 (projectAdmin) to 5 (limitedGuest)');
     await this.get(principal, project, memberId);
     await updateMemberRole(this.db, memberId, role);
-    this.access.invalidateProject(project.name);
+    await this.access.invalidateProject(project.name);
   }
 
   async remove(principal: Principal, project: ProjectRow, memberId: number): Promise<void> {
     await this.projects.require(principal, project, 'member', 'delete');
     await this.get(principal, project, memberId);
     await deleteMember(this.db, memberId);
-    this.access.invalidateProject(project.name);
+    await this.access.invalidateProject(project.name);
   }
 }

@@ -96,7 +96,7 @@ export class ProjectService {
       return row;
     });
     if (!project) throw new ServiceError('conflict', `project ${name} already exists`);
-    this.access.invalidateProject(name);
+    await this.access.invalidateProject(name);
     return project;
   }
 
@@ -187,7 +187,7 @@ export class ProjectService {
   ): Promise<void> {
     await this.require(principal, project, 'project', 'update');
     await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
-    this.access.invalidateProject(project.name);
+    await this.access.invalidateProject(project.name);
   }
 
   async setMetadata(
@@ -197,7 +197,7 @@ export class ProjectService {
   ): Promise<void> {
     await this.require(principal, project, 'metadata', 'update');
     await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
-    this.access.invalidateProject(project.name);
+    await this.access.invalidateProject(project.name);
   }
 
   async deleteMetadata(principal: Principal, project: ProjectRow, name: string): Promise<void> {
@@ -206,7 +206,7 @@ export class ProjectService {
     if (!(await deleteProjectMetadata(this.db, project.id, name))) {
       throw new ServiceError('not-found', `metadata ${name} not found`);
     }
-    this.access.invalidateProject(project.name);
+    await this.access.invalidateProject(project.name);
   }
 
   /** Repository count, members per role and stored bytes of a project (its summary). */
@@ -242,6 +242,6 @@ export class ProjectService {
       );
     }
     await deleteProject(this.db, project.id);
-    this.access.invalidateProject(project.name);
+    await this.access.invalidateProject(project.name);
   }
 }

@@ -338,7 +338,15 @@ async function withParent<T>(path: string, op: () => Promise<T>): Promise<[T, st
       return [await op(), created];
     } catch (err) {
       if (errorCode(err) !== 'ENOENT' || attempt >= PARENT_ATTEMPTS) throw err;
-      created = (await mkdir(dirname(path), { recursive: true })) ?? created;
+      try {
+        created = (await mkdir(dirname(path), { recursive: true })) ?? created;
+      } catch (mkdirErr) {
+        // Another process (an instance on the same shared storage) may be removing the empty
+        // parents this mkdir walks through at the very moment: ENOENT or ENOTDIR then means
+        // "try again", like the ENOENT of the operation itself.
+        const code = errorCode(mkdirErr);
+        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || attempt >= PARENT_ATTEMPTS) throw mkdirErr;
+      }
     }
   }
 }

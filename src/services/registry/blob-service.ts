@@ -62,7 +62,7 @@ export class BlobService {
     const repo = await findRepository(this.deps.db, repository);
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
     const unlinked = await unlinkBlob(this.deps.db, repo.id, digest.value);
-    this.deps.lookups.invalidate(repository);
+    await this.deps.lookups.invalidate(repository);
     if (!unlinked) {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest.value} is not in repository ${repository}`);
     }

@@ -106,7 +106,7 @@ export class ManifestService {
       for (const tag of tags) await setTag(tx, repo.id, tag, row.id);
       await touchRepository(tx, repo.id);
     });
-    this.deps.lookups.invalidate(repository);
+    await this.deps.lookups.invalidate(repository);
     this.deps.manifestCache.set(digest.value, bytes);
     return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
   }
@@ -147,7 +147,7 @@ export class ManifestService {
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
     if ('tag' in ref) {
       const deleted = await deleteTag(this.deps.db, repo.id, ref.tag);
-      this.deps.lookups.invalidate(repository);
+      await this.deps.lookups.invalidate(repository);
       if (!deleted) {
         throw new RegistryError('MANIFEST_UNKNOWN', `tag ${ref.tag} is not in repository ${repository}`);
       }
@@ -164,7 +164,7 @@ export class ManifestService {
       await unlinkBlob(tx, repo.id, ref.digest.value);
       await touchRepository(tx, repo.id);
     });
-    this.deps.lookups.invalidate(repository);
+    await this.deps.lookups.invalidate(repository);
   }
 
   /** The referrers API: manifests whose subject is `digest`, optionally filtered by artifactType. */
