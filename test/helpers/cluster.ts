@@ -16,7 +16,7 @@ import {
   type LoadBalancer,
 } from './load-balancer.js';
 import { OciClient } from './oci-client.js';
-import { startPostgres, type PostgresServer } from './postgres.js';
+import { canConnect, startPostgres, type PostgresServer } from './postgres.js';
 import { startRedis, startSentinelSet, type RedisServer, type SentinelSet } from './redis.js';
 import { runCli, type CliResult } from './run-cli.js';
 import { adminAuth, createProject, DEFAULT_TEST_PROJECTS, startWharf, type WharfHandle } from './server.js';
@@ -119,20 +119,6 @@ export interface RestartablePostgres {
   isRunning(): boolean;
   /** Stops it for good and removes everything. Safe to call more than once. */
   dispose(): Promise<void>;
-}
-
-async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 async function postmasterPid(dataDir: string): Promise<number | undefined> {

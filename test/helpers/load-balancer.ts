@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
+import { killOnExit, waitForExit } from './processes.js';
 
 export interface Backend {
   host: string;
@@ -262,18 +263,6 @@ async function readIfExists(path: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** Kills what is still running if the test process exits without stop() (crash, timeout). */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) killGroup(child, 'SIGKILL');
-  });
-}
-
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
@@ -281,11 +270,6 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function waitForPort(port: number, child: ChildProcess, errPath: string): Promise<void> {
@@ -343,25 +327,22 @@ async function startProcess(
   stdoutPath: string,
   stderrPath: string,
 ): Promise<Started> {
-  installExitHook();
   const out = openSync(stdoutPath, 'a');
   const err = openSync(stderrPath, 'a');
   // detached: its own process group, so that stop() reaches the workers too.
   const child = spawn(command, args, { cwd: dir, detached: true, stdio: ['ignore', out, err] });
   closeSync(out);
   closeSync(err);
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  killOnExit(child, () => killGroup(child, 'SIGKILL'));
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       killGroup(child, 'SIGTERM');
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), STOP_TIMEOUT_MS);
-      await exited(child);
+      await waitForExit(child, 2 * STOP_TIMEOUT_MS);
       clearTimeout(timer);
       // Workers of a master that died first.
       killGroup(child, 'SIGKILL');
-      live.delete(child);
       // WHARF_TEST_KEEP_LB_DIR=1 keeps configuration and logs for a post-mortem.
       if (process.env.WHARF_TEST_KEEP_LB_DIR) console.error(`load balancer files kept in ${dir}`);
       else await rm(dir, { recursive: true, force: true });

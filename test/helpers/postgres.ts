@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
+import { hasExited, waitForExit } from './processes.js';
 
 // A real, throwaway PostgreSQL server for tests: Debian's binaries, a temporary data directory,
 // loopback only, no durability (fsync off). PostgreSQL refuses to run as root, so as root the
@@ -88,23 +89,8 @@ export async function createDatabaseAt(adminUrl: string, name?: string): Promise
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) return true;
-  return new Promise<boolean>((resolve) => {
-    // Cleared on exit: a pending timer would keep vitest's main process alive after teardown.
-    const timer = setTimeout(() => resolve(exited(child)), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-async function canConnect(url: string): Promise<boolean> {
+/** Whether a connection to url opens and answers SELECT 1 (within about a second). */
+export async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
   // A refused connection also emits 'error'; without a listener it would be thrown as uncaught.
   client.on('error', () => undefined);
@@ -206,7 +192,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
       const deadline = Date.now() + START_TIMEOUT_MS;
       let ready = false;
-      while (!exited(child) && Date.now() < deadline) {
+      while (!hasExited(child) && Date.now() < deadline) {
         if (await canConnect(url)) {
           ready = true;
           break;
@@ -214,10 +200,10 @@ export async function startPostgres(): Promise<PostgresServer> {
         await sleep(100);
       }
       if (ready) return running(spawned, url, base);
-      const why = exited(child)
+      const why = hasExited(child)
         ? `exited (${child.exitCode ?? child.signalCode}) before accepting connections`
         : `did not accept connections within ${START_TIMEOUT_MS} ms`;
-      if (!exited(child)) {
+      if (!hasExited(child)) {
         child.kill('SIGKILL');
         await waitForExit(child, STOP_TIMEOUT_MS);
       }
@@ -254,7 +240,7 @@ function running({ child, port }: Spawned, url: string, base: string): PostgresS
       // The sentinel would otherwise race us to the same pid and directory.
       sentinel.kill('SIGKILL');
       sentinel.stdin?.destroy();
-      if (!exited(child)) {
+      if (!hasExited(child)) {
         child.kill('SIGINT'); // fast shutdown: disconnects clients instead of waiting for them
         if (!(await waitForExit(child, STOP_TIMEOUT_MS))) {
           child.kill('SIGKILL');

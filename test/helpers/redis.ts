@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
+import { hasExited, killOnExit, waitForExit } from './processes.js';
 
 // Real Redis for the HA tests: Debian's redis-server and redis-sentinel, in the foreground, on
 // loopback, without persistence, each in a directory of its own. A plain server can be stopped
@@ -73,32 +74,6 @@ export async function redisInfo(port: number, section: string): Promise<Record<s
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) return true;
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(exited(child)), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 /**
  * A detached shell holding the read end of a pipe from this process: when this process dies in
  * any way the pipe closes and the shell SIGKILLs `pid`. Killed itself when the process stops.
@@ -120,7 +95,6 @@ interface Spawned {
 }
 
 async function spawnLogged(command: string, args: string[], dir: string, logName: string): Promise<Spawned> {
-  installExitHook();
   const log = openSync(join(dir, logName), 'a');
   let child: ChildProcess;
   try {
@@ -129,22 +103,20 @@ async function spawnLogged(command: string, args: string[], dir: string, logName
     closeSync(log);
   }
   child.unref();
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  killOnExit(child);
   if (child.pid === undefined) throw new Error(`${command} did not start`);
   return { child, watchdog: startWatchdog(child.pid) };
 }
 
 async function terminate(spawned: Spawned, signal: NodeJS.Signals): Promise<void> {
   const { child, watchdog } = spawned;
-  if (!exited(child)) {
+  if (!hasExited(child)) {
     child.kill(signal);
     if (!(await waitForExit(child, STOP_TIMEOUT_MS))) {
       child.kill('SIGKILL');
       await waitForExit(child, STOP_TIMEOUT_MS);
     }
   }
-  live.delete(child);
   watchdog.kill('SIGKILL');
   watchdog.stdin?.destroy();
 }
@@ -218,13 +190,14 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 
   let current: Spawned | undefined;
   const start = async () => {
-    if (current && !exited(current.child)) return;
+    if (current && !hasExited(current.child)) return;
     const spawned = await spawnLogged(REDIS_SERVER, args, dir, 'redis.log');
     current = spawned;
     await waitUntil(
       `redis-server on port ${port} answering PING`,
       async () => {
-        if (exited(spawned.child)) throw new Error(`redis-server exited: ${await readFile(logPath, 'utf8')}`);
+        if (hasExited(spawned.child))
+          throw new Error(`redis-server exited: ${await readFile(logPath, 'utf8')}`);
         return answersPing(port);
       },
       START_TIMEOUT_MS,
@@ -237,8 +210,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
-    pid: () => (current && !exited(current.child) ? (current.child.pid ?? -1) : -1),
-    running: () => current !== undefined && !exited(current.child),
+    pid: () => (current && !hasExited(current.child) ? (current.child.pid ?? -1) : -1),
+    running: () => current !== undefined && !hasExited(current.child),
     async stop() {
       if (current) await terminate(current, 'SIGTERM');
     },

@@ -383,7 +383,10 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('wharf import har
 
   beforeAll(async () => {
     harbor = await harborDatabase(HARBOR_1X_ROWS, HARBOR_1X_ALTER);
-    target = await openPostgresDatabase({ connection: { connectionString: await testDatabaseUrl() }, poolSize: 2 });
+    target = await openPostgresDatabase({
+      connection: { connectionString: await testDatabaseUrl() },
+      poolSize: 2,
+    });
     await migrate(target);
   });
 

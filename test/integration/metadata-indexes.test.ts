@@ -52,7 +52,10 @@ describe('listing queries use indexes at scale', () => {
   beforeAll(async () => {
     db =
       process.env.WHARF_TEST_DATABASE === 'postgres'
-        ? await openPostgresDatabase({ connection: { connectionString: await testDatabaseUrl() }, poolSize: 2 })
+        ? await openPostgresDatabase({
+            connection: { connectionString: await testDatabaseUrl() },
+            poolSize: 2,
+          })
         : await openPgliteDatabase(undefined);
     await migrate(db);
     // Every repository belongs to the project named by its first component.
