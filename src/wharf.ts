@@ -26,6 +26,8 @@ import { UserService } from './services/user-service.js';
 import { MemberService } from './services/member-service.js';
 import { RobotService } from './services/robot-service.js';
 import { CatalogApiService } from './services/catalog-api-service.js';
+import { RegistryEndpointService } from './services/registry-endpoint-service.js';
+import { loadEncryptionKey, SecretBox } from './services/secret-box.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
 import { TokenService } from './services/token-service.js';
@@ -37,6 +39,7 @@ import { ListingService } from './services/registry/listing-service.js';
 import { ManifestService } from './services/registry/manifest-service.js';
 import { purgeStaleUploads } from './services/registry/upload-janitor.js';
 import { BackgroundTasks } from './services/background-tasks.js';
+import { JobService } from './jobs/job-service.js';
 import { UploadService } from './services/registry/upload-service.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem-driver.js';
@@ -111,7 +114,14 @@ export function createLogger(config: WharfConfig): Logger {
   return pino({
     level: config.log.level,
     // Credentials never reach the log, whatever logs a request or an error.
-    redact: ['req.headers.authorization', 'headers.authorization', '*.password', 'password'],
+    redact: [
+      'req.headers.authorization',
+      'headers.authorization',
+      '*.password',
+      'password',
+      '*.access_secret',
+      'access_secret',
+    ],
   });
 }
 
@@ -174,6 +184,16 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     access,
   );
   const manifests = new ManifestService(deps);
+  // Remote registry endpoints (replication); their credentials are sealed with a key every instance reads.
+  const registries = new RegistryEndpointService(
+    db,
+    new SecretBox(
+      loadEncryptionKey(
+        config.secrets.encryption_key_file ?? join(config.data_dir, 'secrets', 'encryption.key'),
+        config.secrets.encryption_key_file === undefined,
+      ),
+    ),
+  );
   let draining = false;
   const background = new BackgroundTasks((task, err) => logger.warn({ err, task }, 'background task failed'));
   const expireMs = config.uploads.expire_after_hours * 3_600_000;
@@ -189,6 +209,13 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       run: () => audit.purgeOlderThan(config.audit.retention_days),
     });
   }
+  // The durable job service (src/jobs): job types are registered by the features that own them.
+  const jobs = new JobService({
+    db,
+    instanceName,
+    maxJobWorkers: config.jobservice.max_job_workers,
+    onError: (err, context) => logger.warn({ err, context }, 'job service'),
+  });
   const app = await buildApp({
     logger,
     logRequests: config.log.requests,
@@ -215,6 +242,8 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       members: new MemberService(db, projects, access),
       robots: new RobotService(db, projects, access, auth),
       catalog: new CatalogApiService(db, projects, access, manifests, deps.lookups),
+      registries,
+      jobs,
     },
     audit,
     pullStats,
@@ -248,6 +277,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   app.server.requestTimeout = 0; // large blob uploads may legitimately take long
   app.server.headersTimeout = 60_000;
   await app.listen({ host: config.http.host, port: config.http.port });
+  await jobs.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
@@ -256,6 +286,8 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   const shutdown = (options: { drain?: boolean } = {}) => {
     stopped ??= (async () => {
       draining = true;
+      // Stops claiming at once; running jobs get the grace, then are released to other instances.
+      const jobsStopped = jobs.stop(config.shutdown.grace_seconds * 1000);
       const drainMs = options.drain === false ? 0 : config.shutdown.drain_seconds * 1000;
       if (drainMs > 0) {
         logger.info({ seconds: config.shutdown.drain_seconds }, 'draining: not ready, still serving');
@@ -273,6 +305,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       await audit.flush();
       await pullStats.flush();
       await redisBus?.close();
+      await jobsStopped;
       await backends.close();
     })();
     return stopped;

@@ -239,6 +239,23 @@ export const configSchema = z
       })
       .strict()
       .default({ log_pulls: true, retention_days: 0 }),
+    jobservice: z
+      .object({
+        /** Jobs one instance runs at once, per job type (Harbor's max_job_workers). */
+        max_job_workers: z.number().int().min(1).max(100).default(10),
+      })
+      .strict()
+      .default({ max_job_workers: 10 }),
+    secrets: z
+      .object({
+        /**
+         * 32 random bytes (raw or base64) that encrypt stored credentials of remote registries;
+         * every instance reads the same file. Default: generated once in data_dir/secrets.
+         */
+        encryption_key_file: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     shutdown: z
       .object({
         /**

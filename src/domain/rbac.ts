@@ -150,3 +150,16 @@ export type RegistryAction = 'pull' | 'push' | 'delete';
 export function registryPermission(action: RegistryAction): { resource: Resource; action: Action } {
   return { resource: 'repository', action };
 }
+
+/**
+ * Resources outside any project (Harbor's system scope), which no project role grants: only
+ * system administrators act on them (AccessService.isSysadmin). `registry`: the endpoints of
+ * remote registries that replication uses (/api/v2.0/registries, /replication/adapters).
+ */
+export type SystemResource = 'registry' | 'jobservice-monitor';
+
+export const SYSTEM_RESOURCE_ACTIONS: Record<SystemResource, readonly Action[]> = {
+  registry: CRUDL,
+  // The job service's monitor (/jobservice/..., Harbor's resource of that name): see and stop jobs.
+  'jobservice-monitor': ['list', 'stop'],
+};

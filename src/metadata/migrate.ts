@@ -2,6 +2,8 @@ import type { Database } from './database.js';
 import { migration001 } from './migrations/001-registry.js';
 import { migration002 } from './migrations/002-access.js';
 import { migration003 } from './migrations/003-pull-stats.js';
+import { migration004 } from './migrations/004-jobs.js';
+import { migration005 } from './migrations/005-registries.js';
 
 export interface Migration {
   version: number;
@@ -10,7 +12,13 @@ export interface Migration {
 }
 
 /** Forward-only, in order. Append new migrations; never edit an applied one. */
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003];
+export const MIGRATIONS: readonly Migration[] = [
+  migration001,
+  migration002,
+  migration003,
+  migration004,
+  migration005,
+];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.
 const MIGRATION_LOCK_KEY = 7_320_481_734;

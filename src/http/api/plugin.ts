@@ -24,6 +24,11 @@ import type { RobotService } from '../../services/robot-service.js';
 import type { CatalogApiService } from '../../services/catalog-api-service.js';
 import { registerRepositoryRoutes } from './repositories/routes.js';
 import { registerSystemRoutes } from './system/routes.js';
+import { registerRegistryRoutes } from './registries/routes.js';
+import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
+import { registerJobServiceRoutes } from './jobservice/routes.js';
+import { registerScheduleRoutes } from './schedules/routes.js';
+import type { JobService } from '../../jobs/job-service.js';
 
 // The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
 // caller resolved once per request (Basic for users and robots; sessions come with login).
@@ -47,6 +52,8 @@ export interface ApiDeps {
   members: MemberService;
   robots: RobotService;
   catalog: CatalogApiService;
+  registries: RegistryEndpointService;
+  jobs: JobService;
 }
 
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -99,6 +106,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerRobotRoutes(api, deps.robots);
       registerRepositoryRoutes(api, deps.catalog);
       registerSystemRoutes(api, deps);
+      registerRegistryRoutes(api, deps.registries);
+      registerJobServiceRoutes(api, deps);
+      registerScheduleRoutes(api, deps);
     },
     { prefix: '/api/v2.0' },
   );

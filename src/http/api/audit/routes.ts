@@ -54,6 +54,7 @@ const RESOURCE_TYPES: Record<string, string> = {
   repositories: 'repository',
   artifacts: 'artifact',
   tags: 'tag',
+  registries: 'registry',
 };
 
 const OPERATIONS: Record<string, string> = {
@@ -73,6 +74,8 @@ export function registerAuditRoutes(
     if (!operation || reply.statusCode >= 300) return;
     const path = (request.url.split('?', 1)[0] as string).replace(/^\/api\/v2\.0/, '');
     const segments = path.split('/').filter(Boolean);
+    // A ping (POST /registries/ping) checks a peer and changes nothing.
+    if (segments[segments.length - 1] === 'ping') return;
     const collection = [...segments].reverse().find((s) => s in RESOURCE_TYPES);
     if (!collection) return;
     let projectId: number | null = null;

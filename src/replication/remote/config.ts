@@ -1,0 +1,36 @@
+// What the client needs to know about a peer: the endpoint as an administrator registered it
+// (services/registry-endpoint-service.ts), with the credential already decrypted.
+
+/** `harbor`: Harbor or Wharf (listing through /api/v2.0); `docker-registry`: any OCI registry. */
+export type RemoteRegistryType = 'harbor' | 'docker-registry';
+
+export const REMOTE_REGISTRY_TYPES: readonly RemoteRegistryType[] = ['docker-registry', 'harbor'];
+
+export interface RemoteCredential {
+  /**
+   * `basic`: access_key/access_secret are a user name and password (or robot name and secret),
+   * sent as Basic or exchanged for Bearer tokens at the peer's token service. `oauth`: the
+   * access_secret is a ready bearer token, sent as it is.
+   */
+  type: 'basic' | 'oauth';
+  accessKey: string;
+  accessSecret: string;
+}
+
+export interface RemoteRegistryConfig {
+  /** Base URL, http(s)://host[:port][/path], without a trailing slash. */
+  url: string;
+  type: RemoteRegistryType;
+  /** None: anonymous. */
+  credential?: RemoteCredential | null;
+  /** Skip TLS certificate verification. */
+  insecure?: boolean;
+  /** PEM bundle of the CAs to trust for this peer (in addition to the system's). */
+  caCertificate?: string | null;
+  /** Bound of connecting and of waiting for response headers or for the next body bytes. */
+  timeoutMs?: number;
+  /** Items per page when listing (catalog, tags, Harbor's API pages; Harbor allows 100 at most). */
+  pageSize?: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;

@@ -1,0 +1,452 @@
+import { X509Certificate } from 'node:crypto';
+import type { SystemResource } from '../domain/rbac.js';
+import type { Database } from '../metadata/database.js';
+import { isUniqueViolation } from '../metadata/database.js';
+import {
+  deleteRegistryRow,
+  findRegistryById,
+  insertRegistry,
+  listRegistries,
+  setRegistryStatus,
+  updateRegistry,
+  type RegistryFields,
+  type RegistryListFilter,
+  type RegistryRow,
+} from '../metadata/registries-table.js';
+import {
+  normaliseUrl,
+  REMOTE_REGISTRY_TYPES,
+  RemoteError,
+  RemoteRegistry,
+  type RemoteCredential,
+  type RemoteRegistryConfig,
+  type RemoteRegistryType,
+} from '../replication/remote/index.js';
+import type { Principal } from './principal.js';
+import type { SecretBox } from './secret-box.js';
+import { ServiceError } from './service-error.js';
+
+// Registry endpoints (Harbor's /registries): the peers replication talks to. System administrators
+// only. The credential's secret is sealed at rest and never leaves this service except as the
+// client configuration replication asks for (remoteConfig / client).
+
+/** Additional data of sealed secrets: a sealed value of another column will not open here. */
+const SECRET_CONTEXT = 'registries.access_secret';
+/** What Harbor shows instead of a stored secret; sent back unchanged, it means "keep it". */
+export const MASKED_SECRET = '*****';
+const MAX_NAME = 64;
+const MAX_DESCRIPTION = 1024;
+const MAX_CA_BYTES = 64 * 1024;
+const RESOURCE: SystemResource = 'registry';
+
+export interface CredentialInput {
+  type?: string | undefined;
+  access_key?: string | undefined;
+  access_secret?: string | undefined;
+}
+
+/** Harbor's Registry (create) and RegistryUpdate (update) fields, after type checks at the edge. */
+export interface EndpointInput {
+  name?: string | undefined;
+  url?: string | undefined;
+  type?: string | undefined;
+  description?: string | undefined;
+  /** null: anonymous. */
+  credential?: CredentialInput | null | undefined;
+  insecure?: boolean | undefined;
+  /** Wharf extension: PEM CA bundle; '' or null removes it. */
+  ca_certificate?: string | null | undefined;
+}
+
+export interface PingInput extends EndpointInput {
+  id?: number | undefined;
+}
+
+/** An endpoint as the API shows it: the secret is only said to exist. */
+export interface RegistryEndpoint {
+  id: number;
+  name: string;
+  url: string;
+  type: RemoteRegistryType;
+  description: string;
+  credential: { type: 'basic' | 'oauth'; accessKey: string; hasSecret: boolean } | null;
+  insecure: boolean;
+  caCertificate: string | null;
+  status: RegistryRow['status'];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface FilterStyle {
+  type: string;
+  style: string;
+  values?: string[];
+}
+
+export interface RegistryInfo {
+  type: RemoteRegistryType;
+  description: string;
+  supported_resource_filters: FilterStyle[];
+  supported_triggers: string[];
+}
+
+/** Policies (the replication module) say which of them use an endpoint; delete refuses then. */
+export type EndpointUsageCheck = (registryId: number) => Promise<string[]>;
+
+export interface EndpointServiceOptions {
+  /** Bound of a ping (and of the check made when an endpoint is saved). */
+  checkTimeoutMs?: number;
+}
+
+export class RegistryEndpointService {
+  readonly #usageChecks: EndpointUsageCheck[] = [];
+  readonly #checkTimeoutMs: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly box: SecretBox,
+    options: EndpointServiceOptions = {},
+  ) {
+    this.#checkTimeoutMs = options.checkTimeoutMs ?? 10_000;
+  }
+
+  /** The hook for the policy module: an endpoint a policy names cannot be deleted (412). */
+  addUsageCheck(check: EndpointUsageCheck): void {
+    this.#usageChecks.push(check);
+  }
+
+  adapters(principal: Principal): RemoteRegistryType[] {
+    this.requireAdmin(principal);
+    return [...REMOTE_REGISTRY_TYPES];
+  }
+
+  async list(
+    principal: Principal,
+    filter: RegistryListFilter,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: RegistryEndpoint[]; total: number }> {
+    this.requireAdmin(principal);
+    const { items, total } = await listRegistries(this.db, filter, offset, limit);
+    return { items: items.map(view), total };
+  }
+
+  async get(principal: Principal, id: number): Promise<RegistryEndpoint> {
+    this.requireAdmin(principal);
+    return view(await this.row(id));
+  }
+
+  async create(principal: Principal, input: EndpointInput): Promise<RegistryEndpoint> {
+    this.requireAdmin(principal);
+    if (input.name === undefined || input.name.trim() === '')
+      throw new ServiceError('invalid', 'name is required');
+    if (input.url === undefined || input.url === '') throw new ServiceError('invalid', 'url is required');
+    if (input.type === undefined || input.type === '') throw new ServiceError('invalid', 'type is required');
+    const fields = this.fields(input, null);
+    // Saved whatever the peer's state: a branch site that is down today is still where its
+    // replication must go once it is back. The check only records the status the list shows.
+    const status = await this.check(fields);
+    const row = await insertRegistry(this.db, { ...fields, status });
+    if (!row) throw new ServiceError('conflict', `a registry named "${fields.name}" already exists`);
+    return view(row);
+  }
+
+  async update(principal: Principal, id: number, input: EndpointInput): Promise<RegistryEndpoint> {
+    this.requireAdmin(principal);
+    const current = await this.row(id);
+    if (input.type !== undefined && input.type !== current.type) {
+      throw new ServiceError('invalid', 'the type of a registry cannot be changed; create another one');
+    }
+    const fields = this.fields(input, current);
+    const status = await this.check(fields);
+    try {
+      const row = await updateRegistry(this.db, id, { ...fields, status });
+      if (!row) throw new ServiceError('not-found', `registry ${id} not found`);
+      return view(row);
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ServiceError('conflict', `a registry named "${fields.name}" already exists`);
+      throw err;
+    }
+  }
+
+  async delete(principal: Principal, id: number): Promise<void> {
+    this.requireAdmin(principal);
+    await this.row(id);
+    const users = (await Promise.all(this.#usageChecks.map((check) => check(id)))).flat();
+    if (users.length > 0) throw inUse(users);
+    try {
+      if (!(await deleteRegistryRow(this.db, id)))
+        throw new ServiceError('not-found', `registry ${id} not found`);
+    } catch (err) {
+      // A policy row that references the endpoint by foreign key, created after the check above.
+      if ((err as { code?: unknown }).code === '23503') throw inUse([]);
+      throw err;
+    }
+  }
+
+  /**
+   * Harbor's /registries/ping: a stored endpoint (`id`, optionally with changed fields) or one
+   * described in full. Throws ServiceError('invalid') saying why the peer failed the check.
+   */
+  async ping(principal: Principal, input: PingInput): Promise<void> {
+    this.requireAdmin(principal);
+    let fields: RegistryFields;
+    let storedId: number | undefined;
+    if (input.id !== undefined) {
+      const current = await this.row(input.id);
+      fields = this.fields({ ...input, name: current.name }, current);
+      storedId = current.id;
+    } else {
+      if (!input.url) throw new ServiceError('invalid', 'url (or the id of a registry) is required');
+      if (!input.type) throw new ServiceError('invalid', 'type is required');
+      fields = this.fields({ ...input, name: 'ping' }, null);
+    }
+    const client = new RemoteRegistry(this.configOf(fields));
+    try {
+      await client.ping(AbortSignal.timeout(this.#checkTimeoutMs));
+      if (storedId !== undefined) await setRegistryStatus(this.db, storedId, 'healthy');
+    } catch (err) {
+      if (storedId !== undefined) await setRegistryStatus(this.db, storedId, 'unhealthy');
+      throw new ServiceError('invalid', pingFailure(err, this.#checkTimeoutMs));
+    } finally {
+      await client.close();
+    }
+  }
+
+  async info(principal: Principal, id: number): Promise<RegistryInfo> {
+    this.requireAdmin(principal);
+    return registryInfo((await this.row(id)).type);
+  }
+
+  // --- for replication (no principal: the policy module decided already) ---
+
+  /** The client configuration of an endpoint, credential decrypted. */
+  async remoteConfig(id: number): Promise<RemoteRegistryConfig> {
+    return this.configOf(await this.row(id));
+  }
+
+  /** A client for an endpoint; the caller closes it. */
+  async client(id: number): Promise<RemoteRegistry> {
+    return new RemoteRegistry(await this.remoteConfig(id));
+  }
+
+  /** Replication reports what it saw of a peer, so the list shows it without a ping. */
+  async recordHealth(id: number, healthy: boolean): Promise<void> {
+    await setRegistryStatus(this.db, id, healthy ? 'healthy' : 'unhealthy');
+  }
+
+  // --- internals ---
+
+  /** Sysadmins only: 401 for anonymous callers, 403 for others (checked before the body is read). */
+  requireAdmin(principal: Principal): void {
+    if (principal.kind === 'user' && principal.sysadmin) return;
+    throw new ServiceError(
+      principal.kind === 'anonymous' ? 'unauthorized' : 'forbidden',
+      `only system administrators may manage ${RESOURCE} endpoints`,
+    );
+  }
+
+  private async row(id: number): Promise<RegistryRow> {
+    const row = await findRegistryById(this.db, id);
+    if (!row) throw new ServiceError('not-found', `registry ${id} not found`);
+    return row;
+  }
+
+  /** Validates input over the current row (null: a new endpoint) into the stored fields. */
+  private fields(input: EndpointInput, current: RegistryRow | null): RegistryFields {
+    const name = (input.name ?? current?.name ?? '').trim();
+    if (name === '' || name.length > MAX_NAME || hasControlCharacter(name)) {
+      throw new ServiceError('invalid', `name must be 1 to ${MAX_NAME} printable characters`);
+    }
+    const type = input.type ?? current?.type ?? '';
+    if (!isType(type)) {
+      throw new ServiceError(
+        'invalid',
+        `unknown registry type "${type.slice(0, 50)}": one of ${REMOTE_REGISTRY_TYPES.join(', ')}`,
+      );
+    }
+    let url: string;
+    try {
+      url = normaliseUrl(input.url ?? current?.url ?? '');
+    } catch (err) {
+      throw new ServiceError('invalid', err instanceof RemoteError ? err.message : 'invalid url');
+    }
+    const description = input.description ?? current?.description ?? '';
+    if (description.length > MAX_DESCRIPTION) {
+      throw new ServiceError('invalid', `description must be at most ${MAX_DESCRIPTION} characters`);
+    }
+    const ca =
+      input.ca_certificate === undefined ? (current?.ca_certificate ?? null) : input.ca_certificate || null;
+    if (ca !== null) checkCaBundle(ca);
+    return {
+      name,
+      url,
+      type,
+      description,
+      insecure: input.insecure ?? current?.insecure ?? false,
+      ca_certificate: ca,
+      ...this.credentialFields(input.credential, current),
+    };
+  }
+
+  private credentialFields(
+    input: CredentialInput | null | undefined,
+    current: RegistryRow | null,
+  ): Pick<RegistryFields, 'credential_type' | 'access_key' | 'access_secret_sealed'> {
+    const kept = {
+      credential_type: current?.credential_type ?? null,
+      access_key: current?.access_key ?? null,
+      access_secret_sealed: current?.access_secret_sealed ?? null,
+    };
+    if (input === undefined) return kept;
+    const none = { credential_type: null, access_key: null, access_secret_sealed: null };
+    if (input === null) return none;
+    const type = input.type || kept.credential_type || 'basic';
+    if (type !== 'basic' && type !== 'oauth') {
+      throw new ServiceError('invalid', `unknown credential type "${type.slice(0, 50)}": basic or oauth`);
+    }
+    const key = input.access_key ?? kept.access_key ?? '';
+    const secretGiven = input.access_secret !== undefined && input.access_secret !== MASKED_SECRET;
+    // Empty key and secret: anonymous, as Harbor's form sends it when the fields are cleared.
+    if (key === '' && (input.access_secret === '' || (!secretGiven && !kept.access_secret_sealed)))
+      return none;
+    const sealed = secretGiven
+      ? input.access_secret
+        ? this.box.seal(input.access_secret, SECRET_CONTEXT)
+        : null
+      : kept.access_secret_sealed;
+    if (type === 'basic' && (key === '' || sealed === null)) {
+      throw new ServiceError('invalid', 'a basic credential needs access_key and access_secret');
+    }
+    if (type === 'oauth' && sealed === null)
+      throw new ServiceError('invalid', 'an oauth credential needs access_secret');
+    return { credential_type: type, access_key: key, access_secret_sealed: sealed };
+  }
+
+  private configOf(fields: RegistryFields): RemoteRegistryConfig {
+    let credential: RemoteCredential | null = null;
+    if (fields.credential_type && fields.access_secret_sealed) {
+      credential = {
+        type: fields.credential_type,
+        accessKey: fields.access_key ?? '',
+        accessSecret: this.box.open(fields.access_secret_sealed, SECRET_CONTEXT),
+      };
+    }
+    return {
+      url: fields.url,
+      type: fields.type,
+      credential,
+      insecure: fields.insecure,
+      caCertificate: fields.ca_certificate,
+    };
+  }
+
+  /** The health an endpoint is saved with: one bounded ping. */
+  private async check(fields: RegistryFields): Promise<RegistryRow['status']> {
+    const client = new RemoteRegistry(this.configOf(fields));
+    try {
+      await client.ping(AbortSignal.timeout(this.#checkTimeoutMs));
+      return 'healthy';
+    } catch {
+      return 'unhealthy';
+    } finally {
+      await client.close();
+    }
+  }
+}
+
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function isType(value: string): value is RemoteRegistryType {
+  return (REMOTE_REGISTRY_TYPES as readonly string[]).includes(value);
+}
+
+function inUse(policies: string[]): ServiceError {
+  return new ServiceError(
+    'precondition',
+    policies.length > 0
+      ? `the registry is used by replication policies (${policies.slice(0, 10).join(', ')}); delete or change them first`
+      : 'the registry is used by replication policies; delete or change them first',
+  );
+}
+
+function checkCaBundle(pem: string): void {
+  if (pem.length > MAX_CA_BYTES)
+    throw new ServiceError('invalid', `ca_certificate must be at most ${MAX_CA_BYTES} bytes`);
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new ServiceError('invalid', 'ca_certificate must hold PEM certificates');
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new ServiceError('invalid', 'ca_certificate holds a certificate that cannot be parsed');
+    }
+  }
+}
+
+/** A clear reason for a failed check, without credentials (RemoteError messages carry none). */
+function pingFailure(err: unknown, timeoutMs: number): string {
+  if ((err as { name?: unknown }).name === 'TimeoutError') {
+    return `the registry is unhealthy: no answer within ${timeoutMs / 1000} s`;
+  }
+  if (err instanceof RemoteError) {
+    switch (err.kind) {
+      case 'unreachable':
+        return `the registry is unreachable: ${err.message}`;
+      case 'unauthorized':
+        return `the registry refused the credentials: ${err.message}`;
+      default:
+        return `the registry is unhealthy: ${err.message}`;
+    }
+  }
+  return 'the registry is unhealthy';
+}
+
+/** What each endpoint type supports as a replication source or destination (Harbor's RegistryInfo). */
+export function registryInfo(type: RemoteRegistryType): RegistryInfo {
+  const filters: FilterStyle[] = [
+    { type: 'name', style: 'input' },
+    { type: 'tag', style: 'input' },
+  ];
+  if (type === 'harbor') {
+    filters.push({ type: 'label', style: 'input' });
+    filters.push({ type: 'resource', style: 'radio', values: ['image', 'artifact'] });
+  }
+  return {
+    type,
+    description:
+      type === 'harbor' ? 'Harbor or Wharf, listed through /api/v2.0' : 'any OCI Distribution registry',
+    supported_resource_filters: filters,
+    // event_based fires on local pushes and deletions: it applies to push policies to either type.
+    supported_triggers: ['manual', 'scheduled', 'event_based'],
+  };
+}
+
+function view(row: RegistryRow): RegistryEndpoint {
+  return {
+    id: row.id,
+    name: row.name,
+    url: row.url,
+    type: row.type,
+    description: row.description,
+    credential: row.credential_type
+      ? {
+          type: row.credential_type,
+          accessKey: row.access_key ?? '',
+          hasSecret: row.access_secret_sealed !== null,
+        }
+      : null,
+    insecure: row.insecure,
+    caCertificate: row.ca_certificate,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

@@ -1,0 +1,66 @@
+import type { Database } from '../../src/metadata/database.js';
+import { migrate } from '../../src/metadata/migrate.js';
+import { openPgliteDatabase } from '../../src/metadata/pglite-database.js';
+import { openPostgresDatabase } from '../../src/metadata/postgres-database.js';
+import { JobService, type JobServiceOptions } from '../../src/jobs/job-service.js';
+import { testDatabaseUrl } from './postgres.js';
+
+// Helpers of the job service's integration tests: a migrated database of the kind the vitest
+// project asks for, services on it with quick polling, and bounded waiting.
+
+export const onPostgres = process.env.WHARF_TEST_DATABASE === 'postgres';
+
+/** A fresh migrated database: in-memory PGlite, or a new database on the test PostgreSQL. */
+export async function openJobsDatabase(url?: string): Promise<{ db: Database; url: string | undefined }> {
+  const dbUrl = url ?? (onPostgres ? await testDatabaseUrl() : undefined);
+  const db = dbUrl
+    ? await openPostgresDatabase({ connection: { connectionString: dbUrl }, poolSize: 5 })
+    : await openPgliteDatabase(undefined);
+  await migrate(db);
+  return { db, url: dbUrl };
+}
+
+export function quickService(db: Database, name: string, extra: Partial<JobServiceOptions> = {}): JobService {
+  return new JobService({
+    db,
+    instanceName: name,
+    maxJobWorkers: 4,
+    pollMs: 200,
+    stopCheckMs: 200,
+    onError: (err, context) => console.error(`[${name}] ${context}:`, err),
+    ...extra,
+  });
+}
+
+/** Polls `fn` until it returns a value that is not undefined/false, or fails after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Resolves when the signal fires, or after ms (rejecting with the signal's reason on abort). */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
+  });
+}
