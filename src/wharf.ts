@@ -27,6 +27,7 @@ import { MemberService } from './services/member-service.js';
 import { RobotService } from './services/robot-service.js';
 import { CatalogApiService } from './services/catalog-api-service.js';
 import { RegistryEndpointService } from './services/registry-endpoint-service.js';
+import { ReplicationPolicyService } from './services/replication-policy-service.js';
 import { loadEncryptionKey, SecretBox } from './services/secret-box.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
@@ -149,7 +150,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     ),
     limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
   };
-  const auth = new AuthService(db, cacheBus);
+  const auth = new AuthService(db);
   const admin = await auth.ensureAdmin(config.admin_password);
   const generatedAdminPassword = admin.generatedPassword;
   if (admin.created) {
@@ -194,6 +195,8 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       ),
     ),
   );
+  // Replication policies; the service registers itself as a user of registry endpoints.
+  const replicationPolicies = new ReplicationPolicyService(db, registries);
   let draining = false;
   const background = new BackgroundTasks((task, err) => logger.warn({ err, task }, 'background task failed'));
   const expireMs = config.uploads.expire_after_hours * 3_600_000;
@@ -244,6 +247,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       catalog: new CatalogApiService(db, projects, access, manifests, deps.lookups),
       registries,
       jobs,
+      replicationPolicies,
     },
     audit,
     pullStats,
@@ -304,8 +308,9 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       await background.stop();
       await audit.flush();
       await pullStats.flush();
-      await redisBus?.close();
+      // Jobs still finishing may write and so publish invalidations: Redis closes after them.
       await jobsStopped;
+      await redisBus?.close();
       await backends.close();
     })();
     return stopped;

@@ -56,6 +56,13 @@ async function serve(args: string[]): Promise<void> {
     signals++;
     if (signals > 1) process.exit(1);
     logger.info({ signal }, 'shutting down');
+    // A shutdown that hangs (a database that stopped answering mid-failover) must not outlive its
+    // bounds: after drain, grace and a margin, exit anyway.
+    const boundSeconds = config.shutdown.drain_seconds + config.shutdown.grace_seconds + 15;
+    setTimeout(() => {
+      logger.error({ seconds: boundSeconds }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, boundSeconds * 1000).unref();
     // Ctrl-C at a terminal stops at once; SIGTERM (service managers, rolling restarts) drains first.
     server.shutdown({ drain: signal !== 'SIGINT' }).then(
       () => process.exit(0),
@@ -135,7 +142,10 @@ async function main(): Promise<void> {
       return;
     }
     console.error('wharf: failed to start:', err instanceof Error ? err.message : err);
-    process.exitCode = 1;
+    // Exit now: connections opened before the failure (Redis, the database pool, a listening
+    // socket) would otherwise keep a half-started process alive, and a service manager would
+    // never restart it.
+    process.exit(1);
   }
 }
 

@@ -156,10 +156,12 @@ export function registryPermission(action: RegistryAction): { resource: Resource
  * system administrators act on them (AccessService.isSysadmin). `registry`: the endpoints of
  * remote registries that replication uses (/api/v2.0/registries, /replication/adapters).
  */
-export type SystemResource = 'registry' | 'jobservice-monitor';
+export type SystemResource = 'registry' | 'jobservice-monitor' | 'replication-policy';
 
 export const SYSTEM_RESOURCE_ACTIONS: Record<SystemResource, readonly Action[]> = {
   registry: CRUDL,
   // The job service's monitor (/jobservice/..., Harbor's resource of that name): see and stop jobs.
   'jobservice-monitor': ['list', 'stop'],
+  // Replication policies (/replication/policies): Harbor's system resource of that name.
+  'replication-policy': CRUDL,
 };

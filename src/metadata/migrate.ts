@@ -4,6 +4,7 @@ import { migration002 } from './migrations/002-access.js';
 import { migration003 } from './migrations/003-pull-stats.js';
 import { migration004 } from './migrations/004-jobs.js';
 import { migration005 } from './migrations/005-registries.js';
+import { migration006 } from './migrations/006-replication-policies.js';
 
 export interface Migration {
   version: number;
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration003,
   migration004,
   migration005,
+  migration006,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

@@ -1,5 +1,4 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { noClusterBus, type ClusterBus } from '../cluster/bus.js';
 import type { Database } from '../metadata/database.js';
 import { clearFailures, lockedUntil, recordFailure } from '../metadata/login-failures-table.js';
 import { findRobotByName } from '../metadata/robots-table.js';
@@ -29,7 +28,6 @@ interface Account {
   principal: Principal;
   /** The stored password or secret hash the credential verifies against. */
   hash: string;
-  robotExpiresAt?: number;
 }
 
 interface Remembered extends Account {
@@ -44,26 +42,14 @@ export const ROBOT_PREFIX = 'robot$';
  * of scrypt; a registry client sends the same Basic credentials on every request of a push, so a
  * verified pair is remembered for a minute under an HMAC with a per-process key (the password
  * itself is never kept). This is an accelerator only: another instance simply verifies again.
- * With Redis, an account change makes every instance forget at once; without it (or while it is
- * down) a remembered credential is rechecked against the account's row on every use.
+ * Every use of a remembered credential is rechecked against the account's current row.
  * A robot that is disabled or expired is refused even while remembered (checked on every hit).
  */
 export class AuthService {
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, Remembered>();
 
-  /**
-   * The bus tells other instances to forget remembered credentials when an account changes.
-   * While it is not live (no Redis, or Redis away) a remembered credential is still checked
-   * against the account's current row: one indexed query instead of the KDF, and exact.
-   */
-  constructor(
-    private readonly db: Database,
-    private readonly bus: ClusterBus = noClusterBus,
-  ) {
-    bus.on('credentials-changed', () => this.verified.clear());
-    bus.onGap(() => this.verified.clear());
-  }
+  constructor(private readonly db: Database) {}
 
   async authenticate(username: string, password: string, clientAddress?: string): Promise<Principal | null> {
     const fingerprint = createHmac('sha256', this.cacheKey)
@@ -74,13 +60,13 @@ export class AuthService {
     const now = Date.now();
     const hit = this.verified.get(fingerprint);
     if (hit && hit.expires > now) {
-      if (this.bus.isLive()) {
-        if (hit.robotExpiresAt === undefined || hit.robotExpiresAt > now) return hit.principal;
-      } else {
-        // Same stored hash: the secret this fingerprint was verified against is still the one.
-        const current = await this.loadAccount(username);
-        if (current && current.hash === hit.hash) return current.principal;
-      }
+      // Checked against the account as it is now, on every use: one indexed query instead of the
+      // KDF. The same stored hash means the secret this fingerprint was verified against is
+      // still the one; a disabled, expired or deleted account has none. So a change made through
+      // any instance takes effect on every instance at once, with or without Redis, and however
+      // a verification raced with the change.
+      const current = await this.loadAccount(username);
+      if (current && current.hash === hit.hash) return current.principal;
       this.verified.delete(fingerprint);
     }
     // Throttling: a locked account or address is refused before any password is checked, so
@@ -119,10 +105,12 @@ export class AuthService {
     return account.principal;
   }
 
-  /** Forgets every remembered credential (after a password, secret or account change), everywhere. */
-  async forgetVerified(): Promise<void> {
+  /**
+   * Forgets every remembered credential (after a password, secret or account change). Only
+   * memory: a remembered credential is rechecked on every use anyway.
+   */
+  forgetVerified(): void {
     this.verified.clear();
-    await this.bus.publish('credentials-changed', '');
   }
 
   /** The account behind a login name as it is now, or null if it cannot log in at all. */
@@ -148,7 +136,6 @@ export class AuthService {
         permissions: robot.permissions,
       },
       hash: robot.secret_hash,
-      ...(expiresAt !== undefined && { robotExpiresAt: expiresAt }),
     };
   }
 

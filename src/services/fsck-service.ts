@@ -1,5 +1,5 @@
-import { parseDigest } from '../domain/digest.js';
-import { nativeHasher } from '../domain/hashing.js';
+import { isDigestAlgorithm, parseDigest } from '../domain/digest.js';
+import { nativeHasher, resumableHasher } from '../domain/hashing.js';
 import { deleteBlobRow, listBlobs } from '../metadata/blobs-table.js';
 import type { Database } from '../metadata/database.js';
 import { listUploadSessionIds } from '../metadata/uploads-table.js';
@@ -140,11 +140,22 @@ export async function fsck(db: Database, storage: StorageDriver, options: FsckOp
     }
     if (!problems.some((p) => p.kind === 'orphan-upload' && p.subject === id)) problems.push(problem);
   }
-  const emptySessions = await db.query<{ id: string }>(
-    'SELECT id FROM upload_sessions WHERE byte_offset > 0',
-  );
-  for (const { id } of emptySessions) {
+  const emptySessions = await db.query<{
+    id: string;
+    hash_algorithm: string;
+    hash_state: Uint8Array | null;
+    hashed_digest: string | null;
+  }>('SELECT id, hash_algorithm, hash_state, hashed_digest FROM upload_sessions WHERE byte_offset > 0');
+  for (const session of emptySessions) {
+    const { id } = session;
     if (withData.has(id)) continue;
+    if (await committedAlready(storage, session)) {
+      // A commit that stored the bytes as their blob but could not delete the session row (the
+      // database went away in between): nothing is lost or inconsistent, the session is only dead
+      // weight until the janitor purges it. --repair removes it now.
+      if (options.repair) await db.query('DELETE FROM upload_sessions WHERE id = $1', [id]);
+      continue;
+    }
     const problem: FsckProblem = {
       kind: 'missing-upload-data',
       subject: id,
@@ -158,6 +169,21 @@ export async function fsck(db: Database, storage: StorageDriver, options: FsckOp
     problems.push(problem);
   }
   return { blobsChecked, problems };
+}
+
+/** Whether the bytes this session counted are stored as their blob already (an interrupted commit). */
+async function committedAlready(
+  storage: StorageDriver,
+  session: { hash_algorithm: string; hash_state: Uint8Array | null; hashed_digest: string | null },
+): Promise<boolean> {
+  let digest = session.hashed_digest;
+  if (!digest && session.hash_state && isDigestAlgorithm(session.hash_algorithm)) {
+    const hasher = await resumableHasher(session.hash_algorithm, session.hash_state);
+    digest = `${session.hash_algorithm}:${hasher.digestHex()}`;
+  }
+  if (!digest) return false;
+  const parsed = parseDigest(digest);
+  return parsed.ok && (await storage.stat(blobKey(parsed.digest))) !== null;
 }
 
 /** Forgets a blob: manifests stored as that blob go too (with their tags), then the row. */

@@ -236,7 +236,7 @@ export class RobotService {
       permissions,
     });
     if (!robot) throw new ServiceError('conflict', `robot ${fullName} already exists`);
-    await this.auth.forgetVerified();
+    this.auth.forgetVerified();
     return { robot, secret };
   }
 
@@ -300,7 +300,7 @@ export class RobotService {
       changes.permissions = permissions;
     }
     const updated = await updateRobot(this.db, robot.id, changes);
-    await this.auth.forgetVerified();
+    this.auth.forgetVerified();
     if (!updated) throw new ServiceError('not-found', `robot ${id} not found`);
     return updated;
   }
@@ -309,7 +309,7 @@ export class RobotService {
     const robot = await this.find(principal, id);
     await this.requireRobotAccess(principal, robot, 'delete');
     await deleteRobot(this.db, robot.id);
-    await this.auth.forgetVerified();
+    this.auth.forgetVerified();
   }
 
   /**
@@ -327,7 +327,7 @@ export class RobotService {
     }
     const next = secret ?? generateRobotSecret();
     const updated = await updateRobot(this.db, robot.id, { secretHash: await hashPassword(next) });
-    await this.auth.forgetVerified();
+    this.auth.forgetVerified();
     if (!updated) throw new ServiceError('not-found', `robot ${id} not found`);
     return secret === undefined ? next : null;
   }

@@ -154,7 +154,7 @@ export class UserService {
       throw new ServiceError('invalid', 'the new password must differ from the old one');
     }
     await setUserPasswordHash(this.db, id, await hashPassword(newPassword));
-    await this.auth.forgetVerified();
+    this.auth.forgetVerified();
   }
 
   async setSysadmin(principal: Principal, id: number, sysadmin: boolean): Promise<void> {
@@ -164,7 +164,7 @@ export class UserService {
     }
     await this.get(principal, id);
     await setUserSysadmin(this.db, id, sysadmin);
-    await this.auth.forgetVerified();
+    this.auth.forgetVerified();
   }
 
   async delete(principal: Principal, id: number): Promise<void> {
@@ -173,6 +173,6 @@ export class UserService {
       throw new ServiceError('forbidden', 'you cannot delete yourself');
     await this.get(principal, id);
     await deleteUser(this.db, id);
-    await this.auth.forgetVerified();
+    this.auth.forgetVerified();
   }
 }

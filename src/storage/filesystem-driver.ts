@@ -339,7 +339,9 @@ async function withParent<T>(path: string, op: () => Promise<T>): Promise<[T, st
     } catch (err) {
       if (errorCode(err) !== 'ENOENT' || attempt >= PARENT_ATTEMPTS) throw err;
       try {
-        created = (await mkdir(dirname(path), { recursive: true })) ?? created;
+        const made = await mkdir(dirname(path), { recursive: true });
+        // Keep the topmost directory made by any attempt: its entry must be made durable too.
+        if (made !== undefined && (created === undefined || made.length < created.length)) created = made;
       } catch (mkdirErr) {
         // Another process (an instance on the same shared storage) may be removing the empty
         // parents this mkdir walks through at the very moment: ENOENT or ENOTDIR then means

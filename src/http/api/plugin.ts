@@ -29,6 +29,8 @@ import type { RegistryEndpointService } from '../../services/registry-endpoint-s
 import { registerJobServiceRoutes } from './jobservice/routes.js';
 import { registerScheduleRoutes } from './schedules/routes.js';
 import type { JobService } from '../../jobs/job-service.js';
+import { registerReplicationPolicyRoutes } from './replication/policies-routes.js';
+import type { ReplicationPolicyService } from '../../services/replication-policy-service.js';
 
 // The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
 // caller resolved once per request (Basic for users and robots; sessions come with login).
@@ -54,6 +56,7 @@ export interface ApiDeps {
   catalog: CatalogApiService;
   registries: RegistryEndpointService;
   jobs: JobService;
+  replicationPolicies: ReplicationPolicyService;
 }
 
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -109,6 +112,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerRegistryRoutes(api, deps.registries);
       registerJobServiceRoutes(api, deps);
       registerScheduleRoutes(api, deps);
+      registerReplicationPolicyRoutes(api, deps.replicationPolicies);
     },
     { prefix: '/api/v2.0' },
   );

@@ -129,4 +129,18 @@ describe('UploadService hashing: finishing never re-reads bytes hashed on arriva
     await expect(gap).rejects.toBeInstanceOf(RegistryError);
     await expect(gap).rejects.toMatchObject({ code: 'RANGE_INVALID' });
   });
+
+  it('never commits stored bytes shorter than the offset (a racing writer cut them) as the blob', async () => {
+    const data = randomBytes(200_000);
+    const id = await chunked(data, [100_000]);
+    // What a second writer at offset 100 000 whose body broke off leaves behind: the first
+    // writer's bytes past that offset are gone, while the row (and its hash state) still counts them.
+    const key = `uploads/${id}/data`;
+    await storage.writeAt(key, 100_000, Readable.from([data.subarray(100_000, 100_010)]));
+    await expect(uploads.finish(repo, id, digestOf('sha256', data))).rejects.toMatchObject({
+      code: 'BLOB_UPLOAD_INVALID',
+    });
+    const blob = digestOf('sha256', data).slice('sha256:'.length);
+    expect(await storage.stat(`blobs/sha256/${blob.slice(0, 2)}/${blob}/data`)).toBeNull();
+  });
 });

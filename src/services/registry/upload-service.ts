@@ -289,16 +289,29 @@ export class UploadService {
   }
 
   private async commit(session: UploadSessionRow, digest: Digest): Promise<void> {
-    await this.storeBlob(uploadDataKey(session.id), digest);
+    await this.storeBlob(uploadDataKey(session.id), digest, session.byte_offset);
     await commitBlob(this.deps.db, session.repository_id, digest.value, session.byte_offset, session.id);
     await this.deps.storage.deletePrefix(uploadPrefix(session.id)).catch(() => undefined);
   }
 
   /** Puts verified bytes at the blob's key, unless that digest is already stored (dedup). */
-  private async storeBlob(key: string, digest: Digest): Promise<void> {
+  private async storeBlob(key: string, digest: Digest, expectedSize?: number): Promise<void> {
     // Bytes only ever reach a blob key after their digest was verified, so bytes already there
-    // are this blob: keep them (concurrent pushes of one layer move identical bytes anyway).
+    // are this blob: keep them (concurrent pushes of one layer move identical bytes anyway, and
+    // a PUT retried after a commit that failed half-way finds its bytes moved already).
     if (await this.deps.storage.stat(blobKey(digest))) return;
+    // The digest comes from the hash state saved with the offset. Two writers racing on one
+    // offset (a client's retry sent while the first try still ran, on another instance) can leave
+    // fewer bytes in storage than the row counts: never let those become a blob under that digest.
+    if (expectedSize !== undefined) {
+      const stored = (await this.deps.storage.stat(key))?.size ?? 0;
+      if (stored !== expectedSize) {
+        throw new RegistryError(
+          'BLOB_UPLOAD_INVALID',
+          `the upload's stored data (${stored} bytes) does not match its offset (${expectedSize}); start the upload again`,
+        );
+      }
+    }
     await this.deps.storage.move(key, blobKey(digest));
   }
 }

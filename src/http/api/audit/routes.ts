@@ -55,6 +55,9 @@ const RESOURCE_TYPES: Record<string, string> = {
   artifacts: 'artifact',
   tags: 'tag',
   registries: 'registry',
+  // /replication/policies (the only "policies" collection so far; webhook and preheat policies
+  // will need their parent segment to tell them apart).
+  policies: 'replication_policy',
 };
 
 const OPERATIONS: Record<string, string> = {

@@ -1,0 +1,398 @@
+import { isRepositoryName } from '../domain/reference.js';
+import type { SystemResource } from '../domain/rbac.js';
+import { cronError } from '../jobs/schedules.js';
+import { isUniqueViolation, type Database } from '../metadata/database.js';
+import {
+  allPolicies,
+  deletePolicyRow,
+  findPolicyById,
+  insertPolicy,
+  listPolicies,
+  policyNamesUsingRegistry,
+  updatePolicy,
+  type PolicyListFilter,
+  type ReplicationPolicyFields,
+  type ReplicationPolicyRow,
+  type TriggerType,
+} from '../metadata/replication-policies-table.js';
+import { FilterError, parseFilter, type PolicyFilter } from '../replication/plan/filters.js';
+import { principalName, type Principal } from './principal.js';
+import type { RegistryEndpoint, RegistryEndpointService } from './registry-endpoint-service.js';
+import { ServiceError } from './service-error.js';
+
+// Replication policies (Harbor's /replication/policies): what is replicated (filters), from where
+// to where (one remote endpoint; the other side is this registry), under which names, and when
+// (triggers). System administrators only. Runs (executions) are the execution module's: it asks
+// this service for policies, tells it which are running (a running policy cannot be deleted) and
+// listens to changes (a scheduled trigger is a schedule of the job service).
+
+const RESOURCE: SystemResource = 'replication-policy';
+const MAX_NAME = 256;
+const MAX_DESCRIPTION = 1024;
+const MAX_FILTERS = 20;
+const MAX_REPLACE_COUNT = 127; // Harbor's int8
+const MAX_SPEED = 2_147_483_647; // Harbor's int32, KB/s
+export const TRIGGER_TYPES: readonly TriggerType[] = ['manual', 'scheduled', 'event_based'];
+
+/** Harbor's ReplicationPolicy fields after type checks at the edge. Registries are ids: 0 or null is this registry. */
+export interface PolicyInput {
+  name?: string | undefined;
+  description?: string | undefined;
+  /** Given together (absent from the body: both undefined); a side not given is this registry. */
+  src_registry?: number | null | undefined;
+  dest_registry?: number | null | undefined;
+  dest_namespace?: string | undefined;
+  dest_namespace_replace_count?: number | undefined;
+  /** Raw filter objects, validated here. */
+  filters?: Array<{ type?: unknown; value?: unknown; decoration?: unknown }> | undefined;
+  /** null: manual. */
+  trigger?: { type?: unknown; cron?: unknown } | null | undefined;
+  replicate_deletion?: boolean | undefined;
+  override?: boolean | undefined;
+  speed?: number | undefined;
+  enabled?: boolean | undefined;
+  copy_by_chunk?: boolean | undefined;
+}
+
+export interface ReplicationPolicy {
+  id: number;
+  name: string;
+  description: string;
+  creator: string;
+  /** Pull mode: the remote source. Null: this registry. */
+  srcRegistryId: number | null;
+  /** Push mode: the remote destination. Null: this registry. */
+  destRegistryId: number | null;
+  destNamespace: string;
+  destNamespaceReplaceCount: number;
+  filters: PolicyFilter[];
+  trigger: { type: TriggerType; cron: string };
+  replicateDeletion: boolean;
+  override: boolean;
+  /** KB/s per task; 0: unlimited. */
+  speed: number;
+  enabled: boolean;
+  copyByChunk: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A policy with the endpoints it names, as the API shows it. */
+export interface PolicyView {
+  policy: ReplicationPolicy;
+  srcRegistry: RegistryEndpoint | null;
+  destRegistry: RegistryEndpoint | null;
+}
+
+/** The execution module says whether a policy has an execution in progress. */
+export type RunningCheck = (policyId: number) => Promise<boolean>;
+
+export interface PolicyChange {
+  kind: 'created' | 'updated' | 'deleted';
+  id: number;
+  /** Null for a deletion. */
+  policy: ReplicationPolicy | null;
+}
+/** Called after a change is committed; it should be idempotent (the execution module also resyncs at start). */
+export type PolicyChangeListener = (change: PolicyChange) => Promise<void>;
+
+export class ReplicationPolicyService {
+  readonly #runningChecks: RunningCheck[] = [];
+  readonly #listeners: PolicyChangeListener[] = [];
+
+  constructor(
+    private readonly db: Database,
+    private readonly endpoints: RegistryEndpointService,
+  ) {
+    // An endpoint a policy names cannot be deleted (412 from the endpoint service).
+    endpoints.addUsageCheck((registryId) => policyNamesUsingRegistry(db, registryId));
+  }
+
+  /** The hook for the execution module: a policy with a running execution cannot be deleted (412). */
+  addRunningCheck(check: RunningCheck): void {
+    this.#runningChecks.push(check);
+  }
+
+  addChangeListener(listener: PolicyChangeListener): void {
+    this.#listeners.push(listener);
+  }
+
+  async list(
+    principal: Principal,
+    filter: PolicyListFilter,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: PolicyView[]; total: number }> {
+    this.requireAdmin(principal);
+    const { items, total } = await listPolicies(this.db, filter, offset, limit);
+    const endpoints = new Map<number, RegistryEndpoint | null>();
+    const views: PolicyView[] = [];
+    for (const row of items) views.push(await this.view(principal, toPolicy(row), endpoints));
+    return { items: views, total };
+  }
+
+  async get(principal: Principal, id: number): Promise<PolicyView> {
+    this.requireAdmin(principal);
+    return this.view(principal, toPolicy(await this.row(id)), new Map());
+  }
+
+  async create(principal: Principal, input: PolicyInput): Promise<ReplicationPolicy> {
+    this.requireAdmin(principal);
+    if (input.name === undefined || input.name.trim() === '') throw invalid('name is required');
+    const fields = await this.fields(principal, input, null);
+    let row: ReplicationPolicyRow | null;
+    try {
+      row = await insertPolicy(this.db, fields, principalName(principal));
+    } catch (err) {
+      // An endpoint deleted between the check above and the insert.
+      if (isForeignKeyViolation(err)) throw invalid('the registry of the policy does not exist');
+      throw err;
+    }
+    if (!row)
+      throw new ServiceError('conflict', `a replication policy named "${fields.name}" already exists`);
+    const policy = toPolicy(row);
+    await this.notify({ kind: 'created', id: policy.id, policy });
+    return policy;
+  }
+
+  async update(principal: Principal, id: number, input: PolicyInput): Promise<ReplicationPolicy> {
+    this.requireAdmin(principal);
+    const current = await this.row(id);
+    const fields = await this.fields(principal, input, current);
+    let row: ReplicationPolicyRow | null;
+    try {
+      row = await updatePolicy(this.db, id, fields);
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ServiceError('conflict', `a replication policy named "${fields.name}" already exists`);
+      if (isForeignKeyViolation(err)) throw invalid('the registry of the policy does not exist');
+      throw err;
+    }
+    if (!row) throw notFound(id);
+    const policy = toPolicy(row);
+    await this.notify({ kind: 'updated', id, policy });
+    return policy;
+  }
+
+  async delete(principal: Principal, id: number): Promise<void> {
+    this.requireAdmin(principal);
+    await this.row(id);
+    for (const running of this.#runningChecks) {
+      if (await running(id)) {
+        throw new ServiceError(
+          'precondition',
+          `replication policy ${id} has an execution in progress; stop it before deleting the policy`,
+        );
+      }
+    }
+    if (!(await deletePolicyRow(this.db, id))) throw notFound(id);
+    await this.notify({ kind: 'deleted', id, policy: null });
+  }
+
+  // --- for the execution module (no principal: it acts for the system) ---
+
+  async byId(id: number): Promise<ReplicationPolicy | null> {
+    const row = await findPolicyById(this.db, id);
+    return row ? toPolicy(row) : null;
+  }
+
+  async all(): Promise<ReplicationPolicy[]> {
+    return (await allPolicies(this.db)).map(toPolicy);
+  }
+
+  /** Sysadmins only: 401 for anonymous callers, 403 for others (checked before the body is read). */
+  requireAdmin(principal: Principal): void {
+    if (principal.kind === 'user' && principal.sysadmin) return;
+    throw new ServiceError(
+      principal.kind === 'anonymous' ? 'unauthorized' : 'forbidden',
+      `only system administrators may manage ${RESOURCE.replace('-', ' ')}s`,
+    );
+  }
+
+  // --- internals ---
+
+  private async notify(change: PolicyChange): Promise<void> {
+    for (const listener of this.#listeners) await listener(change);
+  }
+
+  private async row(id: number): Promise<ReplicationPolicyRow> {
+    const row = await findPolicyById(this.db, id);
+    if (!row) throw notFound(id);
+    return row;
+  }
+
+  private async view(
+    principal: Principal,
+    policy: ReplicationPolicy,
+    cache: Map<number, RegistryEndpoint | null>,
+  ): Promise<PolicyView> {
+    const endpoint = async (id: number | null): Promise<RegistryEndpoint | null> => {
+      if (id === null) return null;
+      if (!cache.has(id)) cache.set(id, await this.endpoints.get(principal, id));
+      return cache.get(id) ?? null;
+    };
+    return {
+      policy,
+      srcRegistry: await endpoint(policy.srcRegistryId),
+      destRegistry: await endpoint(policy.destRegistryId),
+    };
+  }
+
+  /** Validates input over the current row (null: a new policy) into the stored fields. */
+  private async fields(
+    principal: Principal,
+    input: PolicyInput,
+    current: ReplicationPolicyRow | null,
+  ): Promise<ReplicationPolicyFields> {
+    const name = (input.name ?? current?.name ?? '').trim();
+    if (name === '' || name.length > MAX_NAME || hasControlCharacter(name)) {
+      throw invalid(`name must be 1 to ${MAX_NAME} printable characters`);
+    }
+    const description = input.description ?? current?.description ?? '';
+    if (description.length > MAX_DESCRIPTION) {
+      throw invalid(`description must be at most ${MAX_DESCRIPTION} characters`);
+    }
+
+    // The two sides are one choice: a body that names either replaces both.
+    const sidesGiven = input.src_registry !== undefined || input.dest_registry !== undefined;
+    const src = sidesGiven ? input.src_registry || null : (current?.src_registry_id ?? null);
+    const dest = sidesGiven ? input.dest_registry || null : (current?.dest_registry_id ?? null);
+    if ((src === null) === (dest === null)) {
+      throw invalid(
+        'exactly one of src_registry (pull from a remote registry) and dest_registry (push to a remote registry) must be set; the other side is this registry',
+      );
+    }
+    await this.requireEndpoint(principal, (src ?? dest) as number);
+
+    const destNamespace = input.dest_namespace ?? current?.dest_namespace ?? '';
+    if (destNamespace !== '' && !isRepositoryName(destNamespace)) {
+      throw invalid(
+        `invalid dest_namespace "${destNamespace.slice(0, 100)}": lowercase path components ([a-z0-9] with . _ - inside), separated by /`,
+      );
+    }
+    const replaceCount = input.dest_namespace_replace_count ?? current?.dest_namespace_replace_count ?? -1;
+    if (!Number.isInteger(replaceCount) || replaceCount < -1 || replaceCount > MAX_REPLACE_COUNT) {
+      throw invalid(
+        `dest_namespace_replace_count must be -1 (keep only the last path component) or 0 to ${MAX_REPLACE_COUNT} (path components replaced)`,
+      );
+    }
+
+    let filters: PolicyFilter[];
+    if (input.filters === undefined) filters = current ? toPolicy(current).filters : [];
+    else {
+      if (input.filters.length > MAX_FILTERS) throw invalid(`a policy has at most ${MAX_FILTERS} filters`);
+      try {
+        filters = input.filters.map(parseFilter);
+      } catch (err) {
+        if (err instanceof FilterError) throw invalid(err.message);
+        throw err;
+      }
+    }
+
+    const trigger =
+      input.trigger === undefined
+        ? { type: current?.trigger_type ?? 'manual', cron: current?.trigger_cron ?? '' }
+        : triggerOf(input.trigger);
+    if (trigger.type === 'event_based' && src !== null) {
+      throw invalid(
+        'an event_based trigger needs a push policy (dest_registry): a remote source sends no events; use a scheduled trigger to pull',
+      );
+    }
+
+    const speed = input.speed ?? current?.speed ?? 0;
+    if (!Number.isInteger(speed) || speed < -1 || speed > MAX_SPEED) {
+      throw invalid(`speed must be a whole number of KB/s up to ${MAX_SPEED}; -1 or 0 for unlimited`);
+    }
+
+    return {
+      name,
+      description,
+      src_registry_id: src,
+      dest_registry_id: dest,
+      dest_namespace: destNamespace,
+      dest_namespace_replace_count: replaceCount,
+      filters,
+      trigger_type: trigger.type,
+      trigger_cron: trigger.cron,
+      replicate_deletion: input.replicate_deletion ?? current?.replicate_deletion ?? false,
+      // Harbor's portal defaults: a new policy is enabled and overrides the destination's tags.
+      override: input.override ?? current?.override ?? true,
+      // Harbor stores any negative speed as 0 (unlimited).
+      speed: Math.max(speed, 0),
+      enabled: input.enabled ?? current?.enabled ?? true,
+      copy_by_chunk: input.copy_by_chunk ?? current?.copy_by_chunk ?? false,
+    };
+  }
+
+  private async requireEndpoint(principal: Principal, id: number): Promise<void> {
+    if (!Number.isSafeInteger(id) || id < 0) throw invalid('a registry id must be a positive integer');
+    try {
+      await this.endpoints.get(principal, id);
+    } catch (err) {
+      if (err instanceof ServiceError && err.kind === 'not-found') throw invalid(`registry ${id} not found`);
+      throw err;
+    }
+  }
+}
+
+function triggerOf(input: { type?: unknown; cron?: unknown } | null): { type: TriggerType; cron: string } {
+  if (input === null) return { type: 'manual', cron: '' };
+  const type = input.type === undefined || input.type === null || input.type === '' ? 'manual' : input.type;
+  if (typeof type !== 'string' || !(TRIGGER_TYPES as readonly string[]).includes(type)) {
+    throw invalid(`invalid trigger type ${JSON.stringify(type)}: one of ${TRIGGER_TYPES.join(', ')}`);
+  }
+  const cron = input.cron === undefined || input.cron === null ? '' : input.cron;
+  if (typeof cron !== 'string') throw invalid('trigger_settings.cron must be a string');
+  if (type !== 'scheduled') return { type: type as TriggerType, cron: '' };
+  if (cron.trim() === '') throw invalid('a scheduled trigger needs trigger_settings.cron');
+  const problem = cronError(cron);
+  if (problem !== null) {
+    throw invalid(
+      `invalid cron "${cron.slice(0, 100)}" for the scheduled trigger (6 fields, seconds first: "0 0 2 * * *"): ${problem}`,
+    );
+  }
+  return { type: 'scheduled', cron: cron.trim() };
+}
+
+function toPolicy(row: ReplicationPolicyRow): ReplicationPolicy {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    creator: row.creator,
+    srcRegistryId: row.src_registry_id,
+    destRegistryId: row.dest_registry_id,
+    destNamespace: row.dest_namespace,
+    destNamespaceReplaceCount: row.dest_namespace_replace_count,
+    // Written by this service only, after parseFilter.
+    filters: Array.isArray(row.filters) ? (row.filters as PolicyFilter[]) : [],
+    trigger: { type: row.trigger_type, cron: row.trigger_cron },
+    replicateDeletion: row.replicate_deletion,
+    override: row.override,
+    speed: row.speed,
+    enabled: row.enabled,
+    copyByChunk: row.copy_by_chunk,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function invalid(message: string): ServiceError {
+  return new ServiceError('invalid', message);
+}
+
+function notFound(id: number): ServiceError {
+  return new ServiceError('not-found', `replication policy ${id} not found`);
+}
+
+function isForeignKeyViolation(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '23503';
+}
+
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}

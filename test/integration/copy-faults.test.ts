@@ -1,0 +1,157 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
+import { startWharf, type WharfHandle } from '../helpers/server.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { RemoteRegistry } from '../../src/replication/remote/index.js';
+import { CopyError, copyArtifact } from '../../src/replication/copy/index.js';
+import { pushTestImage } from './remote-registry-fixtures.js';
+
+// The copy engine when things go wrong, with real registries and a TCP proxy in between: a chunk
+// cut midway (Wharf resumes from its offset, docker-registry starts the blob again), a source
+// that flips a byte (refused, nothing left behind), a stop through the signal, and the bandwidth
+// limit. Database-independent: run once.
+
+describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine under faults', () => {
+  let wharf: WharfHandle;
+  let docker: DockerRegistryHandle;
+  let wharfClient: RemoteRegistry;
+  let dockerClient: RemoteRegistry;
+  const closing: Array<{ close(): Promise<void> }> = [];
+  const run = randomBytes(3).toString('hex');
+  let n = 0;
+  const repo = (label: string) => `test/copy-faults-${run}/${label}-${++n}`;
+
+  const wharfAt = (url: string) => {
+    const client = new RemoteRegistry({
+      url,
+      type: 'harbor',
+      credential: { type: 'basic', accessKey: wharf.adminUser, accessSecret: wharf.adminPassword },
+    });
+    closing.push(client);
+    return client;
+  };
+  const dockerAt = (url: string) => {
+    const client = new RemoteRegistry({ url, type: 'docker-registry' });
+    closing.push(client);
+    return client;
+  };
+  const proxy = async (port: number, options: Parameters<typeof startTcpProxy>[1]): Promise<TcpProxy> => {
+    const p = await startTcpProxy(port, options);
+    closing.push(p);
+    return p;
+  };
+  const digestOfBlob = async (client: RemoteRegistry, name: string, digest: string) => {
+    const hash = createHash('sha256');
+    for await (const chunk of (await client.openBlob(name, digest)).stream as AsyncIterable<Buffer>)
+      hash.update(chunk);
+    return `sha256:${hash.digest('hex')}`;
+  };
+
+  beforeAll(async () => {
+    [wharf, docker] = await Promise.all([startWharf(), startDockerRegistry()]);
+    wharfClient = wharfAt(wharf.url);
+    dockerClient = dockerAt(docker.url);
+  });
+  afterAll(async () => {
+    await Promise.all(closing.map((c) => c.close()));
+    await Promise.all([wharf?.stop(), docker?.stop()]);
+  });
+
+  it('resumes an interrupted chunk from the offset Wharf reports', async () => {
+    const name = repo('resume');
+    const image = await pushTestImage(dockerClient, name, 'v1', 3 * 1024 * 1024);
+    const cut = await proxy(wharf.port, { cutPatchAfter: 1536 * 1024 });
+    const lines: string[] = [];
+    const result = await copyArtifact({
+      source: { registry: dockerClient, repository: name, reference: 'v1' },
+      destination: { registry: wharfAt(cut.url), repository: name, tag: 'v1' },
+      options: { chunkBytes: 1024 * 1024, backoffMs: 50, log: (l) => lines.push(l) },
+    });
+    expect(cut.cuts()).toBe(1);
+    expect(result).toMatchObject({ digest: image.digest, resumes: 1, restarts: 0, blobsCopied: 2 });
+    // Resumed at least from the first chunk that had been committed, not from zero.
+    const resumedAt = Number(/resuming at offset (\d+)/.exec(lines.join('\n'))?.[1]);
+    expect(resumedAt).toBeGreaterThanOrEqual(1024 * 1024);
+    // At most the broken chunk again (it was read into the request whole), never the blob again.
+    expect(result.bytesSent).toBeLessThanOrEqual(image.layer.size + image.config.size + 1024 * 1024);
+    expect(await digestOfBlob(wharfClient, name, image.layer.digest)).toBe(image.layer.digest);
+    expect((await wharfClient.headManifest(name, 'v1'))?.digest).toBe(image.digest);
+  });
+
+  it('starts the blob again when docker-registry cannot resume the broken upload', async () => {
+    const name = repo('restart');
+    const image = await pushTestImage(wharfClient, name, 'v1', 3 * 1024 * 1024);
+    const cut = await proxy(docker.port, { cutPatchAfter: 1536 * 1024 });
+    const result = await copyArtifact({
+      source: { registry: wharfClient, repository: name, reference: 'v1' },
+      destination: { registry: dockerAt(cut.url), repository: name, tag: 'v1' },
+      options: { chunkBytes: 1024 * 1024, backoffMs: 50 },
+    });
+    expect(cut.cuts()).toBe(1);
+    expect(result).toMatchObject({ digest: image.digest, restarts: 1, blobsCopied: 2 });
+    expect(result.bytesSent).toBeGreaterThan(image.layer.size);
+    expect(await digestOfBlob(dockerClient, name, image.layer.digest)).toBe(image.layer.digest);
+    expect((await dockerClient.headManifest(name, 'v1'))?.digest).toBe(image.digest);
+  });
+
+  it('refuses a corrupted source with a digest error and leaves no blob behind', async () => {
+    const name = repo('corrupt');
+    const image = await pushTestImage(dockerClient, name, 'v1', 256 * 1024);
+    const flip = await proxy(docker.port, { corruptBlobAt: 100_000 });
+    const err = await copyArtifact({
+      source: { registry: dockerAt(flip.url), repository: name, reference: 'v1' },
+      destination: { registry: wharfClient, repository: name, tag: 'v1' },
+      options: { backoffMs: 50 },
+    }).catch((e: unknown) => e);
+    expect(flip.corrupted()).toBeGreaterThanOrEqual(1);
+    expect(err).toBeInstanceOf(CopyError);
+    expect((err as CopyError).kind).toBe('integrity');
+    expect((err as CopyError).side).toBe('source');
+    expect((err as CopyError).retryable).toBe(false);
+    expect((err as CopyError).message).toMatch(/not to the digest/);
+    expect(await wharfClient.statBlob(name, image.layer.digest)).toBeNull();
+    expect(await wharfClient.headManifest(name, image.digest)).toBeNull();
+    expect(await wharfClient.headManifest(name, 'v1')).toBeNull();
+  });
+
+  it('stops promptly when the signal aborts', async () => {
+    const name = repo('abort');
+    const image = await pushTestImage(dockerClient, name, 'v1', 1024 * 1024);
+    const controller = new AbortController();
+    // 64 KB/s: the layer alone would take 16 s.
+    const copying = copyArtifact({
+      source: { registry: dockerClient, repository: name, reference: 'v1' },
+      destination: { registry: wharfClient, repository: name, tag: 'v1' },
+      options: { speedKbps: 64, signal: controller.signal },
+    }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const stoppedAt = performance.now();
+    controller.abort();
+    const err = await copying;
+    const took = performance.now() - stoppedAt;
+    expect(err).toBeInstanceOf(CopyError);
+    expect((err as CopyError).kind).toBe('aborted');
+    expect(took).toBeLessThan(2_000);
+    expect(await wharfClient.statBlob(name, image.layer.digest)).toBeNull();
+    expect(await wharfClient.headManifest(name, 'v1')).toBeNull();
+  });
+
+  it('honours speedKbps within 20% over a transfer of about 3 s', async () => {
+    const name = repo('speed');
+    const speedKbps = 512;
+    const image = await pushTestImage(dockerClient, name, 'v1', 1536 * 1024);
+    const started = performance.now();
+    const result = await copyArtifact({
+      source: { registry: dockerClient, repository: name, reference: 'v1' },
+      destination: { registry: wharfClient, repository: name, tag: 'v1' },
+      options: { speedKbps },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    expect(result.bytesSent).toBe(image.layer.size + image.config.size);
+    const kbps = result.bytesSent / 1024 / seconds;
+    // The promise is the upper bound; the lower one only says the limit is not far below it.
+    expect(kbps).toBeLessThanOrEqual(speedKbps * 1.2);
+    expect(kbps).toBeGreaterThan(speedKbps * 0.5);
+  });
+});
