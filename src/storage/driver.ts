@@ -83,6 +83,14 @@ export class StorageNotFoundError extends Error {
   }
 }
 
+/** The driver cannot take this write (a limit of the backend, e.g. S3's part count). */
+export class StorageLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageLimitError';
+  }
+}
+
 export class StorageRangeError extends Error {
   constructor(message: string) {
     super(message);

@@ -29,6 +29,7 @@ import {
   isValidKey,
   resolveRange,
   StorageNotFoundError,
+  StorageLimitError,
   StorageRangeError,
   type ByteRange,
   type ObjectCopy,
@@ -76,9 +77,14 @@ export interface S3DriverOptions {
   partCopy?: boolean;
   /** Keys per ListObjectsV2 page (at most 1000): smaller in tests, to exercise pagination. */
   listPageSize?: number;
+  /** Chunks one upload may have (at most S3's 10,000 parts): smaller in tests. */
+  maxSegments?: number;
 }
 
 /** A StorageDriver on an S3 bucket (AWS S3 or an S3-compatible server). */
+/** Chunks of one upload (one object each); S3 allows 10,000 parts in the upload that commits them. */
+const MAX_SEGMENTS = 10_000;
+
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
   readonly #client: S3Client;
@@ -90,12 +96,14 @@ export class S3Driver implements StorageDriver {
   #partCopy: boolean;
 
   /** Reads secret_key_file synchronously, once: the secret is needed to sign every request. */
+  readonly #maxSegments: number;
   constructor(config: S3Config, options: S3DriverOptions = {}) {
     this.#bucket = config.bucket;
     this.#root = config.root_directory === undefined ? '' : `${config.root_directory}/`;
     this.#partSize = config.multipart_chunk_size;
     this.#pageSize = Math.min(BATCH, Math.max(1, options.listPageSize ?? BATCH));
     this.#partCopy = options.partCopy ?? true;
+    this.#maxSegments = Math.min(MAX_SEGMENTS, Math.max(1, options.maxSegments ?? MAX_SEGMENTS));
     const secret =
       config.secret_key ??
       (config.secret_key_file === undefined
@@ -302,6 +310,15 @@ export class S3Driver implements StorageDriver {
     // segment that starts before offset and runs past it needs no change: the new segment at
     // offset takes over from there (see assembleAppendable). Until the new segment is complete, the
     // object still has at least `offset` bytes, so the caller can retry from the same offset.
+    const kept = segments.filter((s) => s.offset < offset).length;
+    if (kept >= this.#maxSegments) {
+      // Every chunk is one object here, and committing assembles them as parts of one multipart
+      // upload, which S3 caps at 10,000: refuse before storing more than can ever be committed
+      // (a client of tiny chunks would otherwise make millions of objects).
+      throw new StorageLimitError(
+        `an upload on S3 storage takes at most ${this.#maxSegments} chunks; send larger chunks or one stream`,
+      );
+    }
     await this.#deleteKeys(segments.filter((s) => s.offset >= offset).map((s) => s.key));
     const written = await this.#put(this.#segmentPrefix(objectKey) + segmentName(offset), body);
     return offset + written;

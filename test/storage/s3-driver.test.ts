@@ -28,6 +28,7 @@ import {
   storageDriverSuite,
   streamOf,
 } from '../../src/storage/driver.suite.js';
+import { StorageLimitError } from '../../src/storage/driver.js';
 import { S3Driver, type S3DriverOptions } from '../../src/storage/s3-driver.js';
 import { startS3Server, type S3ServerHandle } from '../helpers/s3-server.js';
 
@@ -237,6 +238,19 @@ describe('S3Driver', () => {
     await driver.delete('k/obj');
     expect(await driver.stat('k/obj')).toBeNull();
     expect(await storedKeys(`${cfg.root_directory}/`)).toEqual([]);
+  });
+
+  it('refuses more chunks than one upload can commit, and keeps what it has', async () => {
+    const driver = open({ maxSegments: 3 });
+    let offset = 0;
+    for (let i = 0; i < 3; i++)
+      offset = await driver.writeAt('k/many', offset, streamOf(Buffer.from(`${i}`)));
+    await expect(driver.writeAt('k/many', offset, streamOf(Buffer.from('3')))).rejects.toBeInstanceOf(
+      StorageLimitError,
+    );
+    // Rewriting from an earlier offset is still fine: it replaces chunks instead of adding one.
+    expect(await driver.writeAt('k/many', 2, streamOf(Buffer.from('x')))).toBe(3);
+    expect((await content(driver, 'k/many')).toString()).toBe('01x');
   });
 
   it('lists and deletes across many pages', async () => {

@@ -14,7 +14,7 @@ import {
   findUploadSession,
   type UploadSessionRow,
 } from '../../metadata/uploads-table.js';
-import { StorageRangeError } from '../../storage/driver.js';
+import { StorageLimitError, StorageRangeError } from '../../storage/driver.js';
 import { blobKey, uploadDataKey, uploadPrefix } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
 import { requireDigest, requireRepositoryName } from './validate.js';
@@ -225,6 +225,8 @@ export class UploadService {
       if (chunk.body.errored || (counter.destroyed && !counter.writableFinished)) {
         throw new RegistryError('BLOB_UPLOAD_INVALID', 'the request body was interrupted', { offset });
       }
+      if (err instanceof StorageLimitError)
+        throw new RegistryError('BLOB_UPLOAD_INVALID', err.message, { offset });
       if (err instanceof StorageRangeError) {
         throw new RegistryError('RANGE_INVALID', 'stored upload data is shorter than the session offset', {
           offset,
