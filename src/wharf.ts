@@ -28,6 +28,7 @@ import { RobotService } from './services/robot-service.js';
 import { CatalogApiService } from './services/catalog-api-service.js';
 import { RegistryEndpointService } from './services/registry-endpoint-service.js';
 import { ReplicationPolicyService } from './services/replication-policy-service.js';
+import { ReplicationExecutionService } from './replication/execution/index.js';
 import { loadEncryptionKey, SecretBox } from './services/secret-box.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
@@ -219,6 +220,17 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     maxJobWorkers: config.jobservice.max_job_workers,
     onError: (err, context) => logger.warn({ err, context }, 'job service'),
   });
+  // Replication runs on the job service; it reaches this registry over loopback once it listens.
+  let localUrl = '';
+  const replicationExecutions = new ReplicationExecutionService({
+    db,
+    jobs,
+    policies: replicationPolicies,
+    registries,
+    tokens,
+    localUrl: () => localUrl,
+    onError: (err, context) => logger.warn({ err, context }, 'replication'),
+  });
   const app = await buildApp({
     logger,
     logRequests: config.log.requests,
@@ -248,6 +260,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       registries,
       jobs,
       replicationPolicies,
+      replicationExecutions,
     },
     audit,
     pullStats,
@@ -276,15 +289,25 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     trustProxy: config.http.trust_proxy,
     instanceName,
     lifecycle: { isDraining: () => draining },
+    replicationEvents: (event, principal) =>
+      replicationExecutions.manifestEvent(event, principal).catch((err: unknown) => {
+        // The push itself succeeded; the next reconciliation of the policy catches up.
+        logger.warn({ err, repository: event.repository }, 'enqueueing event-based replication failed');
+      }),
   });
   app.server.keepAliveTimeout = 65_000;
   app.server.requestTimeout = 0; // large blob uploads may legitimately take long
   app.server.headersTimeout = 60_000;
   await app.listen({ host: config.http.host, port: config.http.port });
-  await jobs.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  localUrl = loopbackUrl(config.http.host, port);
+  await replicationExecutions.syncSchedules().catch((err: unknown) => {
+    // Not fatal: the next change of a policy saves its schedule again.
+    logger.warn({ err }, 'syncing replication schedules failed');
+  });
+  await jobs.start();
 
   let stopped: Promise<void> | undefined;
   const shutdown = (options: { drain?: boolean } = {}) => {
@@ -316,4 +339,11 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     return stopped;
   };
   return { app, url: `http://${host}:${port}`, port, generatedAdminPassword, instanceName, shutdown };
+}
+
+/** This instance as seen from itself: an unspecified bind address is reached through loopback. */
+function loopbackUrl(bindHost: string, port: number): string {
+  if (bindHost === '0.0.0.0' || bindHost === '') return `http://127.0.0.1:${port}`;
+  if (bindHost === '::') return `http://[::1]:${port}`;
+  return `http://${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${port}`;
 }

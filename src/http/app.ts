@@ -23,7 +23,7 @@ import { ProjectMissingError } from '../metadata/repositories-table.js';
 import { handleOciRoute, type OciAuditEvent, type OciServices } from './oci/handlers.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { PullStatsService } from '../services/pull-stats-service.js';
-import { principalName } from '../services/principal.js';
+import { principalName, type Principal } from '../services/principal.js';
 import { parseOciPath } from './oci/routes.js';
 
 export interface HealthCheck {
@@ -52,6 +52,11 @@ export interface AppDeps {
   /** Named in every response's X-Wharf-Instance header. */
   instanceName: string;
   lifecycle: Lifecycle;
+  /** Called after a manifest push or delete (replication's event triggers). */
+  replicationEvents?: (
+    event: { repository: string; tag: string | null; operation: 'create' | 'delete' },
+    principal: Principal,
+  ) => Promise<void>;
 }
 
 /**
@@ -179,7 +184,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (event.operation === 'pull') {
         deps.audit.recordPull(entry);
         if (event.digest) deps.pullStats.record(event.repository, event.digest, event.tag ?? null);
-      } else await deps.audit.record({ ...entry, operation: event.operation });
+      } else {
+        await deps.audit.record({ ...entry, operation: event.operation });
+        // Event-based replication: one durable job per push or delete, before the client's answer.
+        await deps.replicationEvents?.(
+          { repository: event.repository, tag: event.tag ?? null, operation: event.operation },
+          principal,
+        );
+      }
     };
     await handleOciRoute(
       { ...deps.oci, mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess), audit },

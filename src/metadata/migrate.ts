@@ -5,6 +5,7 @@ import { migration003 } from './migrations/003-pull-stats.js';
 import { migration004 } from './migrations/004-jobs.js';
 import { migration005 } from './migrations/005-registries.js';
 import { migration006 } from './migrations/006-replication-policies.js';
+import { migration007 } from './migrations/007-replication-executions.js';
 
 export interface Migration {
   version: number;
@@ -20,6 +21,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration004,
   migration005,
   migration006,
+  migration007,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

@@ -24,6 +24,9 @@ export interface IssuedToken {
 
 const REGISTRY_ACTIONS: readonly RegistryAction[] = ['pull', 'push', 'delete'];
 
+/** The subject of replication's in-process tokens (see issueSystem). */
+export const SYSTEM_REPLICATION_SUBJECT = 'wharf:replication';
+
 /** Parses `type:name:actions` (actions comma-separated); null for anything malformed. */
 export function parseScope(scope: string): TokenAccess | null {
   const first = scope.indexOf(':');
@@ -93,6 +96,22 @@ export class TokenService {
       expiresIn: this.settings.expirationSeconds,
       issuedAt: new Date(now * 1000).toISOString(),
     };
+  }
+
+  /**
+   * In-process only (replication's own reads and writes of this registry over loopback): a token
+   * with full access to the given repositories (and the catalog when asked), for the system
+   * principal SYSTEM_REPLICATION_SUBJECT. No user or robot name contains ':', so a token with that
+   * subject can only come from here, and writes made with it are recognisable (no event loops).
+   */
+  async issueSystem(repositories: readonly string[], catalog = false): Promise<IssuedToken> {
+    const access: TokenAccess[] = repositories.map((name) => ({
+      type: 'repository',
+      name,
+      actions: [...REGISTRY_ACTIONS],
+    }));
+    if (catalog) access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+    return this.issue({ kind: 'token', subject: SYSTEM_REPLICATION_SUBJECT, access }, access);
   }
 
   /** Verifies signature, expiry, audience and issuer; returns the token's principal or null. */

@@ -31,6 +31,8 @@ import { registerScheduleRoutes } from './schedules/routes.js';
 import type { JobService } from '../../jobs/job-service.js';
 import { registerReplicationPolicyRoutes } from './replication/policies-routes.js';
 import type { ReplicationPolicyService } from '../../services/replication-policy-service.js';
+import { registerReplicationExecutionRoutes } from './replication/executions-routes.js';
+import type { ReplicationExecutionService } from '../../replication/execution/index.js';
 
 // The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
 // caller resolved once per request (Basic for users and robots; sessions come with login).
@@ -57,6 +59,7 @@ export interface ApiDeps {
   registries: RegistryEndpointService;
   jobs: JobService;
   replicationPolicies: ReplicationPolicyService;
+  replicationExecutions: ReplicationExecutionService;
 }
 
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -113,6 +116,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerJobServiceRoutes(api, deps);
       registerScheduleRoutes(api, deps);
       registerReplicationPolicyRoutes(api, deps.replicationPolicies);
+      registerReplicationExecutionRoutes(api, deps.replicationExecutions);
     },
     { prefix: '/api/v2.0' },
   );

@@ -1,0 +1,199 @@
+import {
+  endExecution,
+  findExecution,
+  findTask,
+  hasRunningExecution,
+  listExecutions,
+  listTasks,
+  stopOpenTasks,
+  taskCounts,
+  type ExecutionFilter,
+  type ExecutionRow,
+  type TaskCounts,
+  type TaskRow,
+  type TaskStatus,
+} from '../../metadata/replication-executions-table.js';
+import type { Principal } from '../../services/principal.js';
+import type { PolicyChange, ReplicationPolicy } from '../../services/replication-policy-service.js';
+import { ServiceError } from '../../services/service-error.js';
+import { onManifestEvent, runEventJob } from './events.js';
+import { runExecutionJob } from './planner.js';
+import { Reconciler } from './reconciler.js';
+import { runTaskJob } from './task-runner.js';
+import {
+  EVENT_JOB,
+  EXECUTION_DEFAULTS,
+  EXECUTION_JOB,
+  TASK_JOB,
+  type EventPayload,
+  type ExecutionDeps,
+  type ExecutionOptions,
+} from './types.js';
+
+// Replication executions (Harbor's /replication/executions): the job types that run them, the
+// operations behind the API (system administrators only), and the wiring to policies: a policy
+// with a running execution cannot be deleted; a scheduled trigger is a job-service schedule of
+// the policy (none while the policy is disabled).
+
+export interface ExecutionView {
+  execution: ExecutionRow;
+  counts: TaskCounts;
+}
+
+const MAX_ATTEMPTS = 1_000_000; // the deadline, not a count, ends retries
+
+export class ReplicationExecutionService {
+  readonly #deps: ExecutionDeps;
+  readonly #reconciler: Reconciler;
+  readonly #deadlineMs: number;
+
+  constructor(deps: ExecutionDeps, options: ExecutionOptions = {}) {
+    this.#deps = deps;
+    this.#reconciler = new Reconciler(deps);
+    this.#deadlineMs = options.deadlineMs ?? EXECUTION_DEFAULTS.deadlineMs;
+    const backoffBaseMs = options.backoffBaseMs ?? EXECUTION_DEFAULTS.backoffBaseMs;
+    const backoffMaxMs = options.backoffMaxMs ?? EXECUTION_DEFAULTS.backoffMaxMs;
+    const retrying = {
+      maxAttempts: MAX_ATTEMPTS,
+      backoffBaseMs,
+      backoffMaxMs,
+      // The handlers end retries at the policy's deadline themselves (marking the task or the
+      // execution failed); the job's own deadline is a backstop one backoff later.
+      deadlineMs: this.#deadlineMs + 2 * backoffMaxMs,
+    };
+    const { jobs } = deps;
+    jobs.register(
+      EXECUTION_JOB,
+      (job) => runExecutionJob(deps, this.#reconciler, this.#deadlineMs, job),
+      retrying,
+    );
+    jobs.register(TASK_JOB, (job) => runTaskJob(deps, this.#reconciler, job), {
+      ...retrying,
+      ...(options.taskConcurrency !== undefined && { concurrency: options.taskConcurrency }),
+    });
+    jobs.register(EVENT_JOB, (job) => runEventJob(deps, this.#reconciler, job), {
+      maxAttempts: 100,
+      backoffBaseMs,
+      backoffMaxMs,
+    });
+    deps.policies.addRunningCheck((policyId) => hasRunningExecution(deps.db, policyId));
+    deps.policies.addChangeListener((change) => this.#policyChanged(change));
+  }
+
+  /** Brings schedules in line with the policies (at start: a change may have been missed). */
+  async syncSchedules(): Promise<void> {
+    for (const policy of await this.#deps.policies.all()) await this.#syncSchedule(policy.id, policy);
+  }
+
+  /** The HTTP edge's hook after a manifest push or delete. */
+  manifestEvent(event: EventPayload, principal: Principal): Promise<void> {
+    return onManifestEvent(this.#deps, event, principal);
+  }
+
+  // --- the API's operations ---
+
+  /** Sysadmins only: 401 for anonymous callers, 403 for others (before ids and bodies are read). */
+  requireAdmin(principal: Principal): void {
+    this.#deps.policies.requireAdmin(principal);
+  }
+
+  async start(principal: Principal, policyId: number): Promise<number> {
+    this.#deps.policies.requireAdmin(principal);
+    const policy = await this.#deps.policies.byId(policyId);
+    if (!policy) throw new ServiceError('not-found', `replication policy ${policyId} not found`);
+    if (!policy.enabled) throw new ServiceError('precondition', `replication policy ${policyId} is disabled`);
+    const id = await this.#reconciler.start(policyId, 'manual');
+    if (id === null) throw new Error('the execution was not created');
+    return id;
+  }
+
+  async list(
+    principal: Principal,
+    filter: ExecutionFilter,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: ExecutionView[]; total: number }> {
+    this.#deps.policies.requireAdmin(principal);
+    const { items, total } = await listExecutions(this.#deps.db, filter, offset, limit);
+    const counts = await taskCounts(
+      this.#deps.db,
+      items.map((e) => e.id),
+    );
+    return {
+      items: items.map((execution) => ({ execution, counts: countsOf(counts, execution.id) })),
+      total,
+    };
+  }
+
+  async get(principal: Principal, id: number): Promise<ExecutionView> {
+    this.#deps.policies.requireAdmin(principal);
+    const execution = await this.#execution(id);
+    return { execution, counts: countsOf(await taskCounts(this.#deps.db, [id]), id) };
+  }
+
+  /** Stops an execution: its open tasks are Stopped and their jobs interrupted wherever they run. */
+  async stop(principal: Principal, id: number): Promise<void> {
+    this.#deps.policies.requireAdmin(principal);
+    const execution = await this.#execution(id);
+    if (execution.status !== 'InProgress') return;
+    await endExecution(this.#deps.db, id, 'Stopped', 'stopped on request');
+    const jobIds = await stopOpenTasks(this.#deps.db, id);
+    if (execution.job_id !== null) jobIds.push(execution.job_id);
+    for (const jobId of jobIds) await this.#deps.jobs.requestStop(jobId);
+  }
+
+  async tasks(
+    principal: Principal,
+    id: number,
+    status: TaskStatus | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: TaskRow[]; total: number }> {
+    this.#deps.policies.requireAdmin(principal);
+    await this.#execution(id);
+    return listTasks(this.#deps.db, id, status, offset, limit);
+  }
+
+  async taskLog(principal: Principal, id: number, taskId: number): Promise<string> {
+    this.#deps.policies.requireAdmin(principal);
+    await this.#execution(id);
+    const task = await findTask(this.#deps.db, taskId);
+    if (!task || task.execution_id !== id) {
+      throw new ServiceError('not-found', `task ${taskId} of execution ${id} not found`);
+    }
+    if (task.job_id === null) return '';
+    return (await this.#deps.jobs.log(task.job_id)) ?? '';
+  }
+
+  // --- internals ---
+
+  async #execution(id: number): Promise<ExecutionRow> {
+    const row = await findExecution(this.#deps.db, id);
+    if (!row) throw new ServiceError('not-found', `replication execution ${id} not found`);
+    return row;
+  }
+
+  async #policyChanged(change: PolicyChange): Promise<void> {
+    await this.#syncSchedule(change.id, change.policy);
+  }
+
+  async #syncSchedule(policyId: number, policy: ReplicationPolicy | null): Promise<void> {
+    const { jobs } = this.#deps;
+    if (policy?.enabled && policy.trigger.type === 'scheduled' && policy.trigger.cron !== '') {
+      const current = await jobs.schedule(EXECUTION_JOB, policyId);
+      if (current?.cron === policy.trigger.cron) return;
+      await jobs.saveSchedule({
+        type: EXECUTION_JOB,
+        vendorId: policyId,
+        cron: policy.trigger.cron,
+        payload: { policyId },
+      });
+    } else {
+      await jobs.removeSchedule(EXECUTION_JOB, policyId);
+    }
+  }
+}
+
+function countsOf(map: Map<number, TaskCounts>, id: number): TaskCounts {
+  return map.get(id) ?? { total: 0, failed: 0, succeed: 0, in_progress: 0, stopped: 0 };
+}

@@ -1,0 +1,165 @@
+import type { JobContext } from '../../jobs/queue.js';
+import {
+  endExecution,
+  findExecution,
+  finishExecutionIfDone,
+  insertExecution,
+  insertTasks,
+  markPlanned,
+  setExecutionJob,
+  setTaskJob,
+  startPlanning,
+  type ExecutionRow,
+  type NewTask,
+} from '../../metadata/replication-executions-table.js';
+import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
+import {
+  compileFilters,
+  destinationRepository,
+  planReconciliation,
+  type RepositoryPair,
+} from '../plan/index.js';
+import { isRetryable, messageOf } from './failures.js';
+import type { Reconciler } from './reconciler.js';
+import { sidesOf, type Side } from './sides.js';
+import { TASK_JOB, type ExecutionDeps, type ExecutionPayload } from './types.js';
+
+// The replication-execution job: plans one run of a policy as a reconciliation. It lists what
+// the source holds under the policy's filters and what the destination holds under the mapped
+// names (tag → digest), lets planReconciliation decide the difference, and turns it into tasks,
+// one replication-task job each. Every trigger runs this same comparison, so a run after an
+// outage copies exactly what is missing. The peer unreachable: the job fails and the job service
+// retries it with backoff until the policy's deadline; then the execution fails and a new
+// reconciliation is asked for.
+
+export async function runExecutionJob(
+  deps: ExecutionDeps,
+  reconciler: Reconciler,
+  deadlineMs: number,
+  job: JobContext,
+): Promise<void> {
+  const execution = await executionOf(deps, job);
+  if (!execution || execution.status !== 'InProgress' || execution.planned) return;
+  const policy = await deps.policies.byId(execution.policy_id);
+  if (!policy) {
+    await endExecution(deps.db, execution.id, 'Failed', `policy ${execution.policy_id} no longer exists`);
+    return;
+  }
+  await startPlanning(deps.db, execution.id);
+  const sides = await sidesOf(deps, policy);
+  const remoteId = sides.source.registryId ?? sides.destination.registryId;
+  let tasks: NewTask[];
+  let summary: string;
+  try {
+    ({ tasks, summary } = await plan(policy, sides.source, sides.destination, execution, deadlineMs, job));
+  } catch (err) {
+    if (job.signal.aborted) throw err;
+    const message = messageOf(err);
+    const retryable = isRetryable(err);
+    if (retryable && remoteId !== null) await deps.registries.recordHealth(remoteId, false);
+    if (retryable && Date.now() < execution.start_time.getTime() + deadlineMs) {
+      job.log(`planning failed, to be retried: ${message}`);
+      throw err;
+    }
+    job.log(`planning failed: ${message}`);
+    await endExecution(deps.db, execution.id, 'Failed', message);
+    // The retry window is over: a fresh run will compare both sides again once the peer is back.
+    if (retryable) await reconciler.request(policy.id, `the retry window of execution ${execution.id} ended`);
+    return;
+  } finally {
+    await sides.close();
+  }
+  if (job.attempt > 1 && remoteId !== null) {
+    await deps.registries.recordHealth(remoteId, true);
+    // The peer answers again: what else failed meanwhile converges through one more run.
+    if (execution.scope_repository !== null) await reconciler.request(policy.id, 'the peer answers again');
+  }
+  job.signal.throwIfAborted();
+  for (const task of await insertTasks(deps.db, execution.id, tasks)) {
+    const row = await deps.jobs.enqueue(TASK_JOB, { taskId: task.id });
+    await setTaskJob(deps.db, task.id, row.id);
+  }
+  await markPlanned(deps.db, execution.id, tasks.length, summary);
+  job.log(summary);
+  // A plan with nothing to do (or whose tasks all ended already) is finished here.
+  await finishExecutionIfDone(deps.db, execution.id);
+}
+
+/** The execution of this job: given, or (a schedule's job) made on its first run. */
+async function executionOf(deps: ExecutionDeps, job: JobContext): Promise<ExecutionRow | null> {
+  const payload = job.payload as ExecutionPayload;
+  if ('executionId' in payload) return findExecution(deps.db, payload.executionId);
+  const policy = await deps.policies.byId(payload.policyId);
+  if (!policy?.enabled) return null;
+  const row = await insertExecution(deps.db, {
+    policyId: payload.policyId,
+    trigger: 'scheduled',
+    originJobId: job.id,
+  });
+  if (row && row.job_id === null) await setExecutionJob(deps.db, row.id, job.id);
+  return row;
+}
+
+async function plan(
+  policy: ReplicationPolicy,
+  source: Side,
+  destination: Side,
+  execution: ExecutionRow,
+  deadlineMs: number,
+  job: JobContext,
+): Promise<{ tasks: NewTask[]; summary: string }> {
+  const { signal } = job;
+  const filters = compileFilters(policy.filters);
+  // Artifact facts are not listed: every artifact counts as an image without labels.
+  const artifactsPass = filters.artifact({ type: 'image', labels: [] });
+  const repositories: string[] = [];
+  if (execution.scope_repository !== null) repositories.push(execution.scope_repository);
+  else for await (const name of source.repositories(signal)) repositories.push(name);
+
+  const pairs: RepositoryPair[] = [];
+  for (const name of repositories) {
+    if (!filters.repository(name) || !artifactsPass) continue;
+    const mapped = destinationRepository(name, policy.destNamespace, policy.destNamespaceReplaceCount);
+    if (!mapped.ok) {
+      job.log(`skipped ${name}: ${mapped.reason}`);
+      continue;
+    }
+    const pick = (tags: Map<string, string>) => new Map([...tags].filter(([tag]) => filters.tag(tag)));
+    // Both sides through the tag filter: a tag the policy does not replicate is never deleted either.
+    pairs.push({
+      source: name,
+      destination: mapped.name,
+      sourceTags: pick(await source.tagDigests(name, signal)),
+      destinationTags: pick(await destination.tagDigests(mapped.name, signal)),
+    });
+  }
+  const result = planReconciliation(pairs, {
+    override: policy.override,
+    replicateDeletion: policy.replicateDeletion,
+  });
+  const sourceOf = new Map(pairs.map((p) => [p.destination, p.source]));
+  const tasks: NewTask[] = [
+    ...result.copy.map((c) => ({
+      operation: 'copy' as const,
+      srcRepository: c.source,
+      dstRepository: c.destination,
+      tag: c.tag,
+      digest: c.digest,
+      deadlineMs,
+    })),
+    ...result.delete.map((d) => ({
+      operation: 'deletion' as const,
+      srcRepository: sourceOf.get(d.destination) ?? d.destination,
+      dstRepository: d.destination,
+      tag: d.tag,
+      digest: d.digest,
+      deadlineMs,
+    })),
+  ];
+  for (const s of result.skipped)
+    job.log(`skipped ${s.destination}:${s.tag}: the destination differs and override is off`);
+  for (const c of result.conflicts)
+    job.log(`conflict at ${c.destination}:${c.tag}: several sources differ; left alone`);
+  const summary = `${pairs.length} repositories compared: ${result.copy.length} to copy, ${result.delete.length} to delete, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped, ${result.conflicts.length} conflicts`;
+  return { tasks, summary };
+}

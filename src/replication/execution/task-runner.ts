@@ -1,0 +1,115 @@
+import type { JobContext } from '../../jobs/queue.js';
+import {
+  findExecution,
+  findTask,
+  finishExecutionIfDone,
+  setTaskStatus,
+  type TaskRow,
+} from '../../metadata/replication-executions-table.js';
+import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
+import { copyArtifact } from '../copy/index.js';
+import { isRetryable, messageOf } from './failures.js';
+import type { Reconciler } from './reconciler.js';
+import { sidesOf, type Side } from './sides.js';
+import type { ExecutionDeps, TaskPayload } from './types.js';
+
+// The replication-task job: one copy or one tag deletion. A retryable failure (the peer
+// unreachable) is thrown, so the job service retries it with backoff, until the task's deadline
+// (the policy's retry window); never dropped after a few tries. Any other failure ends the task
+// at once, with the message in its log. A stop aborts the signal: the copy engine stops its
+// streams and the task (already marked Stopped by the stop request) is left alone.
+
+export async function runTaskJob(
+  deps: ExecutionDeps,
+  reconciler: Reconciler,
+  job: JobContext,
+): Promise<void> {
+  const { taskId } = job.payload as TaskPayload;
+  const task = await findTask(deps.db, taskId);
+  if (!task || (task.status !== 'Pending' && task.status !== 'InProgress')) return;
+  const execution = await findExecution(deps.db, task.execution_id);
+  const policy = execution ? await deps.policies.byId(execution.policy_id) : null;
+  if (!execution || execution.status !== 'InProgress' || !policy) {
+    job.log(policy ? 'the execution is over: task stopped' : 'the policy no longer exists');
+    await setTaskStatus(deps.db, task.id, policy ? 'Stopped' : 'Failed');
+    await finishExecutionIfDone(deps.db, task.execution_id);
+    return;
+  }
+  if (!(await setTaskStatus(deps.db, task.id, 'InProgress'))) return;
+  const sides = await sidesOf(deps, policy);
+  const remoteId = sides.source.registryId ?? sides.destination.registryId;
+  try {
+    await perform(task, policy, sides.source, sides.destination, job);
+  } catch (err) {
+    if (job.signal.aborted) throw err;
+    const message = messageOf(err);
+    const retryable = isRetryable(err);
+    if (retryable && remoteId !== null) await deps.registries.recordHealth(remoteId, false);
+    if (retryable && Date.now() < task.deadline.getTime()) {
+      job.log(`attempt ${job.attempt} failed, to be retried: ${message}`);
+      throw err;
+    }
+    job.log(retryable ? `failed: ${message}; the retry window is over` : `failed: ${message}`);
+    await setTaskStatus(deps.db, task.id, 'Failed');
+    await finishExecutionIfDone(deps.db, task.execution_id);
+    if (retryable) await reconciler.request(policy.id, `the retry window of task ${task.id} ended`);
+    return;
+  } finally {
+    await sides.close();
+  }
+  await setTaskStatus(deps.db, task.id, 'Succeed');
+  await finishExecutionIfDone(deps.db, task.execution_id);
+  if (job.attempt > 1 && remoteId !== null) {
+    // Earlier attempts failed and this one got through: the peer is back. One reconciliation
+    // run (deduplicated) brings over whatever else was missed while it was away.
+    await deps.registries.recordHealth(remoteId, true);
+    await reconciler.request(policy.id, 'the peer answers again');
+  }
+}
+
+async function perform(
+  task: TaskRow,
+  policy: ReplicationPolicy,
+  source: Side,
+  destination: Side,
+  job: JobContext,
+): Promise<void> {
+  const { signal } = job;
+  if (task.operation === 'copy') {
+    const result = await copyArtifact({
+      source: {
+        registry: await source.client([task.src_repository]),
+        repository: task.src_repository,
+        // By tag, not by the planned digest: a task delayed by retries must not move the tag
+        // back to what it was when planned.
+        reference: task.tag,
+      },
+      destination: {
+        registry: await destination.client([task.dst_repository]),
+        repository: task.dst_repository,
+        tag: task.tag,
+      },
+      options: { speedKbps: policy.speed, override: policy.override, signal, log: (line) => job.log(line) },
+    });
+    if (result.tagSkipped)
+      job.log(`${task.dst_repository}:${task.tag} differs at the destination; override is off`);
+    return;
+  }
+  if (!policy.replicateDeletion) {
+    job.log('replicate_deletion is off: nothing deleted');
+    return;
+  }
+  // The tag may have come back at the source since the plan: then it must stay.
+  const src = await source.client([task.src_repository]);
+  if (await src.headManifest(task.src_repository, task.tag, signal)) {
+    job.log(`${task.src_repository}:${task.tag} exists at the source again: not deleted`);
+    return;
+  }
+  const dst = await destination.client([task.dst_repository]);
+  const deleted = await dst.deleteManifest(task.dst_repository, task.tag, signal);
+  job.log(
+    deleted
+      ? `deleted tag ${task.dst_repository}:${task.tag}`
+      : `${task.dst_repository}:${task.tag} was gone already`,
+  );
+}

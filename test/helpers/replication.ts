@@ -1,0 +1,152 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { apiCaller, createdId } from './api-client.js';
+import { imageManifest, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from './oci-client.js';
+import { adminAuth, type WharfHandle } from './server.js';
+
+// Replication tests' small steps over the management API of a real server: endpoints, policies,
+// executions, and polling until something is true (bounded).
+
+export interface ExecutionJson {
+  id: number;
+  policy_id: number;
+  status: string;
+  status_text: string;
+  trigger: string;
+  total: number;
+  failed: number;
+  succeed: number;
+  in_progress: number;
+  stopped: number;
+  start_time: string;
+  end_time: string | null;
+}
+
+export interface TaskJson {
+  id: number;
+  execution_id: number;
+  resource_type: string;
+  src_resource: string;
+  dst_resource: string;
+  operation: string;
+  status: string;
+  job_id: string;
+  start_time: string | null;
+  end_time: string | null;
+}
+
+export function adminApi(handle: WharfHandle) {
+  const call = apiCaller(() => handle.url);
+  const auth = adminAuth(handle);
+  const json = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await call(method, path, auth, body);
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  return {
+    call: (method: string, path: string, body?: unknown) => call(method, path, auth, body),
+    json,
+    async create(path: string, body: unknown): Promise<number> {
+      const res = await call('POST', path, auth, body);
+      if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+      return createdId(res);
+    },
+    execution: (id: number) => json<ExecutionJson>('GET', `/replication/executions/${id}`),
+    tasks: (id: number) => json<TaskJson[]>('GET', `/replication/executions/${id}/tasks?page_size=100`),
+  };
+}
+
+/** A registry endpoint on `on` for another Wharf, as its admin. */
+export function wharfEndpoint(name: string, peer: WharfHandle) {
+  return {
+    name,
+    url: peer.url,
+    type: 'harbor',
+    insecure: true,
+    credential: { type: 'basic', access_key: peer.adminUser, access_secret: peer.adminPassword },
+  };
+}
+
+/** Polls `check` every `everyMs` until it returns a value other than undefined; fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Waits until an execution has ended; returns it. */
+export async function finished(
+  api: ReturnType<typeof adminApi>,
+  id: number,
+  timeoutMs = 30_000,
+): Promise<ExecutionJson> {
+  return waitFor(
+    `execution ${id} to end`,
+    async () => {
+      const e = await api.execution(id);
+      return e.status === 'InProgress' ? undefined : e;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+/** The digest a tag points at on a registry (HEAD), or null when it has no such tag. */
+export async function headDigest(
+  url: string,
+  authorization: string | undefined,
+  repository: string,
+  tag: string,
+) {
+  const res = await fetch(`${url}/v2/${repository}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: {
+      accept:
+        'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+      ...(authorization && { authorization }),
+    },
+  });
+  if (res.status === 404) return null;
+  if (res.status !== 200) throw new Error(`HEAD ${repository}:${tag}: ${res.status}`);
+  return res.headers.get('docker-content-digest');
+}
+
+/**
+ * Pushes a small image to a plain distribution registry (no auth) in the two-step upload it
+ * requires (POST, then PUT with the digest): docker-registry answers a one-request POST with 202.
+ */
+export async function pushToDistribution(url: string, repository: string, tag: string): Promise<string> {
+  const blob = async (bytes: Buffer): Promise<{ digest: string; size: number }> => {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const started = await fetch(`${url}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+    if (started.status !== 202) throw new Error(`starting an upload: ${started.status}`);
+    const location = new URL(started.headers.get('location') ?? '', url);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, { method: 'PUT', body: bytes });
+    if (put.status !== 201) throw new Error(`finishing an upload: ${put.status}`);
+    return { digest, size: bytes.length };
+  };
+  const config = await blob(
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomUUID() })),
+  );
+  const layer = await blob(randomBytes(2048));
+  const manifest = imageManifest({
+    config: { mediaType: OCI_CONFIG, ...config },
+    layers: [{ mediaType: OCI_LAYER, ...layer }],
+  });
+  const res = await fetch(`${url}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': OCI_MANIFEST },
+    body: manifest,
+  });
+  if (res.status !== 201) throw new Error(`pushing the manifest: ${res.status}`);
+  return `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+}
