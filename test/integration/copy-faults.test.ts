@@ -66,7 +66,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine unde
     const result = await copyArtifact({
       source: { registry: dockerClient, repository: name, reference: 'v1' },
       destination: { registry: wharfAt(cut.url), repository: name, tag: 'v1' },
-      options: { chunkBytes: 1024 * 1024, backoffMs: 50, log: (l) => lines.push(l) },
+      options: { byChunk: true, chunkBytes: 1024 * 1024, backoffMs: 50, log: (l) => lines.push(l) },
     });
     expect(cut.cuts()).toBe(1);
     expect(result).toMatchObject({ digest: image.digest, resumes: 1, restarts: 0, blobsCopied: 2 });
@@ -86,7 +86,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine unde
     const result = await copyArtifact({
       source: { registry: wharfClient, repository: name, reference: 'v1' },
       destination: { registry: dockerAt(cut.url), repository: name, tag: 'v1' },
-      options: { chunkBytes: 1024 * 1024, backoffMs: 50 },
+      options: { byChunk: true, chunkBytes: 1024 * 1024, backoffMs: 50 },
     });
     expect(cut.cuts()).toBe(1);
     expect(result).toMatchObject({ digest: image.digest, restarts: 1, blobsCopied: 2 });

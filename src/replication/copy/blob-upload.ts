@@ -156,13 +156,16 @@ class BlobUpload {
           this.#checkpoint = { offset: at, hash: hash.copy() };
         }
         while (at < size) {
-          const length = Math.min(settings.chunkBytes, size - at);
+          // Streamed: the rest in one PATCH; it carries no Content-Range when it starts at 0, so
+          // the destination takes it as one stream from the start (natively hashed on Wharf).
+          const length = settings.byChunk ? Math.min(settings.chunkBytes, size - at) : size - at;
+          const streamed = !settings.byChunk && at === 0;
           const body = reader.piece(length, (bytes) => {
             hash.update(bytes);
             counts.bytesSent += bytes.length;
           });
           const next = await onPeer('destination', signal, () =>
-            dest.registry.uploadChunk(session, body, length, signal),
+            dest.registry.uploadChunk(session, body, length, signal, { streamed }),
           );
           this.#session = session = next;
           if (next.offset !== at + length) {

@@ -8,6 +8,7 @@ import { DEFAULTS, type CopyEndpoint, type CopyRequest, type CopyResult } from '
 export type Counters = Omit<CopyResult, 'digest' | 'mediaType' | 'tagged' | 'tagSkipped'>;
 
 export interface Settings {
+  byChunk: boolean;
   chunkBytes: number;
   concurrency: number;
   attempts: number;
@@ -49,6 +50,7 @@ export class CopyContext {
     this.destination = { registry: request.destination.registry, repository: request.destination.repository };
     this.signal = options.signal;
     this.settings = {
+      byChunk: options.byChunk ?? false,
       chunkBytes: positive(options.chunkBytes, DEFAULTS.chunkBytes),
       concurrency: positive(options.concurrency, DEFAULTS.concurrency),
       attempts: positive(options.attempts, DEFAULTS.attempts),

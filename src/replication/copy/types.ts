@@ -32,7 +32,14 @@ export interface CopyOptions {
   signal?: AbortSignal;
   /** One line per step worth a task log (no credentials in them). */
   log?: (line: string) => void;
-  /** Bytes per PATCH: what an interruption may cost at most (default 16 MiB). */
+  /**
+   * Harbor's copy_by_chunk. Off (the default): each blob goes as one streamed PATCH, which the
+   * destination can hash natively as it arrives (Wharf does; an interrupted blob is sent again).
+   * On: PATCHes of chunkBytes with Content-Range, so an interruption costs at most one chunk,
+   * at the price of the destination keeping a resumable hash (much slower on Wharf).
+   */
+  byChunk?: boolean;
+  /** With byChunk, bytes per PATCH: what an interruption may cost at most (default 16 MiB). */
   chunkBytes?: number;
   /** Blobs of one image transferred at the same time (default 3). */
   concurrency?: number;

@@ -146,8 +146,9 @@ export class RemoteRegistry {
     body: Buffer | Readable,
     length: number,
     signal?: AbortSignal,
+    options: { streamed?: boolean } = {},
   ): Promise<UploadSession> {
-    return uploadChunk(this.#http, session, body, length, signal);
+    return uploadChunk(this.#http, session, body, length, signal, options);
   }
 
   uploadStatus(session: UploadSession, signal?: AbortSignal): Promise<UploadSession> {

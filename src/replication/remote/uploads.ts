@@ -104,8 +104,12 @@ export async function uploadChunk(
   body: Buffer | Readable,
   length: number,
   signal?: AbortSignal,
+  options: { streamed?: boolean } = {},
 ): Promise<UploadSession> {
   if (length <= 0) return session;
+  // streamed: the whole blob from offset 0 in this one request, sent as the spec's streamed
+  // PATCH (no Content-Range), which a registry may hash natively as it arrives.
+  const streamed = options.streamed === true && session.offset === 0;
   const res = await http.expect(
     {
       method: 'PATCH',
@@ -114,7 +118,7 @@ export async function uploadChunk(
       headers: {
         'content-type': OCTET,
         'content-length': String(length),
-        'content-range': `${session.offset}-${session.offset + length - 1}`,
+        ...(!streamed && { 'content-range': `${session.offset}-${session.offset + length - 1}` }),
       },
       body,
       ...(signal && { signal }),
