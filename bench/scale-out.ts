@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,6 +8,7 @@ import { startNginx, type LoadBalancer } from '../test/helpers/load-balancer.js'
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { OCI_MANIFEST, RegistryClient, sha256 } from './client.js';
+import { writeSection } from './doc-section.js';
 import { wrkGet, type ReadTarget } from './manifest-reads.js';
 import { repoRoot, startWharf, type Server } from './servers.js';
 
@@ -17,8 +18,10 @@ import { repoRoot, startWharf, type Server } from './servers.js';
 // directory) in the same run, as the reference. Manifest GET by tag and blob GET throughput, with
 // wrk, in rounds that rotate the order; medians and ratios go into docs/benchmarks.md.
 
-const SECTION_START = '<!-- scale-out: written by npm run bench:scale-out -->';
-const SECTION_END = '<!-- scale-out: end -->';
+const MARKERS = {
+  start: '<!-- scale-out: written by npm run bench:scale-out -->',
+  end: '<!-- scale-out: end -->',
+};
 const TIME_BUDGET_MINUTES = 20;
 const MANIFEST_CONNECTIONS = 8;
 const BLOB_CONNECTIONS = 4;
@@ -159,9 +162,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const spread = new Map<string, number>();
     for (const t of targets) {
-      const instances = new Set(
-        (await t.lb.accessLog()).map((e) => e.instance || e.upstream).filter(Boolean),
-      );
+      // Answered requests only: those wrk cut off at the end of a run name no instance.
+      const answered = (await t.lb.accessLog()).filter((e) => e.status === 200);
+      const instances = new Set(answered.map((e) => e.instance || e.upstream));
       spread.set(t.label, instances.size);
     }
     const section = report({
@@ -176,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(section);
     if (!values['no-doc']) {
       const path = join(repoRoot, 'docs', 'benchmarks.md');
-      await writeFile(path, withSection(await readFile(path, 'utf8'), section));
+      await writeSection(path, MARKERS, section);
       log(`wrote the scale-out section of ${path}`);
     }
     return 0;
@@ -212,7 +215,7 @@ function report(r: ReportInput): string {
     ['blob GET, MB/s', b, fmt],
   ] as const;
   const lines = [
-    SECTION_START,
+    MARKERS.start,
     '## Scale-out: one instance versus two behind nginx',
     '',
     `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench:scale-out\`, taking ${Math.round(r.durationSeconds)} s.`,
@@ -247,15 +250,7 @@ function report(r: ReportInput): string {
       'shared by wrk, nginx, PostgreSQL and the registries: a second instance can only use what the ' +
       'first leaves idle, so the 2 / 1 ratios here say whether adding an instance costs or gains on ' +
       'a saturated machine, not what it gains on separate hosts.',
-    SECTION_END,
+    MARKERS.end,
   ];
   return lines.join('\n');
-}
-
-/** Replaces the scale-out section of the doc, or appends it (inside the part npm run bench keeps). */
-function withSection(doc: string, section: string): string {
-  const start = doc.indexOf(SECTION_START);
-  const end = doc.indexOf(SECTION_END);
-  if (start >= 0 && end > start) return doc.slice(0, start) + section + doc.slice(end + SECTION_END.length);
-  return `${doc.trimEnd()}\n\n${section}\n`;
 }

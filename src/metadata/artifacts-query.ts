@@ -1,4 +1,5 @@
 import type { Queryable } from './database.js';
+import { TAG_PUSH_TIME_SQL } from './tombstones-table.js';
 
 // Read models of the management API's repository and artifact views (Harbor's /repositories,
 // /artifacts, /search, /statistics). Every page is a bounded query over indexed columns; the
@@ -168,6 +169,7 @@ export interface TagRow {
   manifest_id: number;
   repository_id: number;
   name: string;
+  /** The push time: the origin's for a tag replication wrote (tombstones-table.ts). */
   updated_at: Date;
   pull_time: Date | null;
 }
@@ -176,8 +178,8 @@ export interface TagRow {
 export async function tagsOfManifests(db: Queryable, manifestIds: readonly number[]): Promise<TagRow[]> {
   if (manifestIds.length === 0) return [];
   return db.query<TagRow>(
-    `SELECT manifest_id, repository_id, name, updated_at, pull_time FROM tags
-     WHERE manifest_id = ANY($1::bigint[]) ORDER BY name`,
+    `SELECT t.manifest_id, t.repository_id, t.name, ${TAG_PUSH_TIME_SQL} AS updated_at, t.pull_time FROM tags t
+     WHERE t.manifest_id = ANY($1::bigint[]) ORDER BY t.name`,
     [manifestIds.map(String)],
   );
 }
@@ -194,7 +196,7 @@ export async function listTagsOfManifest(
   const params = [manifestId, nameLike ?? null];
   const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tags WHERE ${where}`, params);
   const items = await db.query<TagRow>(
-    `SELECT manifest_id, repository_id, name, updated_at, pull_time FROM tags WHERE ${where} ORDER BY name LIMIT $3 OFFSET $4`,
+    `SELECT t.manifest_id, t.repository_id, t.name, ${TAG_PUSH_TIME_SQL} AS updated_at, t.pull_time FROM tags t WHERE ${where} ORDER BY t.name LIMIT $3 OFFSET $4`,
     [...params, limit, offset],
   );
   return { items, total: total[0]?.n ?? 0 };

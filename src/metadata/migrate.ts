@@ -6,6 +6,7 @@ import { migration004 } from './migrations/004-jobs.js';
 import { migration005 } from './migrations/005-registries.js';
 import { migration006 } from './migrations/006-replication-policies.js';
 import { migration007 } from './migrations/007-replication-executions.js';
+import { migration008 } from './migrations/008-replication-tombstones.js';
 
 export interface Migration {
   version: number;
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration005,
   migration006,
   migration007,
+  migration008,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

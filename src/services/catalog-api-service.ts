@@ -27,7 +27,7 @@ import {
   type TagRow,
 } from '../metadata/artifacts-query.js';
 import { isUniqueViolation, type Database, type Queryable } from '../metadata/database.js';
-import { deleteTag } from '../metadata/manifests-table.js';
+import { deleteTagWithTombstone, recordTombstonesOfManifest } from '../metadata/tombstones-table.js';
 import type { ProjectRow } from '../metadata/projects-table.js';
 import type { AccessService } from './access-service.js';
 import type { Principal } from './principal.js';
@@ -221,6 +221,7 @@ export class CatalogApiService {
             `artifact ${row.digest} is referenced by an index in ${repository.name}; delete the index first`,
           );
         }
+        await recordTombstonesOfManifest(tx, repository.name, row.id);
         await deleteArtifactRows(tx, repository.id, row.id);
       });
     } finally {
@@ -292,7 +293,8 @@ export class CatalogApiService {
       throw new ServiceError('not-found', `tag ${tag} is not on artifact ${row.digest}`);
     }
     try {
-      await deleteTag(this.db, repository.id, tag);
+      // With a tombstone, so that two-way replication never brings the tag back.
+      await deleteTagWithTombstone(this.db, repository.id, repository.name, tag);
     } finally {
       await this.lookups.invalidate(repository.name);
     }

@@ -150,3 +150,30 @@ export async function pushToDistribution(url: string, repository: string, tag: s
   if (res.status !== 201) throw new Error(`pushing the manifest: ${res.status}`);
   return `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
 }
+
+/** Every execution of a policy (up to 100), newest first. */
+export function executionsOf(api: ReturnType<typeof adminApi>, policyId: number) {
+  return api.json<ExecutionJson[]>('GET', `/replication/executions?policy_id=${policyId}&page_size=100`);
+}
+
+/** Waits until no execution of the policies is in progress; returns their task counts summed. */
+export async function quiescentTasks(
+  api: ReturnType<typeof adminApi>,
+  policyIds: readonly number[],
+  timeoutMs = 60_000,
+): Promise<number> {
+  return waitFor(
+    'the executions to end',
+    async () => {
+      let total = 0;
+      for (const id of policyIds) {
+        const list = await executionsOf(api, id);
+        if (list.some((e) => e.status === 'InProgress')) return undefined;
+        total += list.reduce((n, e) => n + e.total, 0);
+      }
+      return total;
+    },
+    timeoutMs,
+    250,
+  );
+}

@@ -32,6 +32,7 @@ import type { JobService } from '../../jobs/job-service.js';
 import { registerReplicationPolicyRoutes } from './replication/policies-routes.js';
 import type { ReplicationPolicyService } from '../../services/replication-policy-service.js';
 import { registerReplicationExecutionRoutes } from './replication/executions-routes.js';
+import { registerReplicationTombstoneRoutes } from './replication/tombstones-routes.js';
 import type { ReplicationExecutionService } from '../../replication/execution/index.js';
 
 // The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
@@ -117,6 +118,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerScheduleRoutes(api, deps);
       registerReplicationPolicyRoutes(api, deps.replicationPolicies);
       registerReplicationExecutionRoutes(api, deps.replicationExecutions);
+      registerReplicationTombstoneRoutes(api, deps.replicationExecutions);
     },
     { prefix: '/api/v2.0' },
   );

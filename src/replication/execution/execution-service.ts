@@ -13,12 +13,20 @@ import {
   type TaskRow,
   type TaskStatus,
 } from '../../metadata/replication-executions-table.js';
+import {
+  listTombstones,
+  purgeTombstones,
+  putTombstone,
+  recordTagOrigin,
+  type TombstoneRow,
+} from '../../metadata/tombstones-table.js';
 import type { Principal } from '../../services/principal.js';
 import type { PolicyChange, ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { ServiceError } from '../../services/service-error.js';
 import { onManifestEvent, runEventJob } from './events.js';
 import { runExecutionJob } from './planner.js';
 import { Reconciler } from './reconciler.js';
+import { tombstoneTtlOf } from './sides.js';
 import { runTaskJob } from './task-runner.js';
 import {
   EVENT_JOB,
@@ -163,6 +171,31 @@ export class ReplicationExecutionService {
     }
     if (task.job_id === null) return '';
     return (await this.#deps.jobs.log(task.job_id)) ?? '';
+  }
+
+  // --- Wharf extensions for two-way peers (system administrators only) ---
+
+  /** The unexpired tombstones of a repository (purging expired ones on the way). */
+  async tombstones(principal: Principal, repository: string): Promise<TombstoneRow[]> {
+    this.#deps.policies.requireAdmin(principal);
+    const since = new Date(Date.now() - tombstoneTtlOf(this.#deps));
+    await purgeTombstones(this.#deps.db, since);
+    return listTombstones(this.#deps.db, repository, since);
+  }
+
+  /** A deletion a peer's replication made here, with the peer's deletion time. */
+  async recordTombstone(principal: Principal, tombstone: TombstoneRow): Promise<boolean> {
+    this.#deps.policies.requireAdmin(principal);
+    return putTombstone(this.#deps.db, tombstone);
+  }
+
+  /** The origin push time of a tag a peer's replication copied here. */
+  async recordTagOrigin(
+    principal: Principal,
+    o: { repository: string; tag: string; digest: string; pushTime: Date; origin: string },
+  ): Promise<boolean> {
+    this.#deps.policies.requireAdmin(principal);
+    return recordTagOrigin(this.#deps.db, o);
   }
 
   // --- internals ---

@@ -12,6 +12,7 @@ import {
   type ExecutionRow,
   type NewTask,
 } from '../../metadata/replication-executions-table.js';
+import { purgeTombstones } from '../../metadata/tombstones-table.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import {
   compileFilters,
@@ -20,8 +21,10 @@ import {
   type RepositoryPair,
 } from '../plan/index.js';
 import { isRetryable, messageOf } from './failures.js';
+import { openWork, workKey } from './open-work.js';
 import type { Reconciler } from './reconciler.js';
-import { sidesOf, type Side } from './sides.js';
+import { sidesOf, tombstoneTtlOf, type Side } from './sides.js';
+import { planTwoWay, type TwoWayPair } from './two-way.js';
 import { TASK_JOB, type ExecutionDeps, type ExecutionPayload } from './types.js';
 
 // The replication-execution job: plans one run of a policy as a reconciliation. It lists what
@@ -31,6 +34,11 @@ import { TASK_JOB, type ExecutionDeps, type ExecutionPayload } from './types.js'
 // outage copies exactly what is missing. The peer unreachable: the job fails and the job service
 // retries it with backoff until the policy's deadline; then the execution fails and a new
 // reconciliation is asked for.
+//
+// When both sides tell push times (this registry, a Wharf or Harbor peer) the run is planned by
+// the two-way rule (two-way.ts): latest push wins, tombstones keep deletions deleted, and a tag
+// the destination holds a newer version of is left alone, so a push policy on each side makes a
+// multi-master pair. A docker-registry peer gives no push times: one-way planning, as before.
 
 export async function runExecutionJob(
   deps: ExecutionDeps,
@@ -46,12 +54,24 @@ export async function runExecutionJob(
     return;
   }
   await startPlanning(deps.db, execution.id);
+  // Housekeeping on the job service: tombstones past their TTL count as absent already.
+  await purgeTombstones(deps.db, new Date(Date.now() - tombstoneTtlOf(deps)));
   const sides = await sidesOf(deps, policy);
   const remoteId = sides.source.registryId ?? sides.destination.registryId;
   let tasks: NewTask[];
   let summary: string;
   try {
-    ({ tasks, summary } = await plan(policy, sides.source, sides.destination, execution, deadlineMs, job));
+    ({ tasks, summary } = await plan(
+      policy,
+      sides.source,
+      sides.destination,
+      execution,
+      deadlineMs,
+      tombstoneTtlOf(deps),
+      // Read before the sides: a task that ends meanwhile shows as done there.
+      await openWork(deps.db, policy.id),
+      job,
+    ));
   } catch (err) {
     if (job.signal.aborted) throw err;
     const message = messageOf(err);
@@ -106,6 +126,8 @@ async function plan(
   destination: Side,
   execution: ExecutionRow,
   deadlineMs: number,
+  tombstoneTtlMs: number,
+  open: ReadonlySet<string>,
   job: JobContext,
 ): Promise<{ tasks: NewTask[]; summary: string }> {
   const { signal } = job;
@@ -117,6 +139,7 @@ async function plan(
   else for await (const name of source.repositories(signal)) repositories.push(name);
 
   const pairs: RepositoryPair[] = [];
+  const twoWay: TwoWayPair[] = [];
   for (const name of repositories) {
     if (!filters.repository(name) || !artifactsPass) continue;
     const mapped = destinationRepository(name, policy.destNamespace, policy.destNamespaceReplaceCount);
@@ -125,20 +148,73 @@ async function plan(
       continue;
     }
     const pick = (tags: Map<string, string>) => new Map([...tags].filter(([tag]) => filters.tag(tag)));
+    const here = await source.tagRecords(name, signal);
+    const there = await destination.tagRecords(mapped.name, signal);
+    if (here.pushTimes && there.pushTimes) {
+      // Both sides tell push times: two-way planning (two-way.ts), also right for one-way use.
+      twoWay.push({
+        source: name,
+        destination: mapped.name,
+        sourceSide: {
+          digests: here.digests,
+          pushTimes: here.pushTimes,
+          tombstones: here.tombstones ?? new Map(),
+        },
+        destinationSide: {
+          digests: there.digests,
+          pushTimes: there.pushTimes,
+          tombstones: there.tombstones ?? new Map(),
+        },
+      });
+      continue;
+    }
     // Both sides through the tag filter: a tag the policy does not replicate is never deleted either.
     pairs.push({
       source: name,
       destination: mapped.name,
-      sourceTags: pick(await source.tagDigests(name, signal)),
-      destinationTags: pick(await destination.tagDigests(mapped.name, signal)),
+      sourceTags: pick(here.digests),
+      destinationTags: pick(there.digests),
     });
   }
-  const result = planReconciliation(pairs, {
+  // Flattening may map several sources onto one destination repository: those are planned
+  // one-way, where such conflicts are detected and left alone.
+  const perDestination = new Map<string, number>();
+  for (const p of [...pairs, ...twoWay])
+    perDestination.set(p.destination, (perDestination.get(p.destination) ?? 0) + 1);
+  for (const p of twoWay.filter((t) => (perDestination.get(t.destination) ?? 0) > 1)) {
+    const pick = (tags: ReadonlyMap<string, string>) =>
+      new Map([...tags].filter(([tag]) => filters.tag(tag)));
+    pairs.push({
+      source: p.source,
+      destination: p.destination,
+      sourceTags: pick(p.sourceSide.digests),
+      destinationTags: pick(p.destinationSide.digests),
+    });
+  }
+  const oneWay = planReconciliation(pairs, {
     override: policy.override,
     replicateDeletion: policy.replicateDeletion,
   });
-  const sourceOf = new Map(pairs.map((p) => [p.destination, p.source]));
-  const tasks: NewTask[] = [
+  const both = planTwoWay(
+    twoWay.filter((t) => (perDestination.get(t.destination) ?? 0) === 1),
+    {
+      override: policy.override,
+      replicateDeletion: policy.replicateDeletion,
+      tagFilter: (tag) => filters.tag(tag),
+      now: Date.now(),
+      tombstoneTtlMs: tombstoneTtlMs,
+    },
+  );
+  const result = {
+    copy: [...oneWay.copy, ...both.copy],
+    delete: [...oneWay.delete, ...both.delete],
+    unchanged: [...oneWay.unchanged, ...both.unchanged],
+    skipped: [...oneWay.skipped, ...both.skipped],
+    conflicts: oneWay.conflicts,
+  };
+  const allPairs = [...pairs, ...twoWay];
+  const sourceOf = new Map(allPairs.map((p) => [p.destination, p.source]));
+  const planned: NewTask[] = [
     ...result.copy.map((c) => ({
       operation: 'copy' as const,
       srcRepository: c.source,
@@ -156,10 +232,15 @@ async function plan(
       deadlineMs,
     })),
   ];
+  // What an open task of this policy does already is not planned twice.
+  const tasks = planned.filter((t) => !open.has(workKey(t.operation, t.dstRepository, t.tag, t.digest)));
+  const underWay = planned.length - tasks.length;
   for (const s of result.skipped)
     job.log(`skipped ${s.destination}:${s.tag}: the destination differs and override is off`);
   for (const c of result.conflicts)
     job.log(`conflict at ${c.destination}:${c.tag}: several sources differ; left alone`);
-  const summary = `${pairs.length} repositories compared: ${result.copy.length} to copy, ${result.delete.length} to delete, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped, ${result.conflicts.length} conflicts`;
+  const held =
+    both.heldByDestination.length > 0 ? `, ${both.heldByDestination.length} won by the destination` : '';
+  const summary = `${allPairs.length} repositories compared (${twoWay.length} two-way): ${result.copy.length} to copy, ${result.delete.length} to delete${underWay > 0 ? ` (${underWay} under way already)` : ''}, ${result.unchanged.length} unchanged${held}, ${result.skipped.length} skipped, ${result.conflicts.length} conflicts`;
   return { tasks, summary };
 }

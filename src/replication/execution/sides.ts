@@ -1,21 +1,42 @@
 import type { Database } from '../../metadata/database.js';
 import { localTagDigests } from '../../metadata/replication-executions-table.js';
 import { listRepositoryNames } from '../../metadata/repositories-table.js';
+import {
+  listTombstones,
+  localTagStates,
+  putTombstone,
+  recordTagOrigin,
+} from '../../metadata/tombstones-table.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
 import type { TokenService } from '../../services/token-service.js';
 import { RemoteRegistry } from '../remote/index.js';
+import { PeerApi } from './peer-api.js';
+import { EXECUTION_DEFAULTS } from './types.js';
 
 // The two sides of a policy as one interface: a registry endpoint (remote) or this registry.
 // This registry is listed from its own tables (indexed, one query per repository instead of a
 // HEAD per tag over HTTP) and read and written over loopback like any peer, with a short-lived
 // token for exactly the repositories of the task, minted in-process per use.
+//
+// For two-way replication a side also tells when each tag got its digest (push times, the
+// origin's for tags replication wrote) and which tags were deleted (tombstones), and records
+// both for what replication writes to it. This registry does so from its own tables; a Harbor or
+// Wharf peer through its API (peer-api.ts); a docker-registry cannot (null: one-way planning).
 
 export interface Side {
   /** The registry endpoint; null for this registry. */
   readonly registryId: number | null;
   repositories(signal?: AbortSignal): AsyncGenerator<string>;
   tagDigests(repository: string, signal?: AbortSignal): Promise<Map<string, string>>;
+  /** Digests with push times and tombstones, as far as the side can tell. */
+  tagRecords(repository: string, signal?: AbortSignal): Promise<TagRecords>;
+  /** Records the origin push time of a tag replication wrote here; false when unsupported. */
+  recordOrigin(o: OriginRecord, signal?: AbortSignal): Promise<boolean>;
+  /** Records a deletion replication made here, with the origin's time; false when unsupported. */
+  recordDeletion(t: DeletionRecord, signal?: AbortSignal): Promise<boolean>;
+  /** How the side names itself as an origin (its URL). */
+  readonly name: string;
   /** A client that may read and write these repositories. */
   client(repositories: readonly string[]): Promise<RemoteRegistry>;
   close(): Promise<void>;
@@ -26,6 +47,35 @@ export interface SideDeps {
   registries: RegistryEndpointService;
   tokens: TokenService;
   localUrl: () => string;
+  /** How long tombstones count (default 7 days). */
+  tombstoneTtlMs?: number;
+}
+
+export interface TagRecords {
+  digests: Map<string, string>;
+  /** tag → push time (ms); null when the side gives none (then two-way planning is off). */
+  pushTimes: Map<string, number> | null;
+  /** tag → unexpired tombstone; null when the side keeps none. */
+  tombstones: Map<string, { digest: string; deletedAt: number }> | null;
+}
+
+export interface OriginRecord {
+  repository: string;
+  tag: string;
+  digest: string;
+  pushedAt: number;
+  origin: string;
+}
+
+export interface DeletionRecord {
+  repository: string;
+  tag: string;
+  digest: string;
+  deletedAt: number;
+}
+
+export function tombstoneTtlOf(deps: Pick<SideDeps, 'tombstoneTtlMs'>): number {
+  return deps.tombstoneTtlMs ?? EXECUTION_DEFAULTS.tombstoneTtlMs;
 }
 
 export async function sidesOf(
@@ -45,13 +95,44 @@ export async function sidesOf(
 }
 
 async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
-  const client = await deps.registries.client(id);
+  const config = await deps.registries.remoteConfig(id);
+  const client = new RemoteRegistry(config);
+  let api: PeerApi | null = null;
+  const peerApi = () => (api ??= new PeerApi(config));
   return {
     registryId: id,
+    name: client.url,
     repositories: (signal) => client.repositories(signal),
     tagDigests: (name, signal) => client.tagDigests(name, signal),
+    async tagRecords(name, signal) {
+      if (config.type !== 'harbor') {
+        return { digests: await client.tagDigests(name, signal), pushTimes: null, tombstones: null };
+      }
+      const versions = await peerApi().tagVersions(name, signal);
+      const digests = new Map([...versions].map(([tag, v]) => [tag, v.digest]));
+      let pushTimes: Map<string, number> | null = new Map();
+      for (const [tag, v] of versions) {
+        if (v.pushedAt === null) pushTimes = null;
+        else pushTimes?.set(tag, v.pushedAt);
+      }
+      const listed = await peerApi().tombstones(name, signal);
+      const since = Date.now() - tombstoneTtlOf(deps);
+      const tombstones =
+        listed === null
+          ? null
+          : new Map(
+              listed
+                .filter((t) => t.deletedAt > since)
+                .map((t) => [t.tag, { digest: t.digest, deletedAt: t.deletedAt }] as const),
+            );
+      return { digests, pushTimes, tombstones };
+    },
+    recordOrigin: async (o, signal) => config.type === 'harbor' && peerApi().recordTagOrigin(o, signal),
+    recordDeletion: async (t, signal) => config.type === 'harbor' && peerApi().recordTombstone(t, signal),
     client: async () => client,
-    close: () => client.close(),
+    close: async () => {
+      await Promise.allSettled([client.close(), api?.close()]);
+    },
   };
 }
 
@@ -71,7 +152,37 @@ function localSide(deps: SideDeps): Side {
         last = page[page.length - 1];
       }
     },
+    get name() {
+      return deps.localUrl();
+    },
     tagDigests: (name) => localTagDigests(deps.db, name),
+    async tagRecords(name) {
+      const states = await localTagStates(deps.db, name);
+      const since = new Date(Date.now() - tombstoneTtlOf(deps));
+      const rows = await listTombstones(deps.db, name, since);
+      return {
+        digests: new Map([...states].map(([tag, s]) => [tag, s.digest])),
+        pushTimes: new Map([...states].map(([tag, s]) => [tag, s.pushedAt.getTime()])),
+        tombstones: new Map(
+          rows.map((r) => [r.tag, { digest: r.digest, deletedAt: r.deleted_at.getTime() }]),
+        ),
+      };
+    },
+    recordOrigin: (o) =>
+      recordTagOrigin(deps.db, {
+        repository: o.repository,
+        tag: o.tag,
+        digest: o.digest,
+        pushTime: new Date(o.pushedAt),
+        origin: o.origin,
+      }),
+    recordDeletion: (t) =>
+      putTombstone(deps.db, {
+        repository: t.repository,
+        tag: t.tag,
+        digest: t.digest,
+        deleted_at: new Date(t.deletedAt),
+      }),
     async client(repositories) {
       const token = await deps.tokens.issueSystem(repositories);
       const client = new RemoteRegistry({

@@ -89,10 +89,19 @@ async function perform(
         repository: task.dst_repository,
         tag: task.tag,
       },
-      options: { speedKbps: policy.speed, override: policy.override, signal, log: (line) => job.log(line) },
+      options: {
+        speedKbps: policy.speed,
+        override: policy.override,
+        byChunk: policy.copyByChunk,
+        signal,
+        log: (line) => job.log(line),
+      },
     });
-    if (result.tagSkipped)
+    if (result.tagSkipped) {
       job.log(`${task.dst_repository}:${task.tag} differs at the destination; override is off`);
+      return;
+    }
+    await recordOrigin(task, result.digest, source, destination, job);
     return;
   }
   if (!policy.replicateDeletion) {
@@ -112,4 +121,59 @@ async function perform(
       ? `deleted tag ${task.dst_repository}:${task.tag}`
       : `${task.dst_repository}:${task.tag} was gone already`,
   );
+  await recordDeletion(task, source, destination, job);
+}
+
+// After the work, the destination learns the origin's times: a copied tag keeps the push time it
+// has at the source (not the time of the copy, which would win conflicts it must lose and make
+// the copy look new to the peer's own policies), and a replicated deletion keeps the source's
+// deletion time. Best effort: a peer without the Wharf extension (Harbor) simply keeps its own
+// times, and a failure here does not undo the copy or the deletion.
+
+async function recordOrigin(
+  task: TaskRow,
+  digest: string,
+  source: Side,
+  destination: Side,
+  job: JobContext,
+): Promise<void> {
+  try {
+    const records = await source.tagRecords(task.src_repository, job.signal);
+    const pushedAt = records.pushTimes?.get(task.tag);
+    if (pushedAt === undefined || records.digests.get(task.tag) !== digest) return;
+    const recorded = await destination.recordOrigin(
+      { repository: task.dst_repository, tag: task.tag, digest, pushedAt, origin: source.name },
+      job.signal,
+    );
+    if (recorded) job.log(`origin push time ${new Date(pushedAt).toISOString()} recorded at the destination`);
+  } catch (err) {
+    job.log(`the origin push time was not recorded: ${messageOf(err)}`);
+  }
+}
+
+async function recordDeletion(
+  task: TaskRow,
+  source: Side,
+  destination: Side,
+  job: JobContext,
+): Promise<void> {
+  try {
+    const tombstone = (await source.tagRecords(task.src_repository, job.signal)).tombstones?.get(task.tag);
+    if (!tombstone) return;
+    const recorded = await destination.recordDeletion(
+      {
+        repository: task.dst_repository,
+        tag: task.tag,
+        digest: tombstone.digest,
+        deletedAt: tombstone.deletedAt,
+      },
+      job.signal,
+    );
+    if (recorded)
+      job.log(
+        `origin deletion time ${new Date(tombstone.deletedAt).toISOString()} recorded at the destination`,
+      );
+  } catch (err) {
+    job.log(`the origin deletion time was not recorded: ${messageOf(err)}`);
+  }
 }

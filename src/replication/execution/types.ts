@@ -33,6 +33,9 @@ export interface ExecutionOptions {
   taskConcurrency?: number;
 }
 
+/** A tombstone's life: how long a deletion beats older pushes elsewhere, then it is purged. */
+export const TOMBSTONE_TTL_MS = 7 * 24 * 3_600_000;
+
 export interface ExecutionDeps {
   db: Database;
   jobs: JobService;
@@ -41,6 +44,8 @@ export interface ExecutionDeps {
   tokens: TokenService;
   /** This instance's own loopback URL; known once the server listens. */
   localUrl: () => string;
+  /** How long tombstones count (default 7 days, TOMBSTONE_TTL_MS). */
+  tombstoneTtlMs?: number;
   onError?: (err: unknown, context: string) => void;
 }
 
@@ -48,4 +53,5 @@ export const EXECUTION_DEFAULTS = {
   deadlineMs: 24 * 3_600_000,
   backoffBaseMs: 2_000,
   backoffMaxMs: 60_000,
+  tombstoneTtlMs: TOMBSTONE_TTL_MS,
 } as const;

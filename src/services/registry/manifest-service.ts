@@ -6,7 +6,6 @@ import { OCI_INDEX } from '../../domain/media-types.js';
 import { findBlob, insertBlob, linkBlob, linkedDigests, unlinkBlob } from '../../metadata/blobs-table.js';
 import {
   deleteManifest,
-  deleteTag,
   existingManifestDigests,
   findManifestByDigest,
   listReferrers,
@@ -17,6 +16,7 @@ import {
   type ManifestRow,
 } from '../../metadata/manifests-table.js';
 import { ensureRepository, findRepository, touchRepository } from '../../metadata/repositories-table.js';
+import { deleteTagWithTombstone, recordTombstonesOfManifest } from '../../metadata/tombstones-table.js';
 import { StorageNotFoundError } from '../../storage/driver.js';
 import { blobKey } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
@@ -146,7 +146,8 @@ export class ManifestService {
     const repo = await findRepository(this.deps.db, repository);
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
     if ('tag' in ref) {
-      const deleted = await deleteTag(this.deps.db, repo.id, ref.tag);
+      // With a tombstone, so that two-way replication never brings the tag back.
+      const deleted = await deleteTagWithTombstone(this.deps.db, repo.id, repository, ref.tag);
       await this.deps.lookups.invalidate(repository);
       if (!deleted) {
         throw new RegistryError('MANIFEST_UNKNOWN', `tag ${ref.tag} is not in repository ${repository}`);
@@ -160,6 +161,7 @@ export class ManifestService {
           'MANIFEST_UNKNOWN',
           `manifest ${ref.digest.value} is not in repository ${repository}`,
         );
+      await recordTombstonesOfManifest(tx, repository, row.id);
       await deleteManifest(tx, row.id);
       await unlinkBlob(tx, repo.id, ref.digest.value);
       await touchRepository(tx, repo.id);

@@ -1,0 +1,144 @@
+import type { Queryable } from './database.js';
+
+// Two-way replication's tag records (migration 008): tombstones of deleted tags and the origin
+// push times of tags that replication copied here. The replication planner reads both for this
+// registry, and peers read them through the Wharf extension API (/replication/tombstones).
+
+export interface TombstoneRow {
+  repository: string;
+  tag: string;
+  digest: string;
+  deleted_at: Date;
+}
+
+/**
+ * A tag's push time as the API and the planner see it, for `tags t` (joined to nothing else):
+ * the origin's push time when replication wrote the tag and nobody pushed it since, else the
+ * tag row's own update time (set on every push that moves or re-writes the tag).
+ */
+export const TAG_PUSH_TIME_SQL = `COALESCE((SELECT rt.origin_push_time FROM replicated_tags rt
+  WHERE rt.repository_id = t.repository_id AND rt.tag = t.name AND rt.manifest_id = t.manifest_id
+    AND rt.recorded_at >= t.updated_at), t.updated_at)`;
+
+/**
+ * Deletes a tag and records its tombstone in one statement (so no deletion goes unrecorded);
+ * false when there was no such tag.
+ */
+export async function deleteTagWithTombstone(
+  db: Queryable,
+  repositoryId: number,
+  repository: string,
+  tag: string,
+): Promise<boolean> {
+  const rows = await db.query<{ tag: string }>(
+    `WITH gone AS (
+       DELETE FROM tags WHERE repository_id = $1 AND name = $3 RETURNING name, manifest_id
+     )
+     INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
+     SELECT $2, g.name, m.digest, now() FROM gone g JOIN manifests m ON m.id = g.manifest_id
+     ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at
+     RETURNING tag`,
+    [repositoryId, repository, tag],
+  );
+  return rows.length > 0;
+}
+
+/** Tombstones for every tag of a manifest about to be deleted by digest (its tags go with it). */
+export async function recordTombstonesOfManifest(
+  db: Queryable,
+  repository: string,
+  manifestId: number,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
+     SELECT $1, t.name, m.digest, now() FROM tags t JOIN manifests m ON m.id = t.manifest_id
+     WHERE t.manifest_id = $2
+     ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at`,
+    [repository, manifestId],
+  );
+}
+
+/** The tombstones of a repository deleted after `since` (older ones have expired). */
+export async function listTombstones(
+  db: Queryable,
+  repository: string,
+  since: Date,
+): Promise<TombstoneRow[]> {
+  return db.query<TombstoneRow>(
+    `SELECT repository, tag, digest, deleted_at FROM replication_tombstones
+     WHERE repository = $1 AND deleted_at > $2 ORDER BY tag`,
+    [repository, since],
+  );
+}
+
+/**
+ * Records a deletion that happened elsewhere (replication deleted the tag here on the origin's
+ * behalf) with the origin's time. Nothing when the tag exists here (then it was pushed again and
+ * the planner compares that push with the deletion). True when recorded.
+ */
+export async function putTombstone(
+  db: Queryable,
+  t: Omit<TombstoneRow, 'repository'> & { repository: string },
+): Promise<boolean> {
+  const rows = await db.query<{ tag: string }>(
+    `INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
+     SELECT $1, $2, $3, $4
+     WHERE NOT EXISTS (SELECT 1 FROM repositories r JOIN tags t ON t.repository_id = r.id
+                       WHERE r.name = $1 AND t.name = $2)
+     ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at
+     RETURNING tag`,
+    [t.repository, t.tag, t.digest, t.deleted_at],
+  );
+  return rows.length > 0;
+}
+
+/** Removes tombstones deleted at or before `before`; returns how many. */
+export async function purgeTombstones(db: Queryable, before: Date): Promise<number> {
+  const rows = await db.query<{ tag: string }>(
+    'DELETE FROM replication_tombstones WHERE deleted_at <= $1 RETURNING tag',
+    [before],
+  );
+  return rows.length;
+}
+
+export interface TagOrigin {
+  repository: string;
+  tag: string;
+  digest: string;
+  pushTime: Date;
+  origin: string;
+}
+
+/**
+ * Records the origin push time of a tag that replication just wrote here; only while the tag
+ * points at that digest (a later push here is a newer version and keeps its own time).
+ */
+export async function recordTagOrigin(db: Queryable, o: TagOrigin): Promise<boolean> {
+  const rows = await db.query<{ tag: string }>(
+    `INSERT INTO replicated_tags (repository_id, tag, manifest_id, origin_push_time, origin)
+     SELECT t.repository_id, t.name, t.manifest_id, $4, $5
+     FROM repositories r JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
+     WHERE r.name = $1 AND t.name = $2 AND m.digest = $3
+     ON CONFLICT (repository_id, tag) DO UPDATE SET manifest_id = EXCLUDED.manifest_id,
+       origin_push_time = EXCLUDED.origin_push_time, origin = EXCLUDED.origin, recorded_at = now()
+     RETURNING tag`,
+    [o.repository, o.tag, o.digest, o.pushTime, o.origin],
+  );
+  return rows.length > 0;
+}
+
+export interface LocalTagState {
+  digest: string;
+  pushedAt: Date;
+}
+
+/** tag → digest and push time (origin-corrected) of one repository of this registry. */
+export async function localTagStates(db: Queryable, repository: string): Promise<Map<string, LocalTagState>> {
+  const rows = await db.query<{ name: string; digest: string; pushed_at: Date }>(
+    `SELECT t.name, m.digest, ${TAG_PUSH_TIME_SQL} AS pushed_at FROM repositories r
+     JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
+     WHERE r.name = $1`,
+    [repository],
+  );
+  return new Map(rows.map((r) => [r.name, { digest: r.digest, pushedAt: r.pushed_at }]));
+}

@@ -1,0 +1,164 @@
+import { isRepositoryName } from '../../domain/reference.js';
+import type { RemoteRegistryConfig } from '../remote/config.js';
+import { RemoteError } from '../remote/errors.js';
+import { PeerHttp } from '../remote/http-client.js';
+import { Transport } from '../remote/transport.js';
+
+// What two-way replication reads from and writes to a Harbor or Wharf peer besides content:
+//
+// - the tags' push times, from Harbor's artifact listing
+//   (/api/v2.0/projects/{p}/repositories/{r}/artifacts?with_tag=true: each tag's `push_time`);
+// - Wharf extensions (system administrators only; a peer without them, Harbor, answers 404 and
+//   is then treated as keeping no tombstones and no origin times):
+//   GET /api/v2.0/replication/tombstones?repository=… the peer's unexpired tombstones,
+//   PUT /api/v2.0/replication/tombstones a deletion made there on our behalf, with our time,
+//   PUT /api/v2.0/replication/tag-origins the origin push time of a tag we copied there.
+
+export interface PeerTagVersion {
+  digest: string;
+  /** Milliseconds since the epoch; null when the peer gives no push time. */
+  pushedAt: number | null;
+}
+
+export interface PeerTombstone {
+  tag: string;
+  digest: string;
+  deletedAt: number;
+}
+
+interface ArtifactJson {
+  digest?: unknown;
+  tags?: Array<{ name?: unknown; push_time?: unknown }> | null;
+}
+
+const PAGE = 100;
+const MAX_PAGES = 100_000;
+
+export class PeerApi {
+  readonly #transport: Transport;
+  readonly #http: PeerHttp;
+
+  constructor(config: RemoteRegistryConfig) {
+    this.#transport = new Transport(config);
+    this.#http = new PeerHttp(config.url.replace(/\/+$/, ''), this.#transport, config.credential ?? null);
+  }
+
+  get url(): string {
+    return this.#http.baseUrl;
+  }
+
+  /** tag → digest and push time of one repository (empty when the peer has no such repository). */
+  async tagVersions(name: string, signal?: AbortSignal): Promise<Map<string, PeerTagVersion>> {
+    const result = new Map<string, PeerTagVersion>();
+    const slash = name.indexOf('/');
+    if (!isRepositoryName(name) || slash < 0) return result;
+    const project = encodeURIComponent(name.slice(0, slash));
+    // Harbor wants the slashes of the repository name encoded twice.
+    const repository = encodeURIComponent(encodeURIComponent(name.slice(slash + 1)));
+    const base = `/api/v2.0/projects/${project}/repositories/${repository}/artifacts?with_tag=true&`;
+    try {
+      for (let page = 1; page <= MAX_PAGES; page++) {
+        const { body } = await this.#http.apiGet<unknown>(`${base}page=${page}&page_size=${PAGE}`, signal);
+        if (!Array.isArray(body))
+          throw new RemoteError('other', `${this.#http.display(base)}: expected a JSON array`);
+        for (const item of body as ArtifactJson[]) {
+          if (!item || typeof item.digest !== 'string') continue;
+          for (const tag of item.tags ?? []) {
+            if (typeof tag.name !== 'string') continue;
+            const time = typeof tag.push_time === 'string' ? Date.parse(tag.push_time) : NaN;
+            result.set(tag.name, { digest: item.digest, pushedAt: Number.isFinite(time) ? time : null });
+          }
+        }
+        if (body.length < PAGE) break;
+      }
+    } catch (err) {
+      if (err instanceof RemoteError && err.kind === 'not-found') return result;
+      throw err;
+    }
+    return result;
+  }
+
+  /** The peer's tombstones for a repository; null when the peer does not keep any (not Wharf). */
+  async tombstones(repository: string, signal?: AbortSignal): Promise<PeerTombstone[] | null> {
+    try {
+      const { body } = await this.#http.apiGet<unknown>(
+        `/api/v2.0/replication/tombstones?repository=${encodeURIComponent(repository)}`,
+        signal,
+      );
+      if (!Array.isArray(body)) return null;
+      const result: PeerTombstone[] = [];
+      for (const item of body as Array<Record<string, unknown>>) {
+        const deletedAt = typeof item.deleted_at === 'string' ? Date.parse(item.deleted_at) : NaN;
+        if (typeof item.tag === 'string' && typeof item.digest === 'string' && Number.isFinite(deletedAt))
+          result.push({ tag: item.tag, digest: item.digest, deletedAt });
+      }
+      return result;
+    } catch (err) {
+      if (err instanceof RemoteError && !err.retryable) return null;
+      throw err;
+    }
+  }
+
+  /** Records a tombstone at the peer; false when the peer does not support it. */
+  recordTombstone(
+    t: { repository: string; tag: string; digest: string; deletedAt: number },
+    signal?: AbortSignal,
+  ) {
+    return this.#put(
+      '/api/v2.0/replication/tombstones',
+      {
+        repository: t.repository,
+        tag: t.tag,
+        digest: t.digest,
+        deleted_at: new Date(t.deletedAt).toISOString(),
+      },
+      signal,
+    );
+  }
+
+  /** Records the origin push time of a tag copied to the peer; false when not supported. */
+  recordTagOrigin(
+    o: { repository: string; tag: string; digest: string; pushedAt: number; origin: string },
+    signal?: AbortSignal,
+  ) {
+    return this.#put(
+      '/api/v2.0/replication/tag-origins',
+      {
+        repository: o.repository,
+        tag: o.tag,
+        digest: o.digest,
+        push_time: new Date(o.pushedAt).toISOString(),
+        origin: o.origin,
+      },
+      signal,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+
+  async #put(path: string, body: unknown, signal?: AbortSignal): Promise<boolean> {
+    const authorization = this.#http.apiAuthorization();
+    const res = await this.#transport.send({
+      method: 'PUT',
+      url: this.#http.resolve(path),
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/json',
+        ...(authorization && { authorization }),
+      },
+      body: Buffer.from(JSON.stringify(body)),
+      ...(signal && { signal }),
+    });
+    await res.body.dump();
+    if (res.status === 200 || res.status === 204) return true;
+    if (res.status >= 500)
+      throw new RemoteError(
+        'unreachable',
+        `PUT ${this.#http.display(path)} answered ${res.status}`,
+        res.status,
+      );
+    return false;
+  }
+}
