@@ -40,6 +40,9 @@ import { TASK_JOB, type ExecutionDeps, type ExecutionPayload } from './types.js'
 // the destination holds a newer version of is left alone, so a push policy on each side makes a
 // multi-master pair. A docker-registry peer gives no push times: one-way planning, as before.
 
+/** First key of the advisory lock that serialises the planning of one policy (the second is its id). */
+const PLANNING_LOCK = 72_041;
+
 export async function runExecutionJob(
   deps: ExecutionDeps,
   reconciler: Reconciler,
@@ -95,7 +98,20 @@ export async function runExecutionJob(
     if (execution.scope_repository !== null) await reconciler.request(policy.id, 'the peer answers again');
   }
   job.signal.throwIfAborted();
-  for (const task of await insertTasks(deps.db, execution.id, tasks)) {
+  const inserted = await deps.db.transaction(async (tx) => {
+    // Runs of one policy may plan at the same moment (after an outage, every retried task asks
+    // for a reconciliation). Each planned against the open work it read before listing the sides;
+    // under this lock the open work is read again and only what nobody has taken meanwhile goes in,
+    // so concurrent runs do not copy the same tags twice.
+    await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [PLANNING_LOCK, policy.id]);
+    const open = await openWork(tx, policy.id);
+    const fresh = tasks.filter((t) => !open.has(workKey(t.operation, t.dstRepository, t.tag, t.digest)));
+    if (fresh.length < tasks.length)
+      job.log(`${tasks.length - fresh.length} planned tasks are already under way`);
+    tasks = fresh;
+    return insertTasks(tx, execution.id, tasks);
+  });
+  for (const task of inserted) {
     const row = await deps.jobs.enqueue(TASK_JOB, { taskId: task.id });
     await setTaskJob(deps.db, task.id, row.id);
   }

@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
+import type { OciClient } from '../helpers/oci-client.js';
+import {
+  arrives,
+  digestAt,
+  executionsOf,
+  ociOf,
+  pushLargeImage,
+  settled,
+  sleep,
+  startWharfs,
+  tasksOf,
+  type Api,
+} from '../helpers/replication-cluster.js';
+import { adminApi, finished, pushToDistribution, wharfEndpoint } from '../helpers/replication.js';
+import type { WharfHandle } from '../helpers/server.js';
+
+// Replication topologies between real processes: four Wharf instances (each its own PGlite and
+// storage) and Debian's docker-registry. Fan-out from one source to three destinations, a chain
+// of three (HQ -> branch 1 -> branch 2) with event-based triggers on every hop and no loop, pull
+// from docker-registry under name and tag filters, the bandwidth limit (within 20%), and a
+// scheduled trigger firing every three seconds. Policies use disjoint repository filters, so the
+// tests do not see each other's work.
+
+describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topologies', () => {
+  let src: WharfHandle; // the fan-out source, the chain's HQ, the pull and schedule side
+  let d1: WharfHandle; // fan-out destination, the chain's branch 1
+  let d2: WharfHandle; // fan-out destination, the chain's branch 2
+  let d3: WharfHandle; // fan-out destination, bandwidth and schedule destination
+  let dr: DockerRegistryHandle;
+  let api: Api;
+  let oci: OciClient;
+  const peers = new Map<WharfHandle, number>(); // destination -> registry id on src
+
+  beforeAll(async () => {
+    const [wharfs, registry] = await Promise.all([startWharfs(4), startDockerRegistry()]);
+    [src, d1, d2, d3] = wharfs as [WharfHandle, WharfHandle, WharfHandle, WharfHandle];
+    dr = registry;
+    api = adminApi(src);
+    oci = ociOf(src);
+    for (const [i, d] of [d1, d2, d3].entries()) {
+      peers.set(d, await api.create('/registries', wharfEndpoint(`dest-${i + 1}`, d)));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([src?.stop(), d1?.stop(), d2?.stop(), d3?.stop(), dr?.stop()]);
+  }, 60_000);
+
+  it('fans out: one push reaches three destinations with identical digests', async () => {
+    const policies: number[] = [];
+    for (const [i, d] of [d1, d2, d3].entries()) {
+      policies.push(
+        await api.create('/replication/policies', {
+          name: `fan-out-${i + 1}`,
+          dest_registry: { id: peers.get(d) },
+          filters: [{ type: 'name', value: 'test/fan-**' }],
+          trigger: { type: 'event_based' },
+        }),
+      );
+    }
+    const image = await oci.pushImage('test/fan-app', 'v1', { layers: 2 });
+    const pushedAt = Date.now();
+    const latencies = await Promise.all(
+      [d1, d2, d3].map(async (d) => {
+        await arrives(d, 'test/fan-app', 'v1', image.digest);
+        return Date.now() - pushedAt;
+      }),
+    );
+    for (const [i, ms] of latencies.entries()) {
+      console.log(`fan-out: test/fan-app:v1 reached destination ${i + 1} ${ms} ms after the push returned`);
+    }
+    const digests = await Promise.all([d1, d2, d3].map((d) => digestAt(d, 'test/fan-app', 'v1')));
+    expect(digests).toEqual([image.digest, image.digest, image.digest]);
+    // One event, one copy per destination.
+    for (const policy of policies) {
+      await settled(api, policy);
+      const tasks = (await tasksOf(api, policy)).filter((t) => t.operation === 'copy');
+      expect(tasks.map((t) => [t.dst_resource, t.status])).toEqual([['test/fan-app:v1', 'Succeed']]);
+    }
+  }, 90_000);
+
+  it('a chain HQ -> branch 1 -> branch 2 of event-based hops carries a push to branch 2, without a loop', async () => {
+    const hq = src;
+    const hqApi = api;
+    const b1Api = adminApi(d1);
+    const hop1 = await hqApi.create('/replication/policies', {
+      name: 'chain-hq-b1',
+      dest_registry: { id: peers.get(d1) },
+      filters: [{ type: 'name', value: 'ops/chain-**' }],
+      trigger: { type: 'event_based' },
+    });
+    const b2OnB1 = await b1Api.create('/registries', wharfEndpoint('branch-2', d2));
+    const hop2 = await b1Api.create('/replication/policies', {
+      name: 'chain-b1-b2',
+      dest_registry: { id: b2OnB1 },
+      filters: [{ type: 'name', value: 'ops/chain-**' }],
+      trigger: { type: 'event_based' },
+    });
+    const image = await ociOf(hq).pushImage('ops/chain-app', 'v1');
+    const pushedAt = Date.now();
+    await arrives(d1, 'ops/chain-app', 'v1', image.digest);
+    const atB1 = Date.now() - pushedAt;
+    await arrives(d2, 'ops/chain-app', 'v1', image.digest, 60_000);
+    console.log(
+      `chain: ops/chain-app:v1 reached branch 1 after ${atB1} ms, branch 2 after ${Date.now() - pushedAt} ms`,
+    );
+    // No loop: give any echo time to show, then every hop has done its one copy and nothing more.
+    await sleep(3_000);
+    for (const [who, hopApi, hop] of [
+      ['HQ -> branch 1', hqApi, hop1],
+      ['branch 1 -> branch 2', b1Api, hop2],
+    ] as const) {
+      const executions = await settled(hopApi, hop);
+      const copies = (await tasksOf(hopApi, hop)).filter((t) => t.operation === 'copy');
+      expect(
+        copies.map((t) => [t.dst_resource, t.status]),
+        who,
+      ).toEqual([['ops/chain-app:v1', 'Succeed']]);
+      expect(executions.length, who).toBeLessThanOrEqual(2);
+    }
+    expect(await digestAt(hq, 'ops/chain-app', 'v1')).toBe(image.digest);
+    // Branch 2 has no policy: nothing was sent back up the chain.
+    expect((await adminApi(d2).json<unknown[]>('GET', '/replication/policies')).length).toBe(0);
+  }, 120_000);
+
+  it('pulls from docker-registry only the repositories and tags the filters select', async () => {
+    const pushed = {
+      keep1v1: await pushToDistribution(dr.url, 'test/keep-1', 'v1'),
+      keep1v2: await pushToDistribution(dr.url, 'test/keep-1', 'v2.0'),
+      keep2v1: await pushToDistribution(dr.url, 'test/keep-2', 'v1'),
+    };
+    await pushToDistribution(dr.url, 'test/keep-1', 'dev'); // the tag filter leaves it out
+    await pushToDistribution(dr.url, 'test/keep-2', 'v1-rc'); // the excluding tag filter leaves it out
+    await pushToDistribution(dr.url, 'test/drop', 'v1'); // the name filter leaves it out
+    const drId = await api.create('/registries', {
+      name: 'pull-dr',
+      url: dr.url,
+      type: 'docker-registry',
+      insecure: true,
+    });
+    const policy = await api.create('/replication/policies', {
+      name: 'pull-filtered',
+      src_registry: { id: drId },
+      filters: [
+        { type: 'name', value: 'test/keep-*' },
+        { type: 'tag', value: 'v*' },
+        { type: 'tag', value: '*-rc', decoration: 'excludes' },
+      ],
+    });
+    const done = await finished(api, await api.create('/replication/executions', { policy_id: policy }));
+    expect(done).toMatchObject({ status: 'Succeed', total: 3, succeed: 3 });
+    expect(await digestAt(src, 'test/keep-1', 'v1')).toBe(pushed.keep1v1);
+    expect(await digestAt(src, 'test/keep-1', 'v2.0')).toBe(pushed.keep1v2);
+    expect(await digestAt(src, 'test/keep-2', 'v1')).toBe(pushed.keep2v1);
+    expect(await digestAt(src, 'test/keep-1', 'dev')).toBeNull();
+    expect(await digestAt(src, 'test/keep-2', 'v1-rc')).toBeNull();
+    expect(await digestAt(src, 'test/drop', 'v1')).toBeNull();
+    const again = await finished(api, await api.create('/replication/executions', { policy_id: policy }));
+    expect(again).toMatchObject({ status: 'Succeed', total: 0 });
+  }, 90_000);
+
+  it('honours the bandwidth limit within 20%', async () => {
+    const speedKbps = 512; // KB/s, 1 KB = 1024 bytes
+    const image = await pushLargeImage(oci, 'test/speed', 'v1', 4 * 1024 * 1024);
+    const policy = await api.create('/replication/policies', {
+      name: 'speed',
+      dest_registry: { id: peers.get(d3) },
+      filters: [{ type: 'name', value: 'test/speed' }],
+      speed: speedKbps,
+    });
+    const began = Date.now();
+    const id = await api.create('/replication/executions', { policy_id: policy });
+    const done = await finished(api, id, 60_000);
+    const wall = Date.now() - began;
+    expect(done).toMatchObject({ status: 'Succeed', total: 1, succeed: 1 });
+    expect(await digestAt(d3, 'test/speed', 'v1')).toBe(image.digest);
+    const [task] = await api.tasks(id);
+    if (!task?.start_time || !task.end_time) throw new Error(`task without times: ${JSON.stringify(task)}`);
+    const ms = Date.parse(task.end_time) - Date.parse(task.start_time);
+    const expectedMs = (image.totalBytes / (speedKbps * 1024)) * 1000;
+    const rate = image.totalBytes / 1024 / (ms / 1000);
+    console.log(
+      `bandwidth: ${image.totalBytes} bytes in ${ms} ms (task) / ${wall} ms (execution, client side): ` +
+        `${rate.toFixed(1)} KB/s for a limit of ${speedKbps} KB/s (expected ${Math.round(expectedMs)} ms)`,
+    );
+    expect(Math.abs(ms - expectedMs) / expectedMs).toBeLessThanOrEqual(0.2);
+  }, 90_000);
+
+  it('a scheduled trigger every 3 s copies a newly pushed image with no event trigger', async () => {
+    const policy = await api.create('/replication/policies', {
+      name: 'every-3s',
+      dest_registry: { id: peers.get(d3) },
+      filters: [{ type: 'name', value: 'test/sched-**' }],
+      trigger: { type: 'scheduled', trigger_settings: { cron: '*/3 * * * * *' } },
+    });
+    try {
+      const image = await oci.pushImage('test/sched-app', 'v1');
+      const waited = await arrives(d3, 'test/sched-app', 'v1', image.digest, 30_000, 200);
+      console.log(`scheduled: test/sched-app:v1 arrived ${waited} ms after the push`);
+      const executions = await executionsOf(api, policy);
+      expect(executions.length).toBeGreaterThan(0);
+      expect(executions.every((e) => e.trigger === 'scheduled')).toBe(true);
+      const copies = (await tasksOf(api, policy)).filter((t) => t.operation === 'copy');
+      expect(copies.map((t) => [t.dst_resource, t.status])).toEqual([['test/sched-app:v1', 'Succeed']]);
+    } finally {
+      // Stop the schedule so it does not keep firing for the rest of the file.
+      await api.call('PUT', `/replication/policies/${policy}`, { enabled: false });
+    }
+  }, 60_000);
+});
