@@ -222,15 +222,19 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   });
   // Replication runs on the job service; it reaches this registry over loopback once it listens.
   let localUrl = '';
-  const replicationExecutions = new ReplicationExecutionService({
-    db,
-    jobs,
-    policies: replicationPolicies,
-    registries,
-    tokens,
-    localUrl: () => localUrl,
-    onError: (err, context) => logger.warn({ err, context }, 'replication'),
-  });
+  const replicationExecutions = new ReplicationExecutionService(
+    {
+      db,
+      jobs,
+      policies: replicationPolicies,
+      registries,
+      tokens,
+      localUrl: () => localUrl,
+      tombstoneTtlMs: config.replication.tombstone_days * 86_400_000,
+      onError: (err, context) => logger.warn({ err, context }, 'replication'),
+    },
+    { deadlineMs: config.replication.retry_deadline_hours * 3_600_000 },
+  );
   const app = await buildApp({
     logger,
     logRequests: config.log.requests,

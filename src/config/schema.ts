@@ -246,6 +246,19 @@ export const configSchema = z
       })
       .strict()
       .default({ max_job_workers: 10 }),
+    replication: z
+      .object({
+        /** A task whose peer stays unreachable is retried this long before it fails (then reconciled). */
+        retry_deadline_hours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .default(24),
+        /** How long a deleted tag's tombstone keeps two-way replication from bringing it back. */
+        tombstone_days: z.number().positive().max(3650).default(7),
+      })
+      .strict()
+      .default({ retry_deadline_hours: 24, tombstone_days: 7 }),
     secrets: z
       .object({
         /**
