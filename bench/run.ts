@@ -20,7 +20,14 @@ registerHooks({
   },
 });
 
-// `node bench/run.ts scale-out [...]` runs the scale-out bench; anything else the main one.
+// `node bench/run.ts scale-out [...]` runs the scale-out bench, `node bench/run.ts replication
+// [...]` the replication bench; anything else the main one.
 const [first, ...rest] = process.argv.slice(2);
-const { main } = first === 'scale-out' ? await import('./scale-out.js') : await import('./main.js');
-process.exitCode = await main(first === 'scale-out' ? rest : process.argv.slice(2));
+const named = first === 'scale-out' || first === 'replication';
+const { main } =
+  first === 'scale-out'
+    ? await import('./scale-out.js')
+    : first === 'replication'
+      ? await import('./replication.js')
+      : await import('./main.js');
+process.exitCode = await main(named ? rest : process.argv.slice(2));
