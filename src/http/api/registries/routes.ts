@@ -16,7 +16,8 @@ import { parseHarborQuery } from '../query.js';
 // credential is never sent back: `access_secret` shows "*****" when one is stored, as Harbor does.
 // Wharf extension: `ca_certificate` (PEM bundle of CAs trusted for the peer) on all three shapes.
 
-function registryJson(r: RegistryEndpoint) {
+/** An endpoint in Harbor's Registry shape (also inside replication policies). */
+export function registryJson(r: RegistryEndpoint) {
   return {
     id: r.id,
     name: r.name,

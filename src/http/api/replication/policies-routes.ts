@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MASKED_SECRET, type RegistryEndpoint } from '../../../services/registry-endpoint-service.js';
 import type {
   PolicyInput,
   PolicyView,
@@ -9,6 +8,8 @@ import { ApiError } from '../api-error.js';
 import { objectBody, optionalString, pathId } from '../body.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
+import type { RegistryEndpoint } from '../../../services/registry-endpoint-service.js';
+import { registryJson } from '../registries/routes.js';
 
 // /api/v2.0/replication/policies and /replication/policies/{id} in Harbor's shapes
 // (ReplicationPolicy, ReplicationFilter, ReplicationTrigger, Registry). As in Harbor, this registry
@@ -16,25 +17,6 @@ import { parseHarborQuery } from '../query.js';
 // shows it as the registry {id: 0, name: "Local"}. `deletion` is Harbor's deprecated name of
 // `replicate_deletion`: both are read (the current one first) and both are written.
 // PUT changes the fields the body carries and keeps the others (Harbor's portal sends them all).
-
-function registryJson(r: RegistryEndpoint) {
-  return {
-    id: r.id,
-    name: r.name,
-    url: r.url,
-    type: r.type,
-    description: r.description,
-    insecure: r.insecure,
-    credential: {
-      type: r.credential?.type ?? 'basic',
-      access_key: r.credential?.accessKey ?? '',
-      access_secret: r.credential?.hasSecret ? MASKED_SECRET : '',
-    },
-    status: r.status,
-    creation_time: r.createdAt.toISOString(),
-    update_time: r.updatedAt.toISOString(),
-  };
-}
 
 /** This registry, as Harbor shows the local side of a policy. */
 function localRegistryJson(request: FastifyRequest, since: Date) {
