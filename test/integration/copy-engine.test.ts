@@ -6,14 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import { startWharf, type WharfHandle } from '../helpers/server.js';
-import {
-  OCI_EMPTY,
-  OCI_INDEX,
-  OCI_LAYER,
-  OCI_MANIFEST,
-  imageIndex,
-  imageManifest,
-} from '../helpers/oci-client.js';
+import { OCI_INDEX } from '../helpers/oci-client.js';
 import {
   generateImage,
   generateIndex,
@@ -23,7 +16,7 @@ import {
 } from '../fixtures/image-generator.js';
 import { RemoteRegistry } from '../../src/replication/remote/index.js';
 import { copyArtifact, type CopyRequest } from '../../src/replication/copy/index.js';
-import { pushTestImage, sha256 } from './remote-registry-fixtures.js';
+import { pushTestImage, pushTestSignature, sha256 } from './remote-registry-fixtures.js';
 
 // The copy engine between real registries, both ways: Wharf → docker-registry and
 // docker-registry → Wharf. Images with several layers, multi-arch indexes, referrers, skipping
@@ -155,29 +148,16 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine', ()
         const { from, to } = ends();
         const name = repo('signed');
         const subject = await pushTestImage(from, name, 'signed');
-        const empty = Buffer.from('{}');
-        await from.pushBlob(name, sha256(empty), empty, empty.length);
-        const payload = randomBytes(300);
-        await from.pushBlob(name, sha256(payload), payload, payload.length);
-        const artifactType = 'application/vnd.example.signature.v1';
-        const signature = imageManifest({
-          artifactType,
-          config: { mediaType: OCI_EMPTY, digest: sha256(empty), size: 2 },
-          layers: [{ mediaType: OCI_LAYER, digest: sha256(payload), size: payload.length }],
-          subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.bytes.length },
-        });
-        const signatureDigest = await from.putManifest(name, sha256(signature), signature, OCI_MANIFEST);
-        const descriptor = {
-          mediaType: OCI_MANIFEST,
+        // docker-registry has no referrers API: clients keep the fallback tag, as cosign does.
+        const {
           digest: signatureDigest,
-          size: signature.length,
-          artifactType,
-        };
-        if (direction === 'docker-to-wharf') {
-          // docker-registry has no referrers API: clients keep the fallback tag, as cosign does.
-          await from.putManifest(name, subject.digest.replace(':', '-'), imageIndex([descriptor]), OCI_INDEX);
-        }
-
+          bytes: signature,
+          payload,
+          descriptor,
+        } = await pushTestSignature(from, name, subject, {
+          payloadSize: 300,
+          fallbackTag: direction === 'docker-to-wharf',
+        });
         const result = await copyArtifact(request(name, 'signed', { tag: 'signed' }));
         expect(result).toMatchObject({ digest: subject.digest, manifestsCopied: 2, referrersCopied: 1 });
         expect((await to.getManifest(name, signatureDigest))?.bytes).toEqual(signature);

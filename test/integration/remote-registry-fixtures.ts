@@ -1,13 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'vitest';
-import { freePort, waitForHttp } from '../helpers/ports.js';
-import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, imageManifest } from '../helpers/oci-client.js';
+import { startDockerRegistry } from '../helpers/docker-registry.js';
+import {
+  OCI_CONFIG,
+  OCI_EMPTY,
+  OCI_INDEX,
+  OCI_LAYER,
+  OCI_MANIFEST,
+  imageIndex,
+  imageManifest,
+} from '../helpers/oci-client.js';
 import type { RemoteRegistry } from '../../src/replication/remote/index.js';
 
 // Shared by the remote-registry client tests: content pushed through the client itself, a stream
@@ -46,6 +53,50 @@ export async function pushTestImage(
   return { digest, bytes, config, layer };
 }
 
+export interface PushedTestSignature {
+  digest: string;
+  bytes: Buffer;
+  payload: Buffer;
+  /** The referrers descriptor a registry should list for the subject. */
+  descriptor: { mediaType: string; digest: string; size: number; artifactType: string };
+}
+
+export const TEST_SIGNATURE_TYPE = 'application/vnd.example.signature.v1';
+
+/**
+ * Pushes a signature-like artifact whose subject is `subject` (empty config, one payload layer).
+ * `fallbackTag`: also keep the referrers fallback index tag, as clients do on a registry without
+ * the referrers API (cosign on docker-registry).
+ */
+export async function pushTestSignature(
+  client: RemoteRegistry,
+  name: string,
+  subject: PushedTestImage,
+  options: { payloadSize?: number; fallbackTag?: boolean } = {},
+): Promise<PushedTestSignature> {
+  const empty = Buffer.from('{}');
+  await client.pushBlob(name, sha256(empty), empty, empty.length);
+  const payload = randomBytes(options.payloadSize ?? 100);
+  await client.pushBlob(name, sha256(payload), payload, payload.length);
+  const bytes = imageManifest({
+    artifactType: TEST_SIGNATURE_TYPE,
+    config: { mediaType: OCI_EMPTY, digest: sha256(empty), size: 2 },
+    layers: [{ mediaType: OCI_LAYER, digest: sha256(payload), size: payload.length }],
+    subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.bytes.length },
+  });
+  const digest = await client.putManifest(name, sha256(bytes), bytes, OCI_MANIFEST);
+  const descriptor = {
+    mediaType: OCI_MANIFEST,
+    digest,
+    size: bytes.length,
+    artifactType: TEST_SIGNATURE_TYPE,
+  };
+  if (options.fallbackTag) {
+    await client.putManifest(name, subject.digest.replace(':', '-'), imageIndex([descriptor]), OCI_INDEX);
+  }
+  return { digest, bytes, payload, descriptor };
+}
+
 /** Reads a stream whole (test-sized blobs only). */
 export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -79,52 +130,14 @@ const PEER_HASH = '$2b$05$oC8wUIXDQK8D88PtACMAte7eJidFRyXODLZQlnkxPW34gGyn7b.By'
 
 /** docker-registry on loopback requiring HTTP Basic (htpasswd) for every request. */
 export async function startHtpasswdRegistry(): Promise<HtpasswdRegistry> {
-  const port = await freePort();
   const base = await mkdtemp(join(tmpdir(), 'wharf-htpasswd-registry-'));
-  await writeFile(join(base, 'htpasswd'), `${PEER_USER}:${PEER_HASH}\n`);
-  await writeFile(
-    join(base, 'config.yml'),
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(base, 'storage')}`,
-      '  delete:',
-      '    enabled: true',
-      'auth:',
-      '  htpasswd:',
-      '    realm: wharf-test',
-      `    path: ${join(base, 'htpasswd')}`,
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '',
-    ].join('\n'),
-  );
-  const child: ChildProcess = spawn('docker-registry', ['serve', join(base, 'config.yml')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/v2/`, 20_000);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw new Error(`docker-registry (htpasswd) did not start: ${String(err)}\n${stderr}`, { cause: err });
-  }
+  const htpasswdFile = join(base, 'htpasswd');
+  await writeFile(htpasswdFile, `${PEER_USER}:${PEER_HASH}\n`);
+  const registry = await startDockerRegistry({ htpasswdFile });
   return {
-    url,
+    url: registry.url,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
+      await registry.stop();
       await rm(base, { recursive: true, force: true });
     },
   };
@@ -139,7 +152,6 @@ export interface TlsRegistry {
 
 /** docker-registry on loopback over HTTPS with a fresh self-signed certificate for 127.0.0.1. */
 export async function startTlsRegistry(): Promise<TlsRegistry> {
-  const port = await freePort();
   const base = await mkdtemp(join(tmpdir(), 'wharf-tls-registry-'));
   const cert = join(base, 'cert.pem');
   const key = join(base, 'key.pem');
@@ -172,58 +184,12 @@ export async function startTlsRegistry(): Promise<TlsRegistry> {
       code === 0 ? resolve() : reject(new Error(`openssl exited with ${code}`)),
     );
   });
-  await writeFile(
-    join(base, 'config.yml'),
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(base, 'storage')}`,
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '  tls:',
-      `    certificate: ${cert}`,
-      `    key: ${key}`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn('docker-registry', ['serve', join(base, 'config.yml')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  const url = `https://127.0.0.1:${port}`;
-  // Any TCP answer means it listens; the TLS handshake is the test's business.
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`docker-registry (TLS) did not start:\n${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const registry = await startDockerRegistry({ tls: { certificate: cert, key } });
   return {
-    url,
+    url: registry.url,
     certificate: await readFile(cert, 'utf8'),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
+      await registry.stop();
       await rm(base, { recursive: true, force: true });
     },
   };

@@ -1,16 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import {
-  OCI_EMPTY,
-  OCI_INDEX,
-  OCI_LAYER,
-  OCI_MANIFEST,
-  imageIndex,
-  imageManifest,
-} from '../helpers/oci-client.js';
+import { OCI_MANIFEST } from '../helpers/oci-client.js';
 import { RemoteError, type RemoteRegistry } from '../../src/replication/remote/index.js';
-import { breakingStream, pushTestImage, readAll, sha256 } from './remote-registry-fixtures.js';
+import {
+  breakingStream,
+  pushTestImage,
+  pushTestSignature,
+  readAll,
+  sha256,
+} from './remote-registry-fixtures.js';
 
 // What the remote-registry client must do against any peer, run against docker-registry and
 // against Wharf: blobs with Range, mount, chunked upload resumed after an interrupted chunk,
@@ -159,29 +158,10 @@ export function remoteContentSuite(ctx: SuiteContext): void {
       const client = ctx.client();
       const name = ctx.repo('referrers');
       const subject = await pushTestImage(client, name, 'signed');
-      const empty = Buffer.from('{}');
-      await client.pushBlob(name, sha256(empty), empty, empty.length);
-      const payload = randomBytes(100);
-      await client.pushBlob(name, sha256(payload), payload, payload.length);
-      const artifactType = 'application/vnd.example.signature.v1';
-      const signature = imageManifest({
-        artifactType,
-        config: { mediaType: OCI_EMPTY, digest: sha256(empty), size: 2 },
-        layers: [{ mediaType: OCI_LAYER, digest: sha256(payload), size: payload.length }],
-        subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.bytes.length },
+      // A registry without the referrers API: clients maintain the fallback index tag.
+      const { digest: signatureDigest, descriptor } = await pushTestSignature(client, name, subject, {
+        fallbackTag: ctx.referrers === 'tag-schema',
       });
-      const signatureDigest = await client.putManifest(name, sha256(signature), signature, OCI_MANIFEST);
-      const descriptor = {
-        mediaType: OCI_MANIFEST,
-        digest: signatureDigest,
-        size: signature.length,
-        artifactType,
-      };
-      if (ctx.referrers === 'tag-schema') {
-        // A registry without the referrers API: clients maintain the fallback index tag.
-        const index = imageIndex([descriptor]);
-        await client.putManifest(name, subject.digest.replace(':', '-'), index, OCI_INDEX);
-      }
       const found = await client.referrers(name, subject.digest);
       expect(found.source).toBe(ctx.referrers);
       expect(found.descriptors).toEqual([expect.objectContaining(descriptor)]);
