@@ -1,4 +1,4 @@
-import type { Queryable } from './database.js';
+import type { Queryable, SqlParam } from './database.js';
 
 // Rows of `registries` (migration 005). The sealed secret is opaque here: only the endpoint
 // service can open it.
@@ -47,20 +47,25 @@ export async function insertRegistry(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 = 'unknown' THEN NULL ELSE now() END)
      ON CONFLICT (name) DO NOTHING
      RETURNING ${COLUMNS}`,
-    [
-      r.name,
-      r.url,
-      r.type,
-      r.description,
-      r.credential_type,
-      r.access_key,
-      r.access_secret_sealed,
-      r.insecure,
-      r.ca_certificate,
-      r.status,
-    ],
+    fieldParams(r),
   );
   return rows[0] ?? null;
+}
+
+/** The editable fields and the status, in the order both statements number them. */
+function fieldParams(r: RegistryFields & { status: RegistryRow['status'] }): SqlParam[] {
+  return [
+    r.name,
+    r.url,
+    r.type,
+    r.description,
+    r.credential_type,
+    r.access_key,
+    r.access_secret_sealed,
+    r.insecure,
+    r.ca_certificate,
+    r.status,
+  ];
 }
 
 export async function findRegistryById(db: Queryable, id: number): Promise<RegistryRow | null> {
@@ -85,19 +90,7 @@ export async function updateRegistry(
        status = $11, status_checked_at = CASE WHEN $11 = 'unknown' THEN NULL ELSE now() END, updated_at = now()
      WHERE id = $1
      RETURNING ${COLUMNS}`,
-    [
-      id,
-      r.name,
-      r.url,
-      r.type,
-      r.description,
-      r.credential_type,
-      r.access_key,
-      r.access_secret_sealed,
-      r.insecure,
-      r.ca_certificate,
-      r.status,
-    ],
+    [id, ...fieldParams(r)],
   );
   return rows[0] ?? null;
 }
