@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../metadata/database.js';
+import type { Database, Queryable } from '../metadata/database.js';
 import {
   claimJobs,
   deletePool,
@@ -57,6 +57,11 @@ export interface EnqueueOptions {
   delayMs?: number;
   maxAttempts?: number;
   deadlineMs?: number | null;
+  /**
+   * The caller's transaction: the job exists exactly when the caller's own rows do (no row left
+   * without its job by a crash in between). Call wake() after the commit to run it at once.
+   */
+  db?: Queryable;
 }
 
 /** A pool counts as live while its heartbeat is younger than this. */
@@ -100,15 +105,26 @@ export class JobService {
   /** Adds a job; any instance that knows the type may run it. */
   async enqueue(type: string, payload: unknown, options: EnqueueOptions = {}): Promise<JobRow> {
     const t = this.requireType(type);
-    const row = await insertJob(this.db, {
+    const row = await insertJob(options.db ?? this.db, {
       type,
       payload,
       maxAttempts: options.maxAttempts ?? t.maxAttempts,
       deadlineMs: options.deadlineMs === undefined ? t.deadlineMs : options.deadlineMs,
       delayMs: options.delayMs ?? 0,
     });
-    if (this.started && !this.stopping && (options.delayMs ?? 0) <= 0) this.poll();
+    // Inside a transaction the row is not visible yet: the caller wakes the pool after its commit.
+    if (!options.db && (options.delayMs ?? 0) <= 0) this.wake();
     return row;
+  }
+
+  /** Appends a line to a job's log from outside its handler (the job may have ended). */
+  note(jobId: number, line: string): void {
+    this.logs.append(jobId, line);
+  }
+
+  /** Looks for due jobs now instead of at the next poll (after enqueueing inside a transaction). */
+  wake(): void {
+    if (this.started && !this.stopping) this.poll();
   }
 
   async start(): Promise<void> {

@@ -27,6 +27,7 @@ import { onManifestEvent, runEventJob } from './events.js';
 import { runExecutionJob } from './planner.js';
 import { Reconciler } from './reconciler.js';
 import { tombstoneTtlOf } from './sides.js';
+import { runSweepJob, SWEEP_CRON, SWEEP_JOB } from './sweeper.js';
 import { runTaskJob } from './task-runner.js';
 import {
   EVENT_JOB,
@@ -41,7 +42,7 @@ import {
 // Replication executions (Harbor's /replication/executions): the job types that run them, the
 // operations behind the API (system administrators only), and the wiring to policies: a policy
 // with a running execution cannot be deleted; a scheduled trigger is a job-service schedule of
-// the policy (none while the policy is disabled).
+// the policy (none while the policy is disabled). A sweeper (sweeper.ts) closes what a job left open.
 
 export interface ExecutionView {
   execution: ExecutionRow;
@@ -84,12 +85,18 @@ export class ReplicationExecutionService {
       backoffBaseMs,
       backoffMaxMs,
     });
+    // One attempt: the next minute's run is the retry.
+    jobs.register(SWEEP_JOB, (job) => runSweepJob(deps, job), { maxAttempts: 1 });
     deps.policies.addRunningCheck((policyId) => hasRunningExecution(deps.db, policyId));
     deps.policies.addChangeListener((change) => this.#policyChanged(change));
   }
 
   /** Brings schedules in line with the policies (at start: a change may have been missed). */
   async syncSchedules(): Promise<void> {
+    const { jobs } = this.#deps;
+    if ((await jobs.schedule(SWEEP_JOB, 0))?.cron !== SWEEP_CRON) {
+      await jobs.saveSchedule({ type: SWEEP_JOB, cron: SWEEP_CRON });
+    }
     for (const policy of await this.#deps.policies.all()) await this.#syncSchedule(policy.id, policy);
   }
 

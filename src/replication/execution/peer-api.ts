@@ -139,7 +139,7 @@ export class PeerApi {
   }
 
   async #put(path: string, body: unknown, signal?: AbortSignal): Promise<boolean> {
-    const authorization = this.#http.apiAuthorization();
+    const authorization = await this.#http.apiAuthorization(signal);
     const res = await this.#transport.send({
       method: 'PUT',
       url: this.#http.resolve(path),

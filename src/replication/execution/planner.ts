@@ -98,7 +98,7 @@ export async function runExecutionJob(
     if (execution.scope_repository !== null) await reconciler.request(policy.id, 'the peer answers again');
   }
   job.signal.throwIfAborted();
-  const inserted = await deps.db.transaction(async (tx) => {
+  await deps.db.transaction(async (tx) => {
     // Runs of one policy may plan at the same moment (after an outage, every retried task asks
     // for a reconciliation). Each planned against the open work it read before listing the sides;
     // under this lock the open work is read again and only what nobody has taken meanwhile goes in,
@@ -109,13 +109,16 @@ export async function runExecutionJob(
     if (fresh.length < tasks.length)
       job.log(`${tasks.length - fresh.length} planned tasks are already under way`);
     tasks = fresh;
-    return insertTasks(tx, execution.id, tasks);
+    // Tasks, their jobs and the planned mark in one transaction: a crash leaves either a plan
+    // whose every task has its job, or no plan at all (and this job runs again).
+    const rows = await insertTasks(tx, execution.id, tasks);
+    for (const task of rows) {
+      const row = await deps.jobs.enqueue(TASK_JOB, { taskId: task.id }, { db: tx });
+      await setTaskJob(tx, task.id, row.id);
+    }
+    await markPlanned(tx, execution.id, tasks.length, summary);
   });
-  for (const task of inserted) {
-    const row = await deps.jobs.enqueue(TASK_JOB, { taskId: task.id });
-    await setTaskJob(deps.db, task.id, row.id);
-  }
-  await markPlanned(deps.db, execution.id, tasks.length, summary);
+  deps.jobs.wake();
   job.log(summary);
   // A plan with nothing to do (or whose tasks all ended already) is finished here.
   await finishExecutionIfDone(deps.db, execution.id);

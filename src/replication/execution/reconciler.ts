@@ -39,12 +39,18 @@ export class Reconciler {
     trigger: ExecutionTrigger,
     options: { awaiting?: boolean; statusText?: string; scopeRepository?: string; originJobId?: number } = {},
   ): Promise<number | null> {
-    const row = await insertExecution(this.#deps.db, { policyId, trigger, ...options });
-    if (!row) return null;
-    if (row.job_id === null) {
-      const job = await this.#deps.jobs.enqueue(EXECUTION_JOB, { executionId: row.id });
-      await setExecutionJob(this.#deps.db, row.id, job.id);
-    }
-    return row.id;
+    const { db, jobs } = this.#deps;
+    // One transaction: an execution never exists without its planning job.
+    const id = await db.transaction(async (tx) => {
+      const row = await insertExecution(tx, { policyId, trigger, ...options });
+      if (!row) return null;
+      if (row.job_id === null) {
+        const job = await jobs.enqueue(EXECUTION_JOB, { executionId: row.id }, { db: tx });
+        await setExecutionJob(tx, row.id, job.id);
+      }
+      return row.id;
+    });
+    jobs.wake();
+    return id;
   }
 }

@@ -12,12 +12,13 @@ import type { RegistryEndpointService } from '../../services/registry-endpoint-s
 import type { TokenService } from '../../services/token-service.js';
 import { RemoteRegistry } from '../remote/index.js';
 import { PeerApi } from './peer-api.js';
+import { renewingTokenSource } from './system-tokens.js';
 import { EXECUTION_DEFAULTS } from './types.js';
 
 // The two sides of a policy as one interface: a registry endpoint (remote) or this registry.
 // This registry is listed from its own tables (indexed, one query per repository instead of a
 // HEAD per tag over HTTP) and read and written over loopback like any peer, with a short-lived
-// token for exactly the repositories of the task, minted in-process per use.
+// token for exactly the repositories of the task, minted in-process and renewed while it is used.
 //
 // For two-way replication a side also tells when each tag got its digest (push times, the
 // origin's for tags replication wrote) and which tags were deleted (tombstones), and records
@@ -184,11 +185,10 @@ function localSide(deps: SideDeps): Side {
         deleted_at: new Date(t.deletedAt),
       }),
     async client(repositories) {
-      const token = await deps.tokens.issueSystem(repositories);
       const client = new RemoteRegistry({
         url: deps.localUrl(),
         type: 'docker-registry',
-        credential: { type: 'oauth', accessKey: '', accessSecret: token.token },
+        credential: renewingTokenSource(() => deps.tokens.issueSystem(repositories)),
       });
       clients.push(client);
       return client;

@@ -1,5 +1,5 @@
 import { parseChallenge, type Challenge } from './challenge.js';
-import type { RemoteCredential } from './config.js';
+import type { PeerCredential, RemoteCredential } from './config.js';
 import { RemoteError, kindOfStatus } from './errors.js';
 import { header, type HttpResponse, type Transport } from './transport.js';
 
@@ -36,16 +36,23 @@ export const CATALOG_SCOPE = 'registry:catalog:*';
 export class Authenticator {
   #scheme: Scheme | undefined;
   readonly #tokens = new Map<string, CachedToken>();
+  /** The stored credential (none with a token source). */
+  private readonly credential: RemoteCredential | null;
+  readonly #source: PeerCredential | null;
 
   constructor(
     private readonly baseUrl: string,
     private readonly transport: Transport,
-    private readonly credential: RemoteCredential | null,
+    credential: PeerCredential | null,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.#source = credential;
+    this.credential = credential?.type === 'source' ? null : credential;
+  }
 
   /** The Authorization header value for a /v2 request needing `scopes` (undefined: none). */
   async authorization(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
+    if (this.#source?.type === 'source') return `Bearer ${await this.#source.token(signal)}`;
     if (this.credential?.type === 'oauth') return `Bearer ${this.credential.accessSecret}`;
     const scheme = this.#scheme ?? (await this.probe(signal));
     switch (scheme.kind) {
@@ -65,7 +72,8 @@ export class Authenticator {
    */
   challenged(res: HttpResponse, scopes: readonly string[]): string[] | null {
     const challenge = parseChallenge(header(res, 'www-authenticate'));
-    if (!challenge || this.credential?.type === 'oauth') return null;
+    // A ready token or a token source: nothing to negotiate.
+    if (!challenge || this.credential?.type === 'oauth' || this.#source?.type === 'source') return null;
     const before = this.#scheme;
     const scheme = schemeOf(challenge);
     if (!scheme) return null;

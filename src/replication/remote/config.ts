@@ -17,12 +17,24 @@ export interface RemoteCredential {
   accessSecret: string;
 }
 
+/**
+ * Bearer tokens from a function instead of a stored credential: this registry's own in-process
+ * tokens (replication/execution/sides.ts). Asked for before every request, so that a copy
+ * longer than one token's lifetime never goes on with an expired one.
+ */
+export interface TokenSource {
+  type: 'source';
+  token(signal?: AbortSignal): Promise<string>;
+}
+
+export type PeerCredential = RemoteCredential | TokenSource;
+
 export interface RemoteRegistryConfig {
   /** Base URL, http(s)://host[:port][/path], without a trailing slash. */
   url: string;
   type: RemoteRegistryType;
   /** None: anonymous. */
-  credential?: RemoteCredential | null;
+  credential?: PeerCredential | null;
   /** Skip TLS certificate verification. */
   insecure?: boolean;
   /** PEM bundle of the CAs to trust for this peer (in addition to the system's). */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Authenticator, basicHeader } from './auth.js';
-import type { RemoteCredential } from './config.js';
+import type { PeerCredential } from './config.js';
 import { RemoteError, kindOfStatus } from './errors.js';
 import { header, type HttpMethod, type HttpResponse, type Transport } from './transport.js';
 
@@ -31,7 +31,7 @@ export class PeerHttp {
   constructor(
     readonly baseUrl: string,
     readonly transport: Transport,
-    private readonly credential: RemoteCredential | null,
+    private readonly credential: PeerCredential | null,
   ) {
     this.auth = new Authenticator(baseUrl, transport, credential);
     this.#origin = new URL(baseUrl).origin;
@@ -105,17 +105,22 @@ export class PeerHttp {
   }
 
   /** The Authorization header for the peer's management API (/api/v2.0): no token dance there. */
-  apiAuthorization(): string | undefined {
+  async apiAuthorization(signal?: AbortSignal): Promise<string | undefined> {
     if (!this.credential) return undefined;
-    return this.credential.type === 'oauth'
-      ? `Bearer ${this.credential.accessSecret}`
-      : basicHeader(this.credential);
+    switch (this.credential.type) {
+      case 'oauth':
+        return `Bearer ${this.credential.accessSecret}`;
+      case 'source':
+        return `Bearer ${await this.credential.token(signal)}`;
+      case 'basic':
+        return basicHeader(this.credential);
+    }
   }
 
   /** GET of JSON from the peer's management API, with its paging headers. */
   async apiGet<T>(path: string, signal?: AbortSignal): Promise<{ body: T; res: HttpResponse }> {
     const url = this.resolve(path);
-    const authorization = this.apiAuthorization();
+    const authorization = await this.apiAuthorization(signal);
     const res = await this.transport.send({
       method: 'GET',
       url,
