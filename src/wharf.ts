@@ -229,6 +229,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       policies: replicationPolicies,
       registries,
       tokens,
+      projects,
       localUrl: () => localUrl,
       tombstoneTtlMs: config.replication.tombstone_days * 86_400_000,
       onError: (err, context) => logger.warn({ err, context }, 'replication'),

@@ -100,6 +100,18 @@ export class ProjectService {
     return project;
   }
 
+  /**
+   * A replication destination's project, made when missing as Harbor's adapters do: with the
+   * source project's visibility and no owning user (administrators manage it). True when created.
+   */
+  async ensureForReplication(name: string, isPublic: boolean): Promise<boolean> {
+    this.validateName(name);
+    const row = await insertProject(this.db, name, null, { public: String(isPublic) });
+    if (!row) return false;
+    await this.access.invalidateProject(name);
+    return true;
+  }
+
   /** Looks a project up by name, or by id when `ref` is all digits and not forced to be a name. */
   async find(ref: string, forceName = false): Promise<ProjectRow | null> {
     if (!forceName && /^\d+$/.test(ref)) return findProjectById(this.db, Number(ref));

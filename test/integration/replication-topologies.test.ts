@@ -14,7 +14,21 @@ import {
   type Api,
 } from '../helpers/replication-cluster.js';
 import { adminApi, finished, pushToDistribution, wharfEndpoint } from '../helpers/replication.js';
-import type { WharfHandle } from '../helpers/server.js';
+import { adminAuth, createProject, type WharfHandle } from '../helpers/server.js';
+
+/** A project's visibility and owner (0: no user) as the API shows them; null when there is none. */
+async function projectAt(
+  handle: WharfHandle,
+  name: string,
+): Promise<{ public: unknown; owner: unknown } | null> {
+  const res = await fetch(`${handle.url}/api/v2.0/projects/${name}`, {
+    headers: { authorization: adminAuth(handle), 'x-is-resource-name': 'true' },
+  });
+  if (res.status === 404) return null;
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { metadata?: { public?: unknown }; owner_id?: unknown };
+  return { public: body.metadata?.public, owner: body.owner_id };
+}
 
 // Replication topologies between real processes: four Wharf instances (each its own PGlite and
 // storage) and Debian's docker-registry. Fan-out from one source to three destinations, a chain
@@ -159,6 +173,43 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topo
     expect(await digestAt(src, 'test/drop', 'v1')).toBeNull();
     const again = await finished(api, await api.create('/replication/executions', { policy_id: policy }));
     expect(again).toMatchObject({ status: 'Succeed', total: 0 });
+  }, 90_000);
+
+  it('creates missing destination projects with the visibility of the source project', async () => {
+    // Push: a public project that exists only at the source.
+    await createProject(src, 'shipyard', { public: true });
+    const policy = await api.create('/replication/policies', {
+      name: 'new-project',
+      dest_registry: { id: peers.get(d1) },
+      filters: [{ type: 'name', value: 'shipyard/**' }],
+      trigger: { type: 'event_based' },
+    });
+    expect(await projectAt(d1, 'shipyard')).toBeNull();
+    const image = await oci.pushImage('shipyard/app', 'v1');
+    await arrives(d1, 'shipyard/app', 'v1', image.digest);
+    // Made through the peer's API, by the endpoint's user (its admin here).
+    expect(await projectAt(d1, 'shipyard')).toEqual({ public: 'true', owner: 1 });
+    await settled(api, policy);
+
+    // Pull: from docker-registry into a project this registry does not have (private: the peer
+    // has no projects to tell a visibility).
+    const digest = await pushToDistribution(dr.url, 'tools/cli', 'v1');
+    const drId = await api.create('/registries', {
+      name: 'dr-projects',
+      url: dr.url,
+      type: 'docker-registry',
+      insecure: true,
+    });
+    const pull = await api.create('/replication/policies', {
+      name: 'pull-new-project',
+      src_registry: { id: drId },
+      dest_namespace: 'harbour',
+      filters: [{ type: 'name', value: 'tools/cli' }],
+    });
+    const done = await finished(api, await api.create('/replication/executions', { policy_id: pull }));
+    expect(done).toMatchObject({ status: 'Succeed', total: 1, succeed: 1 });
+    expect(await projectAt(src, 'harbour')).toEqual({ public: 'false', owner: 0 });
+    expect(await digestAt(src, 'harbour/cli', 'v1')).toBe(digest);
   }, 90_000);
 
   it('honours the bandwidth limit within 20%', async () => {

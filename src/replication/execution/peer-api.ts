@@ -99,6 +99,37 @@ export class PeerApi {
     }
   }
 
+  /** Whether the peer has the project and whether it is public; null when it has no such project. */
+  async project(name: string, signal?: AbortSignal): Promise<{ public: boolean } | null> {
+    try {
+      const { body } = await this.#http.apiGet<{ metadata?: { public?: unknown } } | null>(
+        `/api/v2.0/projects/${encodeURIComponent(name)}`,
+        signal,
+        // A name of digits only would be read as an id without it.
+        { 'x-is-resource-name': 'true' },
+      );
+      return { public: body?.metadata?.public === 'true' };
+    } catch (err) {
+      if (err instanceof RemoteError && err.kind === 'not-found') return null;
+      throw err;
+    }
+  }
+
+  /** Creates a project at the peer; false when it exists already (created meanwhile). */
+  async createProject(name: string, isPublic: boolean, signal?: AbortSignal): Promise<boolean> {
+    const res = await this.#send(
+      'POST',
+      '/api/v2.0/projects',
+      { project_name: name, metadata: { public: String(isPublic) } },
+      signal,
+    );
+    if (res.status === 201 || res.status === 409) {
+      await res.body.dump();
+      return res.status === 201;
+    }
+    throw await this.#http.failure(res, `POST ${this.#http.display('/api/v2.0/projects')}`);
+  }
+
   /** Records a tombstone at the peer; false when the peer does not support it. */
   recordTombstone(
     t: { repository: string; tag: string; digest: string; deletedAt: number },
@@ -139,18 +170,7 @@ export class PeerApi {
   }
 
   async #put(path: string, body: unknown, signal?: AbortSignal): Promise<boolean> {
-    const authorization = await this.#http.apiAuthorization(signal);
-    const res = await this.#transport.send({
-      method: 'PUT',
-      url: this.#http.resolve(path),
-      headers: {
-        accept: 'application/json',
-        'content-type': 'application/json',
-        ...(authorization && { authorization }),
-      },
-      body: Buffer.from(JSON.stringify(body)),
-      ...(signal && { signal }),
-    });
+    const res = await this.#send('PUT', path, body, signal);
     await res.body.dump();
     if (res.status === 200 || res.status === 204) return true;
     if (res.status >= 500)
@@ -160,5 +180,21 @@ export class PeerApi {
         res.status,
       );
     return false;
+  }
+
+  /** A JSON request to the peer's management API; the caller reads or dumps the body. */
+  async #send(method: 'PUT' | 'POST', path: string, body: unknown, signal?: AbortSignal) {
+    const authorization = await this.#http.apiAuthorization(signal);
+    return this.#transport.send({
+      method,
+      url: this.#http.resolve(path),
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/json',
+        ...(authorization && { authorization }),
+      },
+      body: Buffer.from(JSON.stringify(body)),
+      ...(signal && { signal }),
+    });
   }
 }

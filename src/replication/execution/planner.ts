@@ -20,6 +20,7 @@ import {
   planReconciliation,
   type RepositoryPair,
 } from '../plan/index.js';
+import { prepareDestinationProjects } from './destination-projects.js';
 import { isRetryable, messageOf } from './failures.js';
 import { openWork, workKey } from './open-work.js';
 import type { Reconciler } from './reconciler.js';
@@ -75,6 +76,7 @@ export async function runExecutionJob(
       await openWork(deps.db, policy.id),
       job,
     ));
+    await prepareDestinationProjects(tasks, sides.source, sides.destination, job);
   } catch (err) {
     if (job.signal.aborted) throw err;
     const message = messageOf(err);

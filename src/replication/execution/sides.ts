@@ -7,6 +7,7 @@ import {
   putTombstone,
   recordTagOrigin,
 } from '../../metadata/tombstones-table.js';
+import type { ProjectService } from '../../services/project-service.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
 import type { TokenService } from '../../services/token-service.js';
@@ -36,6 +37,13 @@ export interface Side {
   recordOrigin(o: OriginRecord, signal?: AbortSignal): Promise<boolean>;
   /** Records a deletion replication made here, with the origin's time; false when unsupported. */
   recordDeletion(t: DeletionRecord, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * A project of the side: null when missing, undefined when the side has no projects (any
+   * OCI registry that is not Harbor or Wharf).
+   */
+  project(name: string, signal?: AbortSignal): Promise<{ public: boolean } | null | undefined>;
+  /** Creates a missing project (replication's destination); false when it existed already. */
+  createProject(name: string, isPublic: boolean, signal?: AbortSignal): Promise<boolean>;
   /** How the side names itself as an origin (its URL). */
   readonly name: string;
   /** A client that may read and write these repositories. */
@@ -47,6 +55,7 @@ export interface SideDeps {
   db: Database;
   registries: RegistryEndpointService;
   tokens: TokenService;
+  projects: Pick<ProjectService, 'find' | 'ensureForReplication'>;
   localUrl: () => string;
   /** How long tombstones count (default 7 days). */
   tombstoneTtlMs?: number;
@@ -128,6 +137,9 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
             );
       return { digests, pushTimes, tombstones };
     },
+    project: async (name, signal) => (config.type === 'harbor' ? peerApi().project(name, signal) : undefined),
+    createProject: async (name, isPublic, signal) =>
+      config.type === 'harbor' && peerApi().createProject(name, isPublic, signal),
     recordOrigin: async (o, signal) => config.type === 'harbor' && peerApi().recordTagOrigin(o, signal),
     recordDeletion: async (t, signal) => config.type === 'harbor' && peerApi().recordTombstone(t, signal),
     client: async () => client,
@@ -169,6 +181,11 @@ function localSide(deps: SideDeps): Side {
         ),
       };
     },
+    async project(name) {
+      const row = await deps.projects.find(name, true);
+      return row && { public: row.public };
+    },
+    createProject: (name, isPublic) => deps.projects.ensureForReplication(name, isPublic),
     recordOrigin: (o) =>
       recordTagOrigin(deps.db, {
         repository: o.repository,

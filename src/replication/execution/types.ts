@@ -1,5 +1,6 @@
 import type { JobService } from '../../jobs/job-service.js';
 import type { Database } from '../../metadata/database.js';
+import type { ProjectService } from '../../services/project-service.js';
 import type { ReplicationPolicyService } from '../../services/replication-policy-service.js';
 import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
 import type { TokenService } from '../../services/token-service.js';
@@ -42,6 +43,8 @@ export interface ExecutionDeps {
   policies: ReplicationPolicyService;
   registries: RegistryEndpointService;
   tokens: TokenService;
+  /** This registry's projects, for the destination projects replication makes here. */
+  projects: Pick<ProjectService, 'find' | 'ensureForReplication'>;
   /** This instance's own loopback URL; known once the server listens. */
   localUrl: () => string;
   /** How long tombstones count (default 7 days, TOMBSTONE_TTL_MS). */

@@ -118,13 +118,17 @@ export class PeerHttp {
   }
 
   /** GET of JSON from the peer's management API, with its paging headers. */
-  async apiGet<T>(path: string, signal?: AbortSignal): Promise<{ body: T; res: HttpResponse }> {
+  async apiGet<T>(
+    path: string,
+    signal?: AbortSignal,
+    headers: Record<string, string> = {},
+  ): Promise<{ body: T; res: HttpResponse }> {
     const url = this.resolve(path);
     const authorization = await this.apiAuthorization(signal);
     const res = await this.transport.send({
       method: 'GET',
       url,
-      headers: { accept: 'application/json', ...(authorization && { authorization }) },
+      headers: { ...headers, accept: 'application/json', ...(authorization && { authorization }) },
       ...(signal && { signal }),
     });
     if (res.status !== 200) throw await this.failure(res, `GET ${this.display(path)}`);
