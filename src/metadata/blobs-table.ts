@@ -26,6 +26,20 @@ export async function linkBlob(db: Queryable, repositoryId: number, digest: stri
   );
 }
 
+/** Repositories that may see a blob, oldest link first (replication's mount candidates). */
+export async function repositoriesHoldingBlob(
+  db: Queryable,
+  digest: string,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+     WHERE rb.digest = $1 ORDER BY rb.created_at, r.id LIMIT $2`,
+    [digest, limit],
+  );
+  return rows.map((r) => r.name);
+}
+
 /** The blob if `repositoryName` may see it, in one indexed query (the blob HEAD/GET hot path). */
 export async function findLinkedBlob(
   db: Queryable,

@@ -64,11 +64,12 @@ export async function pushLargeImage(
   repository: string,
   tag: string,
   layerBytes: number,
+  /** The layer to use instead of random bytes (images sharing a layer). */
+  layer: Buffer = randomBytes(layerBytes),
 ): Promise<{ digest: string; layerSize: number; totalBytes: number }> {
   const config = Buffer.from(
     JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomBytes(8).toString('hex') }),
   );
-  const layer = randomBytes(layerBytes);
   const configDigest = await client.pushBlob(repository, config);
   const layerDigest = await client.pushBlob(repository, layer);
   const manifest = imageManifest({

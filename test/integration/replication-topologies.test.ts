@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import type { OciClient } from '../helpers/oci-client.js';
@@ -210,6 +211,33 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topo
     expect(done).toMatchObject({ status: 'Succeed', total: 1, succeed: 1 });
     expect(await projectAt(src, 'harbour')).toEqual({ public: 'false', owner: 0 });
     expect(await digestAt(src, 'harbour/cli', 'v1')).toBe(digest);
+  }, 90_000);
+
+  it('mounts a layer the destination holds in another replicated repository instead of sending it', async () => {
+    const policy = await api.create('/replication/policies', {
+      name: 'mounts',
+      dest_registry: { id: peers.get(d2) },
+      filters: [{ type: 'name', value: 'test/mnt-*' }],
+      trigger: { type: 'event_based' },
+    });
+    const shared = randomBytes(1024 * 1024);
+    const first = await pushLargeImage(oci, 'test/mnt-a', 'v1', shared.length, shared);
+    await arrives(d2, 'test/mnt-a', 'v1', first.digest);
+    await settled(api, policy);
+    const second = await pushLargeImage(oci, 'test/mnt-b', 'v1', shared.length, shared);
+    await arrives(d2, 'test/mnt-b', 'v1', second.digest);
+    await settled(api, policy);
+    const logs: string[] = [];
+    for (const e of await executionsOf(api, policy)) {
+      for (const t of await api.tasks(e.id)) {
+        const res = await api.call('GET', `/replication/executions/${e.id}/tasks/${t.id}/log`);
+        logs.push(`${t.dst_resource}\n${await res.text()}`);
+      }
+    }
+    const secondLog = logs.find((l) => l.startsWith('test/mnt-b:v1')) ?? '';
+    expect(secondLog).toMatch(/mounted from test\/mnt-a/);
+    // The config differs (a nonce), so one blob is still sent: the small config, not the layer.
+    expect(secondLog).not.toMatch(new RegExp(`copied \\(${shared.length} bytes\\)`));
   }, 90_000);
 
   it('honours the bandwidth limit within 20%', async () => {

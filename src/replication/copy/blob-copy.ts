@@ -36,6 +36,23 @@ async function copyBlob(ctx: CopyContext, blob: BlobRef): Promise<void> {
   ctx.log(`blob ${short(blob.digest)}: copied (${blob.size} bytes)`);
 }
 
+/** Where a mount of this blob may come from: the copy's candidates, then the blob's own. */
+async function candidatesOf(ctx: CopyContext, digest: string): Promise<string[]> {
+  const all = [...ctx.mountFrom];
+  if (ctx.candidatesFor && all.length < ctx.maxMounts) {
+    try {
+      all.push(...(await ctx.candidatesFor(digest, ctx.signal)));
+    } catch (err) {
+      if (ctx.signal?.aborted) throw err;
+      ctx.log(
+        `blob ${short(digest)}: no mount candidates (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
+  }
+  const target = ctx.destination.repository;
+  return [...new Set(all)].filter((name) => name !== target).slice(0, ctx.maxMounts);
+}
+
 /**
  * Asks the destination to mount the blob from each candidate in turn. A destination that cannot
  * answers with an upload session instead (202): the last such session is kept for the upload,
@@ -45,7 +62,7 @@ async function tryMount(ctx: CopyContext, blob: BlobRef): Promise<'mounted' | Up
   const { signal } = ctx;
   const dest = ctx.destination;
   let session: UploadSession | null = null;
-  for (const from of ctx.mountFrom) {
+  for (const from of await candidatesOf(ctx, blob.digest)) {
     if (session) {
       const stale = session;
       void dest.registry.cancelUpload(stale, AbortSignal.timeout(5_000)).catch(() => undefined);

@@ -27,6 +27,9 @@ export class CopyContext {
   readonly bucket: TokenBucket | null;
   /** Destination repositories to try a mount from, in order. */
   readonly mountFrom: readonly string[];
+  /** Per-blob candidates (CopyOptions.mountCandidates), and how many mounts to try per blob. */
+  readonly candidatesFor: ((digest: string, signal?: AbortSignal) => Promise<readonly string[]>) | undefined;
+  readonly maxMounts: number;
   readonly counts: Counters = {
     manifestsCopied: 0,
     manifestsSkipped: 0,
@@ -63,6 +66,8 @@ export class CopyContext {
     };
     this.bucket = bucketForSpeed(options.speedKbps);
     this.mountFrom = mountCandidates(request, options.mountFrom ?? []);
+    this.candidatesFor = options.mountCandidates;
+    this.maxMounts = positive(options.maxMountAttempts, DEFAULTS.maxMountAttempts);
     this.#log = options.log ?? (() => undefined);
   }
 

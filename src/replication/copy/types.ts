@@ -28,6 +28,14 @@ export interface CopyOptions {
   copyReferrers?: boolean;
   /** Repositories on the destination that may already hold the blobs: mounted instead of uploaded. */
   mountFrom?: readonly string[];
+  /**
+   * More candidates for one blob the destination lacks, asked only then (the repositories the
+   * caller knows hold that blob at the destination), tried after mountFrom. A failure to answer
+   * only means no more candidates.
+   */
+  mountCandidates?: (digest: string, signal?: AbortSignal) => Promise<readonly string[]>;
+  /** At most this many mounts tried per blob (default 3): each refusal costs a request. */
+  maxMountAttempts?: number;
   /** Stops the copy: open streams are destroyed, waits cut short; the copy rejects as `aborted`. */
   signal?: AbortSignal;
   /** One line per step worth a task log (no credentials in them). */
@@ -81,4 +89,5 @@ export const DEFAULTS = {
   backoffMs: 500,
   maxBackoffMs: 10_000,
   referrerDepth: 3,
+  maxMountAttempts: 3,
 } as const;

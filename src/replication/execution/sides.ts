@@ -201,11 +201,11 @@ function localSide(deps: SideDeps): Side {
         digest: t.digest,
         deleted_at: new Date(t.deletedAt),
       }),
-    async client(repositories) {
+    async client() {
       const client = new RemoteRegistry({
         url: deps.localUrl(),
         type: 'docker-registry',
-        credential: renewingTokenSource(() => deps.tokens.issueSystem(repositories)),
+        credential: renewingTokenSource((repositories) => deps.tokens.issueSystem(repositories)),
       });
       clients.push(client);
       return client;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renewingTokenSource } from './system-tokens.js';
 
+const PUSH = ['repository:p/app:pull,push'];
+
 describe('renewingTokenSource', () => {
   it('reuses a token for four fifths of its life, then mints a new one', async () => {
     let clock = 1_000_000;
@@ -9,12 +11,25 @@ describe('renewingTokenSource', () => {
       () => Promise.resolve({ token: `t${++minted}`, expiresIn: 60 }),
       () => clock,
     );
-    expect(await source.token()).toBe('t1');
+    expect(await source.token(PUSH)).toBe('t1');
     clock += 47_000;
-    expect(await source.token()).toBe('t1');
+    expect(await source.token(PUSH)).toBe('t1');
     clock += 2_000; // 49 s: past 48 s, four fifths of 60
-    expect(await source.token()).toBe('t2');
+    expect(await source.token(PUSH)).toBe('t2');
     expect(minted).toBe(2);
+  });
+
+  it('mints for the repositories the scopes name, one token per set', async () => {
+    const asked: string[][] = [];
+    const source = renewingTokenSource((repositories) => {
+      asked.push([...repositories]);
+      return Promise.resolve({ token: repositories.join('+'), expiresIn: 60 });
+    });
+    expect(await source.token(PUSH)).toBe('p/app');
+    expect(await source.token(['repository:p/app:pull,push', 'repository:p/base:pull'])).toBe('p/app+p/base');
+    expect(await source.token(['repository:p/base:pull', 'repository:p/app:pull,push'])).toBe('p/app+p/base');
+    expect(await source.token(['registry:catalog:*'])).toBe('');
+    expect(asked).toEqual([['p/app'], ['p/app', 'p/base'], []]);
   });
 
   it('mints once for concurrent requests, and again after a failed minting', async () => {
@@ -26,10 +41,10 @@ describe('renewingTokenSource', () => {
       if (fail) throw new Error('key unavailable');
       return { token: `t${minted}`, expiresIn: 60 };
     });
-    await expect(Promise.all([source.token(), source.token()])).rejects.toThrow('key unavailable');
+    await expect(Promise.all([source.token(PUSH), source.token(PUSH)])).rejects.toThrow('key unavailable');
     expect(minted).toBe(1);
     fail = false;
-    const tokens = await Promise.all([source.token(), source.token(), source.token()]);
+    const tokens = await Promise.all([source.token(PUSH), source.token(PUSH), source.token(PUSH)]);
     expect(tokens).toEqual(['t2', 't2', 't2']);
     expect(minted).toBe(2);
   });

@@ -9,6 +9,7 @@ import {
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { copyArtifact } from '../copy/index.js';
 import { isRetryable, messageOf } from './failures.js';
+import { mountCandidatesFor } from './mount-candidates.js';
 import type { Reconciler } from './reconciler.js';
 import { sidesOf, type Side } from './sides.js';
 import type { ExecutionDeps, TaskPayload } from './types.js';
@@ -39,7 +40,7 @@ export async function runTaskJob(
   const sides = await sidesOf(deps, policy);
   const remoteId = sides.source.registryId ?? sides.destination.registryId;
   try {
-    await perform(task, policy, sides.source, sides.destination, job);
+    await perform(deps, task, policy, sides.source, sides.destination, job);
   } catch (err) {
     if (job.signal.aborted) throw err;
     const message = messageOf(err);
@@ -68,6 +69,7 @@ export async function runTaskJob(
 }
 
 async function perform(
+  deps: ExecutionDeps,
   task: TaskRow,
   policy: ReplicationPolicy,
   source: Side,
@@ -76,6 +78,12 @@ async function perform(
 ): Promise<void> {
   const { signal } = job;
   if (task.operation === 'copy') {
+    const mountCandidates = mountCandidatesFor(
+      deps.db,
+      policy,
+      { sourceIsLocal: source.registryId === null, destinationIsLocal: destination.registryId === null },
+      task.dst_repository,
+    );
     const result = await copyArtifact({
       source: {
         registry: await source.client([task.src_repository]),
@@ -93,6 +101,7 @@ async function perform(
         speedKbps: policy.speed,
         override: policy.override,
         byChunk: policy.copyByChunk,
+        ...(mountCandidates && { mountCandidates }),
         signal,
         log: (line) => job.log(line),
       },

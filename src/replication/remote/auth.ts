@@ -52,7 +52,7 @@ export class Authenticator {
 
   /** The Authorization header value for a /v2 request needing `scopes` (undefined: none). */
   async authorization(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
-    if (this.#source?.type === 'source') return `Bearer ${await this.#source.token(signal)}`;
+    if (this.#source?.type === 'source') return `Bearer ${await this.#source.token(scopes, signal)}`;
     if (this.credential?.type === 'oauth') return `Bearer ${this.credential.accessSecret}`;
     const scheme = this.#scheme ?? (await this.probe(signal));
     switch (scheme.kind) {

@@ -24,7 +24,8 @@ export interface RemoteCredential {
  */
 export interface TokenSource {
   type: 'source';
-  token(signal?: AbortSignal): Promise<string>;
+  /** A token for the scopes a request needs (none for the management API). */
+  token(scopes: readonly string[], signal?: AbortSignal): Promise<string>;
 }
 
 export type PeerCredential = RemoteCredential | TokenSource;

@@ -111,7 +111,7 @@ export class PeerHttp {
       case 'oauth':
         return `Bearer ${this.credential.accessSecret}`;
       case 'source':
-        return `Bearer ${await this.credential.token(signal)}`;
+        return `Bearer ${await this.credential.token([], signal)}`;
       case 'basic':
         return basicHeader(this.credential);
     }
