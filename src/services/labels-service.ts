@@ -19,7 +19,7 @@ import {
   type LabelRow,
 } from '../metadata/labels-table.js';
 import type { AccessService } from './access-service.js';
-import type { CatalogApiService } from './catalog-api-service.js';
+import type { CatalogApiService, ResolvedArtifact } from './catalog-api-service.js';
 import type { Principal } from './principal.js';
 import type { ProjectService } from './project-service.js';
 import { ServiceError } from './service-error.js';
@@ -36,6 +36,13 @@ export interface LabelInput {
   color?: string | undefined;
   scope?: string | undefined;
   projectId?: number | undefined;
+}
+
+/** An artifact as the API's path names it: project, repository without the project, tag or digest. */
+export interface ArtifactRef {
+  project: string;
+  repository: string;
+  reference: string;
 }
 
 export interface LabelQuery {
@@ -140,21 +147,8 @@ export class LabelService {
     if (!(await deleteLabel(this.db, id))) throw new ServiceError('not-found', `label ${id} not found`);
   }
 
-  async attach(
-    principal: Principal,
-    projectName: string,
-    repositoryName: string,
-    reference: string,
-    labelId: number,
-  ): Promise<void> {
-    const { project, artifact } = await this.catalog.resolveArtifact(
-      principal,
-      projectName,
-      repositoryName,
-      reference,
-      'artifact-label',
-      'create',
-    );
+  async attach(principal: Principal, ref: ArtifactRef, labelId: number): Promise<void> {
+    const { project, artifact } = await this.artifact(principal, ref, 'create');
     const label = await findLabel(this.db, labelId);
     if (!label) throw new ServiceError('not-found', `label ${labelId} not found`);
     if (label.scope === 'p' && label.project_id !== project.id) {
@@ -168,24 +162,23 @@ export class LabelService {
     }
   }
 
-  async detach(
-    principal: Principal,
-    projectName: string,
-    repositoryName: string,
-    reference: string,
-    labelId: number,
-  ): Promise<void> {
-    const { artifact } = await this.catalog.resolveArtifact(
-      principal,
-      projectName,
-      repositoryName,
-      reference,
-      'artifact-label',
-      'delete',
-    );
+  async detach(principal: Principal, ref: ArtifactRef, labelId: number): Promise<void> {
+    const { artifact } = await this.artifact(principal, ref, 'delete');
     if (!(await detachLabel(this.db, artifact.id, labelId))) {
       throw new ServiceError('not-found', `label ${labelId} is not on artifact ${artifact.digest}`);
     }
+  }
+
+  /** The artifact, for a caller holding `artifact-label` `action` in its project. */
+  private artifact(principal: Principal, ref: ArtifactRef, action: Action): Promise<ResolvedArtifact> {
+    return this.catalog.resolveArtifact(
+      principal,
+      ref.project,
+      ref.repository,
+      ref.reference,
+      'artifact-label',
+      action,
+    );
   }
 
   /** The label, or NOT_FOUND; anonymous callers learn nothing about which ids exist. */

@@ -20,16 +20,14 @@ function labelId(body: Record<string, unknown>): number {
 
 export function registerArtifactLabelRoutes(api: FastifyInstance, labels: LabelService): void {
   api.post(`${ARTIFACT}/labels`, async (request, reply) => {
-    const p = artifactPathParams(request);
     const id = labelId(objectBody(request.body));
-    await labels.attach(request.principal, p.project, p.repository, p.reference, id);
+    await labels.attach(request.principal, artifactPathParams(request), id);
     reply.send();
   });
 
   api.delete(`${ARTIFACT}/labels/:label_id`, async (request, reply) => {
-    const p = artifactPathParams(request);
     const id = pathId(request.params, 'label_id');
-    await labels.detach(request.principal, p.project, p.repository, p.reference, id);
+    await labels.detach(request.principal, artifactPathParams(request), id);
     reply.send();
   });
 }
