@@ -26,6 +26,7 @@ import { UserService } from './services/user-service.js';
 import { MemberService } from './services/member-service.js';
 import { RobotService } from './services/robot-service.js';
 import { CatalogApiService } from './services/catalog-api-service.js';
+import { LabelService } from './services/labels-service.js';
 import { RegistryEndpointService } from './services/registry-endpoint-service.js';
 import { ReplicationPolicyService } from './services/replication-policy-service.js';
 import { ReplicationExecutionService } from './replication/execution/index.js';
@@ -236,6 +237,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     },
     { deadlineMs: config.replication.retry_deadline_hours * 3_600_000 },
   );
+  const catalog = new CatalogApiService(db, projects, access, manifests, deps.lookups);
   const app = await buildApp({
     logger,
     logRequests: config.log.requests,
@@ -261,7 +263,8 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       settings,
       members: new MemberService(db, projects, access),
       robots: new RobotService(db, projects, access, auth),
-      catalog: new CatalogApiService(db, projects, access, manifests, deps.lookups),
+      catalog,
+      labels: new LabelService(db, projects, access, catalog),
       registries,
       jobs,
       replicationPolicies,

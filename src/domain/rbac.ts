@@ -156,7 +156,7 @@ export function registryPermission(action: RegistryAction): { resource: Resource
  * system administrators act on them (AccessService.isSysadmin). `registry`: the endpoints of
  * remote registries that replication uses (/api/v2.0/registries, /replication/adapters).
  */
-export type SystemResource = 'registry' | 'jobservice-monitor' | 'replication-policy';
+export type SystemResource = 'registry' | 'jobservice-monitor' | 'replication-policy' | 'label';
 
 export const SYSTEM_RESOURCE_ACTIONS: Record<SystemResource, readonly Action[]> = {
   registry: CRUDL,
@@ -164,4 +164,14 @@ export const SYSTEM_RESOURCE_ACTIONS: Record<SystemResource, readonly Action[]> 
   'jobservice-monitor': ['list', 'stop'],
   // Replication policies (/replication/policies): Harbor's system resource of that name.
   'replication-policy': CRUDL,
+  // Global labels (/labels with scope g): system administrators manage them.
+  label: CRUDL,
+};
+
+/**
+ * What every signed-in principal (user or robot, not anonymous and not a registry token) may do
+ * on system resources: read and list global labels, which any project's artifacts may carry.
+ */
+export const SIGNED_IN_SYSTEM_GRANTS: Partial<Record<SystemResource, readonly Action[]>> = {
+  label: READ_LIST,
 };

@@ -7,6 +7,7 @@ import { migration005 } from './migrations/005-registries.js';
 import { migration006 } from './migrations/006-replication-policies.js';
 import { migration007 } from './migrations/007-replication-executions.js';
 import { migration008 } from './migrations/008-replication-tombstones.js';
+import { migration009 } from './migrations/009-labels.js';
 
 export interface Migration {
   version: number;
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration006,
   migration007,
   migration008,
+  migration009,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

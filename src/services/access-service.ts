@@ -5,8 +5,11 @@ import {
   PUBLIC_PROJECT_GRANTS,
   roleAllows,
   roleGrants,
+  SIGNED_IN_SYSTEM_GRANTS,
+  SYSTEM_RESOURCE_ACTIONS,
   type Action,
   type Resource,
+  type SystemResource,
 } from '../domain/rbac.js';
 import type { Queryable } from '../metadata/database.js';
 import {
@@ -115,6 +118,17 @@ export class AccessService {
         // Tokens only ever speak for repositories; their claims were decided when issued.
         return false;
     }
+  }
+
+  /**
+   * May the principal do `action` on a system resource? System administrators hold what
+   * SYSTEM_RESOURCE_ACTIONS lists; other signed-in users and robots what SIGNED_IN_SYSTEM_GRANTS
+   * lists; anonymous callers and registry tokens nothing.
+   */
+  canSystem(principal: Principal, resource: SystemResource, action: Action): boolean {
+    if (this.isSysadmin(principal)) return SYSTEM_RESOURCE_ACTIONS[resource].includes(action);
+    if (principal.kind !== 'user' && principal.kind !== 'robot') return false;
+    return SIGNED_IN_SYSTEM_GRANTS[resource]?.includes(action) ?? false;
   }
 
   /** System-level decisions (users, settings, system robots, catalog): sysadmins only. */

@@ -27,6 +27,7 @@ import {
   type TagRow,
 } from '../metadata/artifacts-query.js';
 import { isUniqueViolation, type Database, type Queryable } from '../metadata/database.js';
+import { labelsOfManifests, type LabelRow } from '../metadata/labels-table.js';
 import { deleteTagWithTombstone, recordTombstonesOfManifest } from '../metadata/tombstones-table.js';
 import type { ProjectRow } from '../metadata/projects-table.js';
 import type { AccessService } from './access-service.js';
@@ -49,7 +50,22 @@ export interface ArtifactView {
   /** Harbor's media_type: the config media type of an image, the manifest media type of an index. */
   mediaType: string;
   tags: TagRow[] | null;
+  /** Null unless asked for (Harbor's with_label). */
+  labels: LabelRow[] | null;
   references: Array<{ parentId: number; childId: number; childDigest: string; platform: unknown }>;
+}
+
+/** What an artifact view carries besides the artifact itself (Harbor's with_tag, with_label). */
+export interface ArtifactViewOptions {
+  withTag: boolean;
+  withLabel: boolean;
+}
+
+/** An artifact found for a caller allowed to act on it, with its project and repository. */
+export interface ResolvedArtifact {
+  project: ProjectRow;
+  repository: RepositoryListRow;
+  artifact: ArtifactRow;
 }
 
 export interface SearchResult {
@@ -161,7 +177,7 @@ export class CatalogApiService {
     projectName: string,
     repositoryName: string,
     filter: ArtifactFilter,
-    withTag: boolean,
+    options: ArtifactViewOptions,
     offset: number,
     limit: number,
   ): Promise<{ items: ArtifactView[]; total: number }> {
@@ -173,7 +189,7 @@ export class CatalogApiService {
       'list',
     );
     const { items, total } = await listArtifacts(this.db, repository.id, filter, offset, limit);
-    return { items: await this.views(project, repository, items, withTag), total };
+    return { items: await this.views(project, repository, items, options), total };
   }
 
   async getArtifact(
@@ -181,18 +197,40 @@ export class CatalogApiService {
     projectName: string,
     repositoryName: string,
     reference: string,
-    withTag: boolean,
+    options: ArtifactViewOptions,
   ): Promise<ArtifactView> {
+    const { project, repository, artifact } = await this.resolveArtifact(
+      principal,
+      projectName,
+      repositoryName,
+      reference,
+      'artifact',
+      'read',
+    );
+    const [view] = await this.views(project, repository, [artifact], options);
+    return view as ArtifactView;
+  }
+
+  /**
+   * The artifact a tag or digest names, for a principal who may see the project and holds
+   * `resource`/`action` in it (for the services that act on artifacts, such as labels).
+   */
+  async resolveArtifact(
+    principal: Principal,
+    projectName: string,
+    repositoryName: string,
+    reference: string,
+    resource: Resource,
+    action: Action,
+  ): Promise<ResolvedArtifact> {
     const { project, repository } = await this.repository(
       principal,
       projectName,
       repositoryName,
-      'artifact',
-      'read',
+      resource,
+      action,
     );
-    const row = await this.artifact(repository, reference);
-    const [view] = await this.views(project, repository, [row], withTag);
-    return view as ArtifactView;
+    return { project, repository, artifact: await this.artifact(repository, reference) };
   }
 
   /**
@@ -429,11 +467,13 @@ export class CatalogApiService {
     project: ProjectRow,
     repository: RepositoryListRow,
     rows: ArtifactRow[],
-    withTag: boolean,
+    options: ArtifactViewOptions,
   ): Promise<ArtifactView[]> {
+    const { withTag, withLabel } = options;
     const ids = rows.map((r) => r.id);
     const sizes = await artifactSizes(this.db, ids);
     const tags = withTag ? await tagsOfManifests(this.db, ids) : [];
+    const labels = withLabel ? await labelsOfManifests(this.db, ids) : null;
     const indexIds = rows.filter((r) => INDEXES.has(r.media_type)).map((r) => r.id);
     const children = await childrenOf(this.db, indexIds);
     const views: ArtifactView[] = [];
@@ -456,6 +496,7 @@ export class CatalogApiService {
               : 'UNKNOWN',
         mediaType: isIndex ? row.media_type : configType || row.media_type,
         tags: withTag ? tags.filter((t) => t.manifest_id === row.id) : null,
+        labels: labels ? (labels.get(row.id) ?? []) : null,
         references: own.map((c) => ({
           parentId: c.parent_id,
           childId: c.child_id,

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OciClient } from '../helpers/oci-client.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
 
@@ -63,9 +64,58 @@ const V2_MATRIX: Record<'pull' | 'push' | 'delete', Record<Who, boolean>> = {
 };
 
 const API_MATRIX: Record<
-  'listMembers' | 'addMember' | 'updateProject' | 'readProject',
+  | 'listMembers'
+  | 'addMember'
+  | 'updateProject'
+  | 'readProject'
+  | 'listGlobalLabels'
+  | 'listProjectLabels'
+  | 'createProjectLabel'
+  | 'attachLabel',
   Record<Who, boolean>
 > = {
+  // Global labels: every signed-in caller reads them.
+  listGlobalLabels: {
+    sysadmin: true,
+    projectAdmin: true,
+    maintainer: true,
+    developer: true,
+    guest: true,
+    limitedGuest: true,
+    outsider: true,
+    anonymous: false,
+  },
+  listProjectLabels: {
+    sysadmin: true,
+    projectAdmin: true,
+    maintainer: true,
+    developer: true,
+    guest: true,
+    limitedGuest: false,
+    outsider: false,
+    anonymous: false,
+  },
+  createProjectLabel: {
+    sysadmin: true,
+    projectAdmin: true,
+    maintainer: true,
+    developer: false,
+    guest: false,
+    limitedGuest: false,
+    outsider: false,
+    anonymous: false,
+  },
+  // Harbor's artifact-label create: developers and up.
+  attachLabel: {
+    sysadmin: true,
+    projectAdmin: true,
+    maintainer: true,
+    developer: true,
+    guest: false,
+    limitedGuest: false,
+    outsider: false,
+    anonymous: false,
+  },
   readProject: {
     sysadmin: true,
     projectAdmin: true,
@@ -116,6 +166,8 @@ describe('role × action matrix', () => {
   let blob: Buffer;
   let digest: string;
   let spareUserId = 0;
+  let projectId = 0;
+  let labelId = 0;
 
   async function api(method: string, path: string, who: Who, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = {};
@@ -163,6 +215,14 @@ describe('role × action matrix', () => {
       body: blob,
     });
     expect(seeded.status).toBe(201);
+    await new OciClient(wharf.url, auth.sysadmin).pushImage(repo, 'labelled');
+    const info = (await (await api('GET', `/api/v2.0/projects/${project}`, 'sysadmin')).json()) as {
+      project_id: number;
+    };
+    projectId = info.project_id;
+    const label = await api('POST', '/api/v2.0/labels', 'sysadmin', { name: 'global', scope: 'g' });
+    expect(label.status).toBe(201);
+    labelId = Number(label.headers.get('location')?.split('/').pop());
   });
   afterAll(async () => {
     await wharf?.stop();
@@ -225,6 +285,41 @@ describe('role × action matrix', () => {
         // Undo, so that the next allowed caller can add the same user again.
         const location = res.headers.get('location') as string;
         expect((await api('DELETE', location, 'sysadmin')).status).toBe(200);
+      } else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+    });
+
+    it(`${who}: API list global labels ${API_MATRIX.listGlobalLabels[who] ? 'allowed' : 'denied'}`, async () => {
+      const res = await api('GET', '/api/v2.0/labels?scope=g', who);
+      if (API_MATRIX.listGlobalLabels[who]) expect(res.status).toBe(200);
+      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+    });
+
+    it(`${who}: API list project labels ${API_MATRIX.listProjectLabels[who] ? 'allowed' : 'denied'}`, async () => {
+      const res = await api('GET', `/api/v2.0/labels?scope=p&project_id=${projectId}`, who);
+      if (API_MATRIX.listProjectLabels[who]) expect(res.status).toBe(200);
+      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+    });
+
+    it(`${who}: API create project label ${API_MATRIX.createProjectLabel[who] ? 'allowed' : 'denied'}`, async () => {
+      const res = await api('POST', '/api/v2.0/labels', who, {
+        name: `by-${who}`,
+        scope: 'p',
+        project_id: projectId,
+      });
+      if (API_MATRIX.createProjectLabel[who]) {
+        expect(res.status).toBe(201);
+        const location = res.headers.get('location') as string;
+        expect((await api('DELETE', location, 'sysadmin')).status).toBe(200);
+      } else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+    });
+
+    it(`${who}: API attach label ${API_MATRIX.attachLabel[who] ? 'allowed' : 'denied'}`, async () => {
+      const artifact = `/api/v2.0/projects/${project}/repositories/app/artifacts/labelled`;
+      const res = await api('POST', `${artifact}/labels`, who, { id: labelId });
+      if (API_MATRIX.attachLabel[who]) {
+        expect(res.status).toBe(200);
+        // Undo, so that the next allowed caller can attach it again.
+        expect((await api('DELETE', `${artifact}/labels/${labelId}`, 'sysadmin')).status).toBe(200);
       } else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
     });
   }

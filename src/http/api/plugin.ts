@@ -34,6 +34,9 @@ import type { ReplicationPolicyService } from '../../services/replication-policy
 import { registerReplicationExecutionRoutes } from './replication/executions-routes.js';
 import { registerReplicationTombstoneRoutes } from './replication/tombstones-routes.js';
 import type { ReplicationExecutionService } from '../../replication/execution/index.js';
+import { registerLabelRoutes } from './labels/routes.js';
+import { registerArtifactLabelRoutes } from './labels/artifact-label-routes.js';
+import type { LabelService } from '../../services/labels-service.js';
 
 // The Harbor-compatible management API under /api/v2.0: JSON bodies, Harbor's error shape, the
 // caller resolved once per request (Basic for users and robots; sessions come with login).
@@ -61,6 +64,7 @@ export interface ApiDeps {
   jobs: JobService;
   replicationPolicies: ReplicationPolicyService;
   replicationExecutions: ReplicationExecutionService;
+  labels: LabelService;
 }
 
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -112,6 +116,8 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       registerMemberRoutes(api, deps.projects, deps.members);
       registerRobotRoutes(api, deps.robots);
       registerRepositoryRoutes(api, deps.catalog);
+      registerLabelRoutes(api, deps.labels);
+      registerArtifactLabelRoutes(api, deps.labels);
       registerSystemRoutes(api, deps);
       registerRegistryRoutes(api, deps.registries);
       registerJobServiceRoutes(api, deps);

@@ -54,6 +54,8 @@ const RESOURCE_TYPES: Record<string, string> = {
   repositories: 'repository',
   artifacts: 'artifact',
   tags: 'tag',
+  // /labels and .../artifacts/{reference}/labels (attach, detach).
+  labels: 'label',
   registries: 'registry',
   // /replication/policies (the only "policies" collection so far; webhook and preheat policies
   // will need their parent segment to tell them apart).

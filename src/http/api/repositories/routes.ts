@@ -1,6 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ArtifactView, CatalogApiService } from '../../../services/catalog-api-service.js';
+import type {
+  ArtifactView,
+  ArtifactViewOptions,
+  CatalogApiService,
+} from '../../../services/catalog-api-service.js';
 import type { RepositoryListRow, TagRow } from '../../../metadata/artifacts-query.js';
+import { labelJson } from '../labels/routes.js';
 import { ApiError } from '../api-error.js';
 import { objectBody, requiredString } from '../body.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
@@ -62,7 +67,8 @@ function artifactJson(a: ArtifactView) {
       platform: r.platform,
     })),
     ...(a.tags !== null && { tags: a.tags.map(tagJson) }),
-    labels: [],
+    // As Harbor: null unless the caller asked with_label=true.
+    labels: a.labels === null ? null : a.labels.map(labelJson),
     accessories: [],
   };
 }
@@ -81,7 +87,8 @@ function repositoryParam(request: FastifyRequest): string {
   }
 }
 
-function params(request: FastifyRequest) {
+/** Project, repository (without the project) and reference of an artifact path. */
+export function artifactPathParams(request: FastifyRequest) {
   const p = request.params as { project: string; reference?: string; tag?: string };
   return { project: p.project, repository: repositoryParam(request), reference: p.reference ?? '' };
 }
@@ -91,6 +98,14 @@ function booleanQuery(value: unknown, name: string, fallback: boolean): boolean 
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw new ApiError('BAD_REQUEST', `${name} must be true or false`);
+}
+
+/** Harbor's with_tag (default true) and with_label (default false). */
+function viewOptions(query: Record<string, unknown>): ArtifactViewOptions {
+  return {
+    withTag: booleanQuery(query.with_tag, 'with_tag', true),
+    withLabel: booleanQuery(query.with_label, 'with_label', false),
+  };
 }
 
 function repositoryFilter(query: Record<string, unknown>) {
@@ -131,12 +146,12 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
   });
 
   api.get('/projects/:project/repositories/:repository', async (request, reply) => {
-    const p = params(request);
+    const p = artifactPathParams(request);
     reply.send(repositoryJson(await catalog.getRepository(request.principal, p.project, p.repository)));
   });
 
   api.put('/projects/:project/repositories/:repository', async (request, reply) => {
-    const p = params(request);
+    const p = artifactPathParams(request);
     const body = objectBody(request.body);
     if (typeof body.description !== 'string')
       throw new ApiError('BAD_REQUEST', 'description must be a string');
@@ -145,18 +160,17 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
   });
 
   api.delete('/projects/:project/repositories/:repository', async (request, reply) => {
-    const p = params(request);
+    const p = artifactPathParams(request);
     await catalog.deleteRepository(request.principal, p.project, p.repository);
     reply.send();
   });
 
   api.get('/projects/:project/repositories/:repository/artifacts', async (request, reply) => {
-    const p = params(request);
+    const p = artifactPathParams(request);
     const query = request.query as Record<string, unknown>;
     const page = pageRequest(query);
     const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
-    const withTag = booleanQuery(query.with_tag, 'with_tag', true);
-    // with_label, with_scan_overview, with_signature ... are accepted; Wharf has nothing to add.
+    // with_scan_overview, with_signature ... are accepted; Wharf has nothing to add for them.
     const { items, total } = await catalog.listArtifacts(
       request.principal,
       p.project,
@@ -166,7 +180,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
         ...(q.fuzzy.tags !== undefined && { tagLike: q.fuzzy.tags }),
         ...(q.exact.base === '*' && { all: true }),
       },
-      withTag,
+      viewOptions(query),
       page.offset,
       page.pageSize,
     );
@@ -175,24 +189,23 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
   });
 
   api.get('/projects/:project/repositories/:repository/artifacts/:reference', async (request, reply) => {
-    const p = params(request);
-    const query = request.query as Record<string, unknown>;
-    const withTag = booleanQuery(query.with_tag, 'with_tag', true);
+    const p = artifactPathParams(request);
+    const options = viewOptions(request.query as Record<string, unknown>);
     reply.send(
       artifactJson(
-        await catalog.getArtifact(request.principal, p.project, p.repository, p.reference, withTag),
+        await catalog.getArtifact(request.principal, p.project, p.repository, p.reference, options),
       ),
     );
   });
 
   api.delete('/projects/:project/repositories/:repository/artifacts/:reference', async (request, reply) => {
-    const p = params(request);
+    const p = artifactPathParams(request);
     await catalog.deleteArtifact(request.principal, p.project, p.repository, p.reference);
     reply.send();
   });
 
   api.get('/projects/:project/repositories/:repository/artifacts/:reference/tags', async (request, reply) => {
-    const p = params(request);
+    const p = artifactPathParams(request);
     const query = request.query as Record<string, unknown>;
     const page = pageRequest(query);
     const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
@@ -212,7 +225,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
   api.post(
     '/projects/:project/repositories/:repository/artifacts/:reference/tags',
     async (request, reply) => {
-      const p = params(request);
+      const p = artifactPathParams(request);
       const name = requiredString(objectBody(request.body), 'name');
       await catalog.createTag(request.principal, p.project, p.repository, p.reference, name);
       reply.code(201).send();
@@ -222,7 +235,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
   api.delete(
     '/projects/:project/repositories/:repository/artifacts/:reference/tags/:tag',
     async (request, reply) => {
-      const p = params(request);
+      const p = artifactPathParams(request);
       const tag = (request.params as { tag: string }).tag;
       await catalog.deleteTag(request.principal, p.project, p.repository, p.reference, tag);
       reply.send();

@@ -1,0 +1,167 @@
+import type { LabelScope } from '../domain/labels.js';
+import { isUniqueViolation, type Queryable } from './database.js';
+
+// Rows of `labels` and `artifact_labels` (migration 009). An artifact is a manifest row of one
+// repository (manifests.id, the artifact id of the API), so labels attach to manifest ids.
+
+export interface LabelRow {
+  id: number;
+  name: string;
+  description: string;
+  color: string;
+  scope: LabelScope;
+  project_id: number | null;
+  creation_time: Date;
+  update_time: Date;
+}
+
+export interface LabelFields {
+  name: string;
+  description: string;
+  color: string;
+}
+
+export interface LabelFilter {
+  scope: LabelScope;
+  /** Required for scope 'p'. */
+  projectId?: number;
+  /** Exact name. */
+  name?: string;
+  /** Substring of the name. */
+  nameLike?: string;
+}
+
+const COLUMNS = 'l.id, l.name, l.description, l.color, l.scope, l.project_id, l.creation_time, l.update_time';
+
+/** Null when the name is taken in that scope (and project). */
+export async function insertLabel(
+  db: Queryable,
+  fields: LabelFields & { scope: LabelScope; projectId: number | null },
+): Promise<LabelRow | null> {
+  try {
+    const rows = await db.query<LabelRow>(
+      `INSERT INTO labels AS l (name, description, color, scope, project_id) VALUES ($1, $2, $3, $4, $5)
+       RETURNING ${COLUMNS}`,
+      [fields.name, fields.description, fields.color, fields.scope, fields.projectId],
+    );
+    return rows[0] ?? null;
+  } catch (err) {
+    if (isUniqueViolation(err)) return null;
+    throw err;
+  }
+}
+
+export async function findLabel(db: Queryable, id: number): Promise<LabelRow | null> {
+  const rows = await db.query<LabelRow>(`SELECT ${COLUMNS} FROM labels l WHERE l.id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** One page of labels of one scope (and project), by name, with the total. */
+export async function listLabels(
+  db: Queryable,
+  filter: LabelFilter,
+  offset: number,
+  limit: number,
+): Promise<{ items: LabelRow[]; total: number }> {
+  const where = `l.scope = $1 AND ($1 = 'g' OR l.project_id = $2)
+    AND ($3::text IS NULL OR l.name = $3)
+    AND ($4::text IS NULL OR strpos(l.name, $4) > 0)`;
+  const params = [filter.scope, filter.projectId ?? null, filter.name ?? null, filter.nameLike ?? null];
+  const total = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM labels l WHERE ${where}`,
+    params,
+  );
+  const items = await db.query<LabelRow>(
+    `SELECT ${COLUMNS} FROM labels l WHERE ${where} ORDER BY l.name, l.id LIMIT $5 OFFSET $6`,
+    [...params, limit, offset],
+  );
+  return { items, total: total[0]?.n ?? 0 };
+}
+
+/** 'conflict' when the new name is taken in the label's scope, null when the label is gone. */
+export async function updateLabel(
+  db: Queryable,
+  id: number,
+  fields: LabelFields,
+): Promise<LabelRow | 'conflict' | null> {
+  try {
+    const rows = await db.query<LabelRow>(
+      `UPDATE labels AS l SET name = $2, description = $3, color = $4, update_time = now() WHERE l.id = $1
+       RETURNING ${COLUMNS}`,
+      [id, fields.name, fields.description, fields.color],
+    );
+    return rows[0] ?? null;
+  } catch (err) {
+    if (isUniqueViolation(err)) return 'conflict';
+    throw err;
+  }
+}
+
+/** Deletes a label; its attachments go with it (cascade). False when it did not exist. */
+export async function deleteLabel(db: Queryable, id: number): Promise<boolean> {
+  const rows = await db.query<{ id: number }>('DELETE FROM labels WHERE id = $1 RETURNING id', [id]);
+  return rows.length > 0;
+}
+
+/** False when the label is already on the artifact. */
+export async function attachLabel(db: Queryable, manifestId: number, labelId: number): Promise<boolean> {
+  const rows = await db.query<{ label_id: number }>(
+    `INSERT INTO artifact_labels (manifest_id, label_id) VALUES ($1, $2)
+     ON CONFLICT DO NOTHING RETURNING label_id`,
+    [manifestId, labelId],
+  );
+  return rows.length > 0;
+}
+
+/** False when the label was not on the artifact. */
+export async function detachLabel(db: Queryable, manifestId: number, labelId: number): Promise<boolean> {
+  const rows = await db.query<{ label_id: number }>(
+    'DELETE FROM artifact_labels WHERE manifest_id = $1 AND label_id = $2 RETURNING label_id',
+    [manifestId, labelId],
+  );
+  return rows.length > 0;
+}
+
+/** The labels on each of the given artifacts (manifest ids), by name; artifacts without any are absent. */
+export async function labelsOfManifests(
+  db: Queryable,
+  manifestIds: readonly number[],
+): Promise<Map<number, LabelRow[]>> {
+  const out = new Map<number, LabelRow[]>();
+  if (manifestIds.length === 0) return out;
+  const rows = await db.query<LabelRow & { manifest_id: number }>(
+    `SELECT al.manifest_id, ${COLUMNS} FROM artifact_labels al JOIN labels l ON l.id = al.label_id
+     WHERE al.manifest_id = ANY($1::bigint[]) ORDER BY l.name, l.id`,
+    [manifestIds.map(String)],
+  );
+  for (const { manifest_id, ...label } of rows) {
+    const list = out.get(manifest_id);
+    if (list) list.push(label);
+    else out.set(manifest_id, [label]);
+  }
+  return out;
+}
+
+/**
+ * For replication's label filters: every manifest digest of the repository (full name, such as
+ * `project/app`) mapped to the names of its labels, global and project alike, sorted (an empty
+ * list for a manifest without labels; a repository that does not exist gives an empty map). One
+ * query.
+ */
+export async function artifactLabelNames(db: Queryable, repository: string): Promise<Map<string, string[]>> {
+  const rows = await db.query<{ digest: string; name: string | null }>(
+    `SELECT m.digest, l.name FROM repositories r
+     JOIN manifests m ON m.repository_id = r.id
+     LEFT JOIN artifact_labels al ON al.manifest_id = m.id
+     LEFT JOIN labels l ON l.id = al.label_id
+     WHERE r.name = $1 ORDER BY m.digest, l.name`,
+    [repository],
+  );
+  const out = new Map<string, string[]>();
+  for (const { digest, name } of rows) {
+    const names = out.get(digest) ?? [];
+    if (name !== null) names.push(name);
+    out.set(digest, names);
+  }
+  return out;
+}
