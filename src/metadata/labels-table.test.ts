@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from './database.js';
 import {
-  artifactLabelNames,
   attachLabel,
   deleteLabel,
   detachLabel,
   insertLabel,
   labelsOfManifests,
   listLabels,
+  tagArtifactFacts,
   updateLabel,
 } from './labels-table.js';
 import { migrate } from './migrate.js';
@@ -45,10 +45,16 @@ describe('labels-table', () => {
     for (const n of [1, 2, 3]) {
       await db.query('INSERT INTO blobs (digest, size) VALUES ($1, 1)', [digest(n)]);
       const [m] = await db.query<{ id: number }>(
-        `INSERT INTO manifests (repository_id, digest, media_type, size) VALUES ($1, $2, 'x', 1) RETURNING id`,
+        `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size)
+         VALUES ($1, $2, 'x', 'cfg', 1) RETURNING id`,
         [repo?.id ?? 0, digest(n)],
       );
       manifest[digest(n)] = m?.id ?? 0;
+      await db.query('INSERT INTO tags (repository_id, name, manifest_id) VALUES ($1, $2, $3)', [
+        repo?.id ?? 0,
+        `t${n}`,
+        m?.id ?? 0,
+      ]);
     }
   });
   afterAll(async () => {
@@ -86,20 +92,21 @@ describe('labels-table', () => {
     expect(global.items.map((l) => l.name)).toEqual(['dup-2']);
   });
 
-  it('maps every manifest digest of a repository to its label names in one query', async () => {
+  it('maps every tag of a repository to its media types and label names in one query', async () => {
     const zeta = await newLabel('zeta', 'g', null);
     const alpha = await newLabel('alpha', 'p', projectId);
     expect(await attachLabel(db, manifest[digest(1)] ?? 0, zeta.id)).toBe(true);
     expect(await attachLabel(db, manifest[digest(1)] ?? 0, alpha.id)).toBe(true);
     expect(await attachLabel(db, manifest[digest(1)] ?? 0, alpha.id)).toBe(false);
     expect(await attachLabel(db, manifest[digest(2)] ?? 0, zeta.id)).toBe(true);
-    const names = await artifactLabelNames(db, 'lab/app');
-    expect(Object.fromEntries(names)).toEqual({
-      [digest(1)]: ['alpha', 'zeta'],
-      [digest(2)]: ['zeta'],
-      [digest(3)]: [],
+    const facts = await tagArtifactFacts(db, 'lab/app');
+    const of = (labels: string[]) => ({ mediaType: 'x', configMediaType: 'cfg', labels });
+    expect(Object.fromEntries(facts)).toEqual({
+      t1: of(['alpha', 'zeta']),
+      t2: of(['zeta']),
+      t3: of([]),
     });
-    expect((await artifactLabelNames(db, 'lab/none')).size).toBe(0);
+    expect((await tagArtifactFacts(db, 'lab/none')).size).toBe(0);
     const byManifest = await labelsOfManifests(db, [manifest[digest(1)] ?? 0, manifest[digest(3)] ?? 0]);
     expect(byManifest.get(manifest[digest(1)] ?? 0)?.map((l) => l.name)).toEqual(['alpha', 'zeta']);
     expect(byManifest.has(manifest[digest(3)] ?? 0)).toBe(false);
@@ -110,7 +117,7 @@ describe('labels-table', () => {
     expect(await detachLabel(db, manifest[digest(2)] ?? 0, zeta?.id ?? 0)).toBe(true);
     expect(await detachLabel(db, manifest[digest(2)] ?? 0, zeta?.id ?? 0)).toBe(false);
     await db.query('DELETE FROM manifests WHERE id = $1', [manifest[digest(1)] ?? 0]);
-    expect((await artifactLabelNames(db, 'lab/app')).has(digest(1))).toBe(false);
+    expect((await tagArtifactFacts(db, 'lab/app')).has('t1')).toBe(false);
     expect(await deleteLabel(db, zeta?.id ?? 0)).toBe(true);
     expect(await deleteLabel(db, zeta?.id ?? 0)).toBe(false);
     await db.query('DELETE FROM repositories WHERE project_id = $1', [projectId]);

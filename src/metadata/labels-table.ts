@@ -142,26 +142,44 @@ export async function labelsOfManifests(
   return out;
 }
 
+export interface TagArtifactFacts {
+  mediaType: string;
+  /** The config's media type (manifests.artifact_type); null for an index. */
+  configMediaType: string | null;
+  /** Label names, sorted. */
+  labels: string[];
+}
+
 /**
- * For replication's label filters: every manifest digest of the repository (full name, such as
- * `project/app`) mapped to the names of its labels, global and project alike, sorted (an empty
- * list for a manifest without labels; a repository that does not exist gives an empty map). One
- * query.
+ * Per tag of a repository (its full name): what replication's label and resource filters look
+ * at, in one query. An unknown repository gives an empty map.
  */
-export async function artifactLabelNames(db: Queryable, repository: string): Promise<Map<string, string[]>> {
-  const rows = await db.query<{ digest: string; name: string | null }>(
-    `SELECT m.digest, l.name FROM repositories r
-     JOIN manifests m ON m.repository_id = r.id
+export async function tagArtifactFacts(
+  db: Queryable,
+  repository: string,
+): Promise<Map<string, TagArtifactFacts>> {
+  const rows = await db.query<{
+    tag: string;
+    media_type: string;
+    artifact_type: string | null;
+    label: string | null;
+  }>(
+    `SELECT t.name AS tag, m.media_type, m.artifact_type, l.name AS label FROM repositories r
+     JOIN tags t ON t.repository_id = r.id
+     JOIN manifests m ON m.id = t.manifest_id
      LEFT JOIN artifact_labels al ON al.manifest_id = m.id
      LEFT JOIN labels l ON l.id = al.label_id
-     WHERE r.name = $1 ORDER BY m.digest, l.name`,
+     WHERE r.name = $1 ORDER BY t.name, l.name`,
     [repository],
   );
-  const out = new Map<string, string[]>();
-  for (const { digest, name } of rows) {
-    const names = out.get(digest) ?? [];
-    if (name !== null) names.push(name);
-    out.set(digest, names);
+  const out = new Map<string, TagArtifactFacts>();
+  for (const row of rows) {
+    let facts = out.get(row.tag);
+    if (!facts) {
+      facts = { mediaType: row.media_type, configMediaType: row.artifact_type, labels: [] };
+      out.set(row.tag, facts);
+    }
+    if (row.label !== null) facts.labels.push(row.label);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import type { LookupCache } from '../cluster/lookup-cache.js';
 import { RegistryError } from '../domain/errors.js';
-import { DOCKER_MANIFEST_LIST, OCI_INDEX } from '../domain/media-types.js';
+import { harborArtifactType, INDEX_MEDIA_TYPES } from '../domain/artifact-type.js';
 import type { Action, Resource } from '../domain/rbac.js';
 import {
   artifactSizes,
@@ -82,12 +82,7 @@ export interface Statistics {
   totals: { projects: number; repositories: number; storageBytes: number } | null;
 }
 
-const IMAGE_CONFIGS = new Set([
-  'application/vnd.oci.image.config.v1+json',
-  'application/vnd.docker.container.image.v1+json',
-]);
-const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
-const INDEXES = new Set([OCI_INDEX, DOCKER_MANIFEST_LIST]);
+const INDEXES = INDEX_MEDIA_TYPES;
 const SEARCH_LIMIT = 100;
 
 export class CatalogApiService {
@@ -488,12 +483,7 @@ export class CatalogApiService {
         repositoryName: repository.name,
         projectId: project.id,
         size: sizes.get(row.id) ?? row.size,
-        type:
-          isIndex || IMAGE_CONFIGS.has(configType)
-            ? 'IMAGE'
-            : configType === HELM_CONFIG
-              ? 'CHART'
-              : 'UNKNOWN',
+        type: harborArtifactType(row.media_type, row.artifact_type),
         mediaType: isIndex ? row.media_type : configType || row.media_type,
         tags: withTag ? tags.filter((t) => t.manifest_id === row.id) : null,
         labels: labels ? (labels.get(row.id) ?? []) : null,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
-import type { OciClient } from '../helpers/oci-client.js';
+import { imageManifest, OCI_MANIFEST, type OciClient } from '../helpers/oci-client.js';
 import {
   arrives,
   digestAt,
@@ -238,6 +238,78 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topo
     expect(secondLog).toMatch(/mounted from test\/mnt-a/);
     // The config differs (a nonce), so one blob is still sent: the small config, not the layer.
     expect(secondLog).not.toMatch(new RegExp(`copied \\(${shared.length} bytes\\)`));
+  }, 90_000);
+
+  it('label and resource filters select artifacts, read here (push) and from a Wharf peer (pull)', async () => {
+    const label = await api.create('/labels', { name: 'release', scope: 'g' });
+    const v1 = await oci.pushImage('test/lbl-app', 'v1');
+    const v2 = await oci.pushImage('test/lbl-app', 'v2');
+    const chartConfig = Buffer.from('{"name":"demo","version":"0.1.0","apiVersion":"v2"}');
+    const chart = await oci.putManifest(
+      'test/lbl-app',
+      'chart-0.1.0',
+      imageManifest({
+        config: {
+          mediaType: 'application/vnd.cncf.helm.config.v1+json',
+          digest: await oci.pushBlob('test/lbl-app', chartConfig),
+          size: chartConfig.length,
+        },
+        layers: [],
+      }),
+      OCI_MANIFEST,
+    );
+    const attach = await api.call('POST', '/projects/test/repositories/lbl-app/artifacts/v1/labels', {
+      id: label,
+    });
+    expect(attach.status).toBe(200);
+    const run = async (on: Api, body: Record<string, unknown>) => {
+      const policy = await on.create('/replication/policies', body);
+      return finished(on, await on.create('/replication/executions', { policy_id: policy }));
+    };
+
+    // Push, filtered here: only the labelled image, then only the chart.
+    const byLabel = await run(api, {
+      name: 'push-labelled',
+      dest_registry: { id: peers.get(d1) },
+      filters: [
+        { type: 'name', value: 'test/lbl-app' },
+        { type: 'label', value: ['release'] },
+      ],
+    });
+    expect(byLabel).toMatchObject({ status: 'Succeed', total: 1 });
+    expect(await digestAt(d1, 'test/lbl-app', 'v1')).toBe(v1.digest);
+    expect(await digestAt(d1, 'test/lbl-app', 'v2')).toBeNull();
+    const charts = await run(api, {
+      name: 'push-charts',
+      dest_registry: { id: peers.get(d1) },
+      replicate_deletion: true,
+      filters: [
+        { type: 'name', value: 'test/lbl-app' },
+        { type: 'resource', value: 'chart' },
+      ],
+    });
+    expect(charts).toMatchObject({ status: 'Succeed', total: 1 });
+    expect(await digestAt(d1, 'test/lbl-app', 'chart-0.1.0')).toBe(chart);
+    // With replicate_deletion on, the chart run did not delete what the label run copied: a tag
+    // the filters leave out is left alone at the destination.
+    expect(await digestAt(d1, 'test/lbl-app', 'v1')).toBe(v1.digest);
+
+    // Pull from the Wharf peer, filtered by what its artifact API says: everything but the label.
+    const d3Api = adminApi(d3);
+    const fromSrc = await d3Api.create('/registries', wharfEndpoint('src', src));
+    const pulled = await run(d3Api, {
+      name: 'pull-unlabelled',
+      src_registry: { id: fromSrc },
+      filters: [
+        { type: 'name', value: 'test/lbl-app' },
+        { type: 'label', value: ['release'], decoration: 'excludes' },
+        { type: 'resource', value: 'image' },
+      ],
+    });
+    expect(pulled).toMatchObject({ status: 'Succeed', total: 1 });
+    expect(await digestAt(d3, 'test/lbl-app', 'v2')).toBe(v2.digest);
+    expect(await digestAt(d3, 'test/lbl-app', 'v1')).toBeNull();
+    expect(await digestAt(d3, 'test/lbl-app', 'chart-0.1.0')).toBeNull();
   }, 90_000);
 
   it('honours the bandwidth limit within 20%', async () => {

@@ -18,6 +18,10 @@ export interface PeerTagVersion {
   digest: string;
   /** Milliseconds since the epoch; null when the peer gives no push time. */
   pushedAt: number | null;
+  /** Harbor's artifact type (IMAGE, CHART, ...); null when the peer does not say. */
+  type: string | null;
+  /** The artifact's label names. */
+  labels: string[];
 }
 
 export interface PeerTombstone {
@@ -28,7 +32,9 @@ export interface PeerTombstone {
 
 interface ArtifactJson {
   digest?: unknown;
+  type?: unknown;
   tags?: Array<{ name?: unknown; push_time?: unknown }> | null;
+  labels?: Array<{ name?: unknown }> | null;
 }
 
 const PAGE = 100;
@@ -47,7 +53,7 @@ export class PeerApi {
     return this.#http.baseUrl;
   }
 
-  /** tag → digest and push time of one repository (empty when the peer has no such repository). */
+  /** tag → digest, push time, type and labels (empty when the peer has no such repository). */
   async tagVersions(name: string, signal?: AbortSignal): Promise<Map<string, PeerTagVersion>> {
     const result = new Map<string, PeerTagVersion>();
     const slash = name.indexOf('/');
@@ -55,7 +61,7 @@ export class PeerApi {
     const project = encodeURIComponent(name.slice(0, slash));
     // Harbor wants the slashes of the repository name encoded twice.
     const repository = encodeURIComponent(encodeURIComponent(name.slice(slash + 1)));
-    const base = `/api/v2.0/projects/${project}/repositories/${repository}/artifacts?with_tag=true&`;
+    const base = `/api/v2.0/projects/${project}/repositories/${repository}/artifacts?with_tag=true&with_label=true&`;
     try {
       for (let page = 1; page <= MAX_PAGES; page++) {
         const { body } = await this.#http.apiGet<unknown>(`${base}page=${page}&page_size=${PAGE}`, signal);
@@ -63,10 +69,19 @@ export class PeerApi {
           throw new RemoteError('other', `${this.#http.display(base)}: expected a JSON array`);
         for (const item of body as ArtifactJson[]) {
           if (!item || typeof item.digest !== 'string') continue;
-          for (const tag of item.tags ?? []) {
-            if (typeof tag.name !== 'string') continue;
+          const type = typeof item.type === 'string' ? item.type : null;
+          const labels = (Array.isArray(item.labels) ? item.labels : []).flatMap((l) =>
+            typeof l?.name === 'string' ? [l.name] : [],
+          );
+          for (const tag of Array.isArray(item.tags) ? item.tags : []) {
+            if (typeof tag?.name !== 'string') continue;
             const time = typeof tag.push_time === 'string' ? Date.parse(tag.push_time) : NaN;
-            result.set(tag.name, { digest: item.digest, pushedAt: Number.isFinite(time) ? time : null });
+            result.set(tag.name, {
+              digest: item.digest,
+              pushedAt: Number.isFinite(time) ? time : null,
+              type,
+              labels,
+            });
           }
         }
         if (body.length < PAGE) break;

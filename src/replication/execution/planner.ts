@@ -18,13 +18,14 @@ import {
   compileFilters,
   destinationRepository,
   planReconciliation,
+  type ArtifactFacts,
   type RepositoryPair,
 } from '../plan/index.js';
 import { prepareDestinationProjects } from './destination-projects.js';
 import { isRetryable, messageOf } from './failures.js';
 import { openWork, workKey } from './open-work.js';
 import type { Reconciler } from './reconciler.js';
-import { sidesOf, tombstoneTtlOf, type Side } from './sides.js';
+import { sidesOf, tombstoneTtlOf, type Side, type TagRecords } from './sides.js';
 import { planTwoWay, type TwoWayPair } from './two-way.js';
 import { TASK_JOB, type ExecutionDeps, type ExecutionPayload } from './types.js';
 
@@ -126,6 +127,21 @@ export async function runExecutionJob(
   await finishExecutionIfDone(deps.db, execution.id);
 }
 
+/** What a side that cannot tell an artifact's facts (any OCI registry) has: images without labels. */
+const AN_IMAGE: ArtifactFacts = { type: 'IMAGE', labels: [] };
+
+function withoutTags(records: TagRecords, tags: ReadonlySet<string>): TagRecords {
+  if (tags.size === 0) return records;
+  const keep = <V>(map: Map<string, V> | null) =>
+    map === null ? null : new Map([...map].filter(([tag]) => !tags.has(tag)));
+  return {
+    digests: keep(records.digests) ?? new Map(),
+    pushTimes: keep(records.pushTimes),
+    tombstones: keep(records.tombstones),
+    facts: keep(records.facts),
+  };
+}
+
 /** The execution of this job: given, or (a schedule's job) made on its first run. */
 async function executionOf(deps: ExecutionDeps, job: JobContext): Promise<ExecutionRow | null> {
   const payload = job.payload as ExecutionPayload;
@@ -153,8 +169,6 @@ async function plan(
 ): Promise<{ tasks: NewTask[]; summary: string }> {
   const { signal } = job;
   const filters = compileFilters(policy.filters);
-  // Artifact facts are not listed: every artifact counts as an image without labels.
-  const artifactsPass = filters.artifact({ type: 'image', labels: [] });
   const repositories: string[] = [];
   if (execution.scope_repository !== null) repositories.push(execution.scope_repository);
   else for await (const name of source.repositories(signal)) repositories.push(name);
@@ -162,15 +176,21 @@ async function plan(
   const pairs: RepositoryPair[] = [];
   const twoWay: TwoWayPair[] = [];
   for (const name of repositories) {
-    if (!filters.repository(name) || !artifactsPass) continue;
+    if (!filters.repository(name)) continue;
     const mapped = destinationRepository(name, policy.destNamespace, policy.destNamespaceReplaceCount);
     if (!mapped.ok) {
       job.log(`skipped ${name}: ${mapped.reason}`);
       continue;
     }
     const pick = (tags: Map<string, string>) => new Map([...tags].filter(([tag]) => filters.tag(tag)));
-    const here = await source.tagRecords(name, signal);
-    const there = await destination.tagRecords(mapped.name, signal);
+    const listed = await source.tagRecords(name, signal);
+    // The label and resource filters judge the source's artifacts. A tag they leave out is
+    // neither copied nor deleted at the destination, like a tag the tag filter leaves out.
+    const excluded = new Set(
+      [...listed.digests.keys()].filter((tag) => !filters.artifact(listed.facts?.get(tag) ?? AN_IMAGE)),
+    );
+    const here = withoutTags(listed, excluded);
+    const there = withoutTags(await destination.tagRecords(mapped.name, signal), excluded);
     if (here.pushTimes && there.pushTimes) {
       // Both sides tell push times: two-way planning (two-way.ts), also right for one-way use.
       twoWay.push({

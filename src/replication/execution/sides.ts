@@ -1,4 +1,6 @@
+import { harborArtifactType } from '../../domain/artifact-type.js';
 import type { Database } from '../../metadata/database.js';
+import { tagArtifactFacts } from '../../metadata/labels-table.js';
 import { localTagDigests } from '../../metadata/replication-executions-table.js';
 import { listRepositoryNames } from '../../metadata/repositories-table.js';
 import {
@@ -11,6 +13,7 @@ import type { ProjectService } from '../../services/project-service.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
 import type { TokenService } from '../../services/token-service.js';
+import type { ArtifactFacts } from '../plan/index.js';
 import { RemoteRegistry } from '../remote/index.js';
 import { PeerApi } from './peer-api.js';
 import { renewingTokenSource } from './system-tokens.js';
@@ -67,6 +70,11 @@ export interface TagRecords {
   pushTimes: Map<string, number> | null;
   /** tag → unexpired tombstone; null when the side keeps none. */
   tombstones: Map<string, { digest: string; deletedAt: number }> | null;
+  /**
+   * tag → what the label and resource filters look at; null when the side cannot tell (any
+   * OCI registry: its artifacts count as images without labels, as in Harbor).
+   */
+  facts: Map<string, ArtifactFacts> | null;
 }
 
 export interface OriginRecord {
@@ -116,10 +124,18 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
     tagDigests: (name, signal) => client.tagDigests(name, signal),
     async tagRecords(name, signal) {
       if (config.type !== 'harbor') {
-        return { digests: await client.tagDigests(name, signal), pushTimes: null, tombstones: null };
+        return {
+          digests: await client.tagDigests(name, signal),
+          pushTimes: null,
+          tombstones: null,
+          facts: null,
+        };
       }
       const versions = await peerApi().tagVersions(name, signal);
       const digests = new Map([...versions].map(([tag, v]) => [tag, v.digest]));
+      const facts = new Map(
+        [...versions].map(([tag, v]) => [tag, { type: v.type ?? 'IMAGE', labels: v.labels }] as const),
+      );
       let pushTimes: Map<string, number> | null = new Map();
       for (const [tag, v] of versions) {
         if (v.pushedAt === null) pushTimes = null;
@@ -135,7 +151,7 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
                 .filter((t) => t.deletedAt > since)
                 .map((t) => [t.tag, { digest: t.digest, deletedAt: t.deletedAt }] as const),
             );
-      return { digests, pushTimes, tombstones };
+      return { digests, pushTimes, tombstones, facts };
     },
     project: async (name, signal) => (config.type === 'harbor' ? peerApi().project(name, signal) : undefined),
     createProject: async (name, isPublic, signal) =>
@@ -173,7 +189,14 @@ function localSide(deps: SideDeps): Side {
       const states = await localTagStates(deps.db, name);
       const since = new Date(Date.now() - tombstoneTtlOf(deps));
       const rows = await listTombstones(deps.db, name, since);
+      const facts = new Map(
+        [...(await tagArtifactFacts(deps.db, name))].map(
+          ([tag, f]) =>
+            [tag, { type: harborArtifactType(f.mediaType, f.configMediaType), labels: f.labels }] as const,
+        ),
+      );
       return {
+        facts,
         digests: new Map([...states].map(([tag, s]) => [tag, s.digest])),
         pushTimes: new Map([...states].map(([tag, s]) => [tag, s.pushedAt.getTime()])),
         tombstones: new Map(
