@@ -29,7 +29,8 @@ import { CatalogApiService } from './services/catalog-api-service.js';
 import { LabelService } from './services/labels-service.js';
 import { RegistryEndpointService } from './services/registry-endpoint-service.js';
 import { ReplicationPolicyService } from './services/replication-policy-service.js';
-import { ReplicationExecutionService } from './replication/execution/index.js';
+import { ReplicationExecutionService, type EventPayload } from './replication/execution/index.js';
+import type { Principal } from './services/principal.js';
 import { loadEncryptionKey, SecretBox } from './services/secret-box.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
@@ -237,7 +238,13 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     },
     { deadlineMs: config.replication.retry_deadline_hours * 3_600_000 },
   );
-  const catalog = new CatalogApiService(db, projects, access, manifests, deps.lookups);
+  // Event-based replication hears of every tag change, through /v2 or the management API.
+  const replicationEvent = (event: EventPayload, principal: Principal) =>
+    replicationExecutions.manifestEvent(event, principal).catch((err: unknown) => {
+      // The change itself succeeded; the next reconciliation of the policy catches up.
+      logger.warn({ err, repository: event.repository }, 'enqueueing event-based replication failed');
+    });
+  const catalog = new CatalogApiService(db, projects, access, manifests, deps.lookups, replicationEvent);
   const app = await buildApp({
     logger,
     logRequests: config.log.requests,
@@ -297,11 +304,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     trustProxy: config.http.trust_proxy,
     instanceName,
     lifecycle: { isDraining: () => draining },
-    replicationEvents: (event, principal) =>
-      replicationExecutions.manifestEvent(event, principal).catch((err: unknown) => {
-        // The push itself succeeded; the next reconciliation of the policy catches up.
-        logger.warn({ err, repository: event.repository }, 'enqueueing event-based replication failed');
-      }),
+    replicationEvents: replicationEvent,
   });
   app.server.keepAliveTimeout = 65_000;
   app.server.requestTimeout = 0; // large blob uploads may legitimately take long

@@ -142,3 +142,35 @@ export async function localTagStates(db: Queryable, repository: string): Promise
   );
   return new Map(rows.map((r) => [r.name, { digest: r.digest, pushedAt: r.pushed_at }]));
 }
+
+/** Tombstones for every tag of a repository that is being deleted as a whole. */
+export async function recordTombstonesOfRepository(db: Queryable, repositoryId: number): Promise<void> {
+  await db.query(
+    `INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
+     SELECT r.name, t.name, m.digest, now() FROM repositories r
+     JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
+     WHERE r.id = $1
+     ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at`,
+    [repositoryId],
+  );
+}
+
+/**
+ * Repositories gone from this registry that still have unexpired tombstones, in name order after
+ * `after`: a reconciliation visits them so their deletions reach the peers.
+ */
+export async function listTombstonedRepositories(
+  db: Queryable,
+  since: Date,
+  after: string | undefined,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db.query<{ repository: string }>(
+    `SELECT DISTINCT t.repository FROM replication_tombstones t
+     WHERE t.deleted_at > $1 AND ($2::text IS NULL OR t.repository > $2)
+       AND NOT EXISTS (SELECT 1 FROM repositories r WHERE r.name = t.repository)
+     ORDER BY t.repository LIMIT $3`,
+    [since, after ?? null, limit],
+  );
+  return rows.map((r) => r.repository);
+}

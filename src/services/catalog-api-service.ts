@@ -28,7 +28,11 @@ import {
 } from '../metadata/artifacts-query.js';
 import { isUniqueViolation, type Database, type Queryable } from '../metadata/database.js';
 import { labelsOfManifests, type LabelRow } from '../metadata/labels-table.js';
-import { deleteTagWithTombstone, recordTombstonesOfManifest } from '../metadata/tombstones-table.js';
+import {
+  deleteTagWithTombstone,
+  recordTombstonesOfManifest,
+  recordTombstonesOfRepository,
+} from '../metadata/tombstones-table.js';
 import type { ProjectRow } from '../metadata/projects-table.js';
 import type { AccessService } from './access-service.js';
 import type { Principal } from './principal.js';
@@ -83,6 +87,14 @@ export interface Statistics {
 }
 
 const INDEXES = INDEX_MEDIA_TYPES;
+
+/** A tag (null: several, or all of a repository) created or deleted through the management API. */
+export interface TagChange {
+  repository: string;
+  tag: string | null;
+  operation: 'create' | 'delete';
+}
+export type TagChangeListener = (change: TagChange, principal: Principal) => Promise<void>;
 const SEARCH_LIMIT = 100;
 
 export class CatalogApiService {
@@ -92,6 +104,8 @@ export class CatalogApiService {
     private readonly access: AccessService,
     private readonly manifests: ManifestService,
     private readonly lookups: LookupCache,
+    /** Told after each tag change made through this API (event-based replication listens). */
+    private readonly tagChanged: TagChangeListener = async () => undefined,
   ) {}
 
   // --- repositories -------------------------------------------------------------------------
@@ -161,8 +175,13 @@ export class CatalogApiService {
       'repository',
       'delete',
     );
-    await deleteRepositoryRows(this.db, repository.id);
+    await this.db.transaction(async (tx) => {
+      // With tombstones, so that two-way replication never brings the tags back.
+      await recordTombstonesOfRepository(tx, repository.id);
+      await deleteRepositoryRows(tx, repository.id);
+    });
     await this.lookups.invalidate(repository.name);
+    await this.tagChanged({ repository: repository.name, tag: null, operation: 'delete' }, principal);
   }
 
   // --- artifacts ----------------------------------------------------------------------------
@@ -260,6 +279,7 @@ export class CatalogApiService {
     } finally {
       await this.lookups.invalidate(repository.name);
     }
+    await this.tagChanged({ repository: repository.name, tag: null, operation: 'delete' }, principal);
   }
 
   // --- tags -----------------------------------------------------------------------------------
@@ -310,6 +330,7 @@ export class CatalogApiService {
     } finally {
       await this.lookups.invalidate(repository.name);
     }
+    await this.tagChanged({ repository: repository.name, tag: name, operation: 'create' }, principal);
   }
 
   async deleteTag(
@@ -331,6 +352,7 @@ export class CatalogApiService {
     } finally {
       await this.lookups.invalidate(repository.name);
     }
+    await this.tagChanged({ repository: repository.name, tag, operation: 'delete' }, principal);
   }
 
   // --- search and statistics ------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { tagArtifactFacts } from '../../metadata/labels-table.js';
 import { localTagDigests } from '../../metadata/replication-executions-table.js';
 import { listRepositoryNames } from '../../metadata/repositories-table.js';
 import {
+  listTombstonedRepositories,
   listTombstones,
   localTagStates,
   putTombstone,
@@ -176,6 +177,16 @@ function localSide(deps: SideDeps): Side {
       for (;;) {
         signal?.throwIfAborted();
         const page = await listRepositoryNames(deps.db, last, PAGE);
+        yield* page;
+        if (page.length < PAGE) break;
+        last = page[page.length - 1];
+      }
+      // Repositories deleted here whose tombstones count: their deletions still have to reach
+      // the destinations (a policy whose peer was away when the repository went).
+      const since = new Date(Date.now() - tombstoneTtlOf(deps));
+      for (last = undefined; ;) {
+        signal?.throwIfAborted();
+        const page = await listTombstonedRepositories(deps.db, since, last, PAGE);
         yield* page;
         if (page.length < PAGE) return;
         last = page[page.length - 1];

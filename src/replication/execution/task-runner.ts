@@ -10,6 +10,7 @@ import type { ReplicationPolicy } from '../../services/replication-policy-servic
 import { copyArtifact } from '../copy/index.js';
 import { isRetryable, messageOf } from './failures.js';
 import { mountCandidatesFor } from './mount-candidates.js';
+import { deleteTag } from './tag-deletion.js';
 import type { Reconciler } from './reconciler.js';
 import { sidesOf, type Side } from './sides.js';
 import type { ExecutionDeps, TaskPayload } from './types.js';
@@ -124,7 +125,7 @@ async function perform(
     return;
   }
   const dst = await destination.client([task.dst_repository]);
-  const deleted = await dst.deleteManifest(task.dst_repository, task.tag, signal);
+  const deleted = await deleteTag(dst, task.dst_repository, task.tag, (line) => job.log(line), signal);
   job.log(
     deleted
       ? `deleted tag ${task.dst_repository}:${task.tag}`

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
+import type { OciClient } from '../helpers/oci-client.js';
+import { digestAt, ociOf, settled, startWharfs, tasksOf, type Api } from '../helpers/replication-cluster.js';
+import { adminApi, finished, headDigest, waitFor, wharfEndpoint } from '../helpers/replication.js';
+import type { WharfHandle } from '../helpers/server.js';
+
+// Deletions made through the management API (as Harbor's portal makes them) replicate like
+// deletions through /v2: a tag, an artifact, a whole repository. A docker-registry destination
+// deletes by digest only: a tag alone on its manifest is deleted that way; a tag sharing its
+// manifest with another is not (deleting it would take the other), and the task says why. A
+// repository deleted while its policy did not run is still visited by the next full run.
+
+describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replicated deletions', () => {
+  let src: WharfHandle;
+  let peer: WharfHandle;
+  let dr: DockerRegistryHandle;
+  let api: Api;
+  let oci: OciClient;
+  let peerId: number;
+  let drId: number;
+
+  beforeAll(async () => {
+    const [wharfs, registry] = await Promise.all([startWharfs(2), startDockerRegistry()]);
+    [src, peer] = wharfs as [WharfHandle, WharfHandle];
+    dr = registry;
+    api = adminApi(src);
+    oci = ociOf(src);
+    peerId = await api.create('/registries', wharfEndpoint('peer', peer));
+    drId = await api.create('/registries', {
+      name: 'dr',
+      url: dr.url,
+      type: 'docker-registry',
+      insecure: true,
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([src?.stop(), peer?.stop(), dr?.stop()]);
+  }, 60_000);
+
+  const artifactPath = (repository: string, reference: string) =>
+    `/projects/test/repositories/${encodeURIComponent(repository.slice('test/'.length))}/artifacts/${reference}`;
+  const atDr = (repository: string, tag: string) => headDigest(dr.url, undefined, repository, tag);
+
+  it('a tag deleted through the API is deleted at docker-registry by digest, unless another tag shares it', async () => {
+    const policy = await api.create('/replication/policies', {
+      name: 'to-dr',
+      dest_registry: { id: drId },
+      filters: [{ type: 'name', value: 'test/dr-del' }],
+      trigger: { type: 'event_based' },
+      replicate_deletion: true,
+    });
+    const alone = await oci.pushImage('test/dr-del', 'alone');
+    const shared = await oci.pushImage('test/dr-del', 'shared-1');
+    const add = await api.call('POST', `${artifactPath('test/dr-del', 'shared-1')}/tags`, {
+      name: 'shared-2',
+    });
+    expect(add.status).toBe(201);
+    await waitFor('all three tags at docker-registry', async () =>
+      (await atDr('test/dr-del', 'alone')) === alone.digest &&
+      (await atDr('test/dr-del', 'shared-1')) === shared.digest &&
+      (await atDr('test/dr-del', 'shared-2')) === shared.digest
+        ? true
+        : undefined,
+    );
+    await settled(api, policy);
+
+    const del = await api.call('DELETE', `${artifactPath('test/dr-del', 'alone')}/tags/alone`);
+    expect(del.status).toBe(200);
+    await waitFor('alone deleted at docker-registry', async () =>
+      (await atDr('test/dr-del', 'alone')) === null ? true : undefined,
+    );
+    await settled(api, policy);
+
+    const delShared = await api.call('DELETE', `${artifactPath('test/dr-del', 'shared-1')}/tags/shared-1`);
+    expect(delShared.status).toBe(200);
+    const failed = await waitFor('a failed deletion task', async () => {
+      const tasks = await tasksOf(api, policy);
+      return tasks.find((t) => t.operation === 'deletion' && t.status === 'Failed');
+    });
+    const log = await (
+      await api.call('GET', `/replication/executions/${failed.execution_id}/tasks/${failed.id}/log`)
+    ).text();
+    expect(log).toMatch(/deletes manifests by digest only, and shared-2 point at the same manifest/);
+    // Nothing the source still has was taken with it.
+    expect(await atDr('test/dr-del', 'shared-2')).toBe(shared.digest);
+  }, 90_000);
+
+  it('an artifact and a repository deleted through the API are deleted at a Wharf peer', async () => {
+    const policy = await api.create('/replication/policies', {
+      name: 'to-peer',
+      dest_registry: { id: peerId },
+      filters: [{ type: 'name', value: 'test/api-del-*' }],
+      trigger: { type: 'event_based' },
+      replicate_deletion: true,
+    });
+    const one = await oci.pushImage('test/api-del-a', 'v1');
+    const two = await oci.pushImage('test/api-del-b', 'v1');
+    await waitFor('both at the peer', async () =>
+      (await digestAt(peer, 'test/api-del-a', 'v1')) === one.digest &&
+      (await digestAt(peer, 'test/api-del-b', 'v1')) === two.digest
+        ? true
+        : undefined,
+    );
+    await settled(api, policy);
+
+    expect((await api.call('DELETE', artifactPath('test/api-del-a', one.digest))).status).toBe(200);
+    expect((await api.call('DELETE', '/projects/test/repositories/api-del-b')).status).toBe(200);
+    await waitFor('both deleted at the peer', async () =>
+      (await digestAt(peer, 'test/api-del-a', 'v1')) === null &&
+      (await digestAt(peer, 'test/api-del-b', 'v1')) === null
+        ? true
+        : undefined,
+    );
+  }, 90_000);
+
+  it('a full run visits a repository deleted while its policy did not run, and deletes its tags', async () => {
+    const image = await oci.pushImage('test/gone-repo', 'v1');
+    const policy = await api.create('/replication/policies', {
+      name: 'manual-to-peer',
+      dest_registry: { id: peerId },
+      filters: [{ type: 'name', value: 'test/gone-*' }],
+      replicate_deletion: true,
+    });
+    const first = await finished(api, await api.create('/replication/executions', { policy_id: policy }));
+    expect(first).toMatchObject({ status: 'Succeed', total: 1 });
+    expect(await digestAt(peer, 'test/gone-repo', 'v1')).toBe(image.digest);
+
+    expect((await api.call('DELETE', '/projects/test/repositories/gone-repo')).status).toBe(200);
+    const second = await finished(api, await api.create('/replication/executions', { policy_id: policy }));
+    expect(second).toMatchObject({ status: 'Succeed', total: 1 });
+    expect(await digestAt(peer, 'test/gone-repo', 'v1')).toBeNull();
+    const third = await finished(api, await api.create('/replication/executions', { policy_id: policy }));
+    expect(third).toMatchObject({ status: 'Succeed', total: 0 });
+  }, 90_000);
+});
