@@ -75,7 +75,10 @@ describe('/api/v2.0/jobservice and /schedules', () => {
     expect(workers.status).toBe(200);
     const schedules = await call('GET', '/schedules?page=1&page_size=5', admin);
     expect(schedules.status).toBe(200);
-    expect(schedules.headers.get('x-total-count')).toBe('0');
+    // The one system schedule of a fresh registry: the replication sweeper, every minute.
+    expect(schedules.headers.get('x-total-count')).toBe('1');
+    const [sweeper] = (await schedules.json()) as Array<Record<string, unknown>>;
+    expect(sweeper).toMatchObject({ vendor_type: 'replication-sweep', cron: '17 * * * * *' });
     expect(await (await call('GET', '/schedules/all/paused', admin)).json()).toEqual({ paused: false });
     expect((await call('PUT', '/jobservice/queues/all', admin, { action: 'pause' })).status).toBe(200);
     expect(await (await call('GET', '/schedules/all/paused', admin)).json()).toEqual({ paused: true });
