@@ -241,8 +241,11 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
   // Event-based replication hears of every tag change, through /v2 or the management API.
   const replicationEvent = (event: EventPayload, principal: Principal) =>
     replicationExecutions.manifestEvent(event, principal).catch((err: unknown) => {
-      // The change itself succeeded; the next reconciliation of the policy catches up.
-      logger.warn({ err, repository: event.repository }, 'enqueueing event-based replication failed');
+      // The change itself succeeded; the event is kept and written again shortly.
+      logger.warn(
+        { err, repository: event.repository },
+        'enqueueing event-based replication failed; retrying',
+      );
     });
   const catalog = new CatalogApiService(db, projects, access, manifests, deps.lookups, replicationEvent);
   const app = await buildApp({
@@ -339,6 +342,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       forced.unref();
       await app.close();
       clearTimeout(forced);
+      replicationExecutions.close();
       await background.stop();
       await audit.flush();
       await pullStats.flush();

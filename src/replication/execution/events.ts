@@ -25,13 +25,13 @@ export function policiesFor(
   });
 }
 
-/** Called by the HTTP edge after a manifest write; enqueues the event when a policy wants it. */
-export async function onManifestEvent(
-  deps: ExecutionDeps,
-  event: EventPayload,
-  principal: Principal,
-): Promise<void> {
-  if (principal.kind === 'token' && principal.subject === SYSTEM_REPLICATION_SUBJECT) return;
+/** Writes made by replication itself (this registry's system token) are no client's events. */
+export function isReplicationItself(principal: Principal): boolean {
+  return principal.kind === 'token' && principal.subject === SYSTEM_REPLICATION_SUBJECT;
+}
+
+/** The durable job of one event, when a policy wants it. */
+export async function enqueueEvent(deps: ExecutionDeps, event: EventPayload): Promise<void> {
   // Checked here too so that registries without event-based policies write no job per push.
   if (policiesFor(await deps.policies.all(), event).length === 0) return;
   await deps.jobs.enqueue(EVENT_JOB, event);

@@ -23,7 +23,8 @@ import {
 import type { Principal } from '../../services/principal.js';
 import type { PolicyChange, ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { ServiceError } from '../../services/service-error.js';
-import { onManifestEvent, runEventJob } from './events.js';
+import { PendingEvents } from './event-retry.js';
+import { enqueueEvent, isReplicationItself, runEventJob } from './events.js';
 import { runExecutionJob } from './planner.js';
 import { Reconciler } from './reconciler.js';
 import { tombstoneTtlOf } from './sides.js';
@@ -55,10 +56,15 @@ export class ReplicationExecutionService {
   readonly #deps: ExecutionDeps;
   readonly #reconciler: Reconciler;
   readonly #deadlineMs: number;
+  readonly #pendingEvents: PendingEvents;
 
   constructor(deps: ExecutionDeps, options: ExecutionOptions = {}) {
     this.#deps = deps;
     this.#reconciler = new Reconciler(deps);
+    this.#pendingEvents = new PendingEvents(
+      (event) => enqueueEvent(deps, event),
+      (message, err) => deps.onError?.(err ?? new Error(message), message),
+    );
     this.#deadlineMs = options.deadlineMs ?? EXECUTION_DEFAULTS.deadlineMs;
     const backoffBaseMs = options.backoffBaseMs ?? EXECUTION_DEFAULTS.backoffBaseMs;
     const backoffMaxMs = options.backoffMaxMs ?? EXECUTION_DEFAULTS.backoffMaxMs;
@@ -100,9 +106,23 @@ export class ReplicationExecutionService {
     for (const policy of await this.#deps.policies.all()) await this.#syncSchedule(policy.id, policy);
   }
 
-  /** The HTTP edge's hook after a manifest push or delete. */
-  manifestEvent(event: EventPayload, principal: Principal): Promise<void> {
-    return onManifestEvent(this.#deps, event, principal);
+  /**
+   * The HTTP edge's hook after a tag change. An event whose job cannot be written is kept and
+   * written again (event-retry.ts); the error is still thrown for the caller to log.
+   */
+  async manifestEvent(event: EventPayload, principal: Principal): Promise<void> {
+    if (isReplicationItself(principal)) return;
+    try {
+      await enqueueEvent(this.#deps, event);
+    } catch (err) {
+      this.#pendingEvents.add(event);
+      throw err;
+    }
+  }
+
+  /** Stops retrying kept events (shutdown). */
+  close(): void {
+    this.#pendingEvents.close();
   }
 
   // --- the API's operations ---
