@@ -66,6 +66,11 @@ export function wharfEndpoint(name: string, peer: WharfHandle) {
   };
 }
 
+/** A registry endpoint for a docker-registry peer (anonymous, plain HTTP). */
+export function dockerRegistryEndpoint(name: string, peer: { url: string }) {
+  return { name, url: peer.url, type: 'docker-registry', insecure: true };
+}
+
 /** Polls `check` every `everyMs` until it returns a value other than undefined; fails after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,

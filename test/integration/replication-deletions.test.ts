@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import type { OciClient } from '../helpers/oci-client.js';
 import { digestAt, ociOf, settled, startWharfs, tasksOf, type Api } from '../helpers/replication-cluster.js';
-import { adminApi, finished, headDigest, waitFor, wharfEndpoint } from '../helpers/replication.js';
+import {
+  adminApi,
+  dockerRegistryEndpoint,
+  finished,
+  headDigest,
+  waitFor,
+  wharfEndpoint,
+} from '../helpers/replication.js';
 import type { WharfHandle } from '../helpers/server.js';
 
 // Deletions made through the management API (as Harbor's portal makes them) replicate like
@@ -27,12 +34,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replicated delet
     api = adminApi(src);
     oci = ociOf(src);
     peerId = await api.create('/registries', wharfEndpoint('peer', peer));
-    drId = await api.create('/registries', {
-      name: 'dr',
-      url: dr.url,
-      type: 'docker-registry',
-      insecure: true,
-    });
+    drId = await api.create('/registries', dockerRegistryEndpoint('dr', dr));
   }, 120_000);
 
   afterAll(async () => {

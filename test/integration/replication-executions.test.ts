@@ -4,6 +4,7 @@ import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docke
 import { OciClient } from '../helpers/oci-client.js';
 import {
   adminApi,
+  dockerRegistryEndpoint,
   finished,
   headDigest,
   pushToDistribution,
@@ -35,12 +36,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication exec
     apiA = adminApi(a);
     ociA = new OciClient(a.url, adminAuth(a));
     peerB = await apiA.create('/registries', wharfEndpoint('wharf-b', b));
-    peerDr = await apiA.create('/registries', {
-      name: 'dr',
-      url: dr.url,
-      type: 'docker-registry',
-      insecure: true,
-    });
+    peerDr = await apiA.create('/registries', dockerRegistryEndpoint('dr', dr));
   }, 120_000);
 
   afterAll(async () => {

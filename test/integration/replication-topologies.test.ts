@@ -14,7 +14,13 @@ import {
   tasksOf,
   type Api,
 } from '../helpers/replication-cluster.js';
-import { adminApi, finished, pushToDistribution, wharfEndpoint } from '../helpers/replication.js';
+import {
+  adminApi,
+  dockerRegistryEndpoint,
+  finished,
+  pushToDistribution,
+  wharfEndpoint,
+} from '../helpers/replication.js';
 import { adminAuth, createProject, type WharfHandle } from '../helpers/server.js';
 
 /** A project's visibility and owner (0: no user) as the API shows them; null when there is none. */
@@ -149,12 +155,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topo
     await pushToDistribution(dr.url, 'test/keep-1', 'dev'); // the tag filter leaves it out
     await pushToDistribution(dr.url, 'test/keep-2', 'v1-rc'); // the excluding tag filter leaves it out
     await pushToDistribution(dr.url, 'test/drop', 'v1'); // the name filter leaves it out
-    const drId = await api.create('/registries', {
-      name: 'pull-dr',
-      url: dr.url,
-      type: 'docker-registry',
-      insecure: true,
-    });
+    const drId = await api.create('/registries', dockerRegistryEndpoint('pull-dr', dr));
     const policy = await api.create('/replication/policies', {
       name: 'pull-filtered',
       src_registry: { id: drId },
@@ -195,12 +196,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topo
     // Pull: from docker-registry into a project this registry does not have (private: the peer
     // has no projects to tell a visibility).
     const digest = await pushToDistribution(dr.url, 'tools/cli', 'v1');
-    const drId = await api.create('/registries', {
-      name: 'dr-projects',
-      url: dr.url,
-      type: 'docker-registry',
-      insecure: true,
-    });
+    const drId = await api.create('/registries', dockerRegistryEndpoint('dr-projects', dr));
     const pull = await api.create('/replication/policies', {
       name: 'pull-new-project',
       src_registry: { id: drId },
