@@ -82,8 +82,8 @@ export async function allExecutions(sets: readonly PolicySet[]): Promise<Executi
 /** Every task of every execution of the policies of the sets, with where it ran. */
 export async function allTasks(
   sets: readonly PolicySet[],
-): Promise<Array<TaskJson & { registry: string; policy: number }>> {
-  const all: Array<TaskJson & { registry: string; policy: number }> = [];
+): Promise<Array<TaskJson & { registry: string; policy: number; api: Api }>> {
+  const all: Array<TaskJson & { registry: string; policy: number; api: Api }> = [];
   for (const set of sets) {
     for (const policy of set.policies) {
       for (const e of await executionsOf(set.api, policy)) {
@@ -91,7 +91,7 @@ export async function allTasks(
           'GET',
           `/replication/executions/${e.id}/tasks?page_size=100`,
         );
-        all.push(...tasks.map((t) => ({ ...t, registry: set.name, policy })));
+        all.push(...tasks.map((t) => ({ ...t, registry: set.name, policy, api: set.api })));
       }
     }
   }
@@ -151,6 +151,19 @@ export async function reconcileAll(sets: readonly PolicySet[], timeoutMs = 60_00
       ),
     ),
   );
+}
+
+/** The logs of the tasks whose destination is `repository:tag`, for a failure's message. */
+export async function taskLogs(sets: readonly PolicySet[], resource: string): Promise<string> {
+  const lines: string[] = [];
+  for (const t of (await allTasks(sets)).filter((x) => x.dst_resource === resource)) {
+    const res = await t.api.call('GET', `/replication/executions/${t.execution_id}/tasks/${t.id}/log`);
+    lines.push(
+      `--- ${t.registry} policy ${t.policy} task ${t.id} (${t.operation}, ${t.status}):`,
+      await res.text(),
+    );
+  }
+  return lines.join('\n');
 }
 
 export const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
