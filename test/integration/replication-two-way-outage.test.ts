@@ -227,6 +227,8 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')(
     // A's tag has meanwhile moved to B's version (B's own policy copied it there), recordOrigin
     // finds the source tag moved and records no origin time, so B's copy of A's old version keeps
     // the copy's time as its push time, looks newer than every push, and is copied back over A.
+    // Passes with checkCopy (two-way.ts) asked by the task before it copies and before it writes
+    // the tag, and the source's version and push time read once, copied by digest.
     it('a push made while the peer copies an older version of the same tag is not overwritten', async () => {
       const repo = 'test/part-race';
       const apiA = sets[0]?.api;
