@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planTwoWay, type SideRecords, type TwoWayOptions } from './two-way.js';
+import { checkCopy, planTwoWay, type SideRecords, type TwoWayOptions } from './two-way.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -76,5 +76,36 @@ describe('planTwoWay', () => {
     expect(p.copy).toEqual([]);
     expect(p.skipped).toMatchObject([{ tag: 't', sourceDigest: D1 }]);
     expect(plan(side({ dev: [D1, NOW] }), side({}), { tagFilter: (t) => t !== 'dev' }).copy).toEqual([]);
+  });
+});
+
+describe('checkCopy (a copy task, before it copies and before it writes the tag)', () => {
+  const ttl = { now: NOW, ttlMs: 7 * DAY };
+
+  it('copies while the source version still wins', () => {
+    expect(checkCopy('t', side({ t: [D1, NOW - 1] }), side({}), ttl)).toEqual({ copy: true });
+    expect(checkCopy('t', side({ t: [D1, NOW - 1] }), side({ t: [D2, NOW - 2] }), ttl)).toEqual({
+      copy: true,
+    });
+  });
+
+  it('does not overwrite a later push made at the destination since the plan', () => {
+    const check = checkCopy('t', side({ t: [D1, NOW - 2] }), side({ t: [D2, NOW - 1] }), ttl);
+    expect(check.copy).toBe(false);
+    expect(check.reason).toMatch(/later version/);
+  });
+
+  it('does not undo a later deletion at the destination, nor copy what the source lost', () => {
+    expect(checkCopy('t', side({ t: [D1, NOW - 2] }), side({}, { t: NOW - 1 }), ttl).copy).toBe(false);
+    expect(checkCopy('t', side({}, { t: NOW - 1 }), side({ t: [D2, NOW - 2] }), ttl).copy).toBe(false);
+  });
+
+  it('nothing to do when the destination holds the same digest already', () => {
+    expect(checkCopy('t', side({ t: [D1, NOW - 2] }), side({ t: [D1, NOW] }), ttl).copy).toBe(false);
+  });
+
+  it('ties: the larger digest, as planning decides', () => {
+    expect(checkCopy('t', side({ t: [D2, NOW] }), side({ t: [D1, NOW] }), ttl).copy).toBe(true);
+    expect(checkCopy('t', side({ t: [D1, NOW] }), side({ t: [D2, NOW] }), ttl).copy).toBe(false);
   });
 });

@@ -121,3 +121,46 @@ export function planTwoWay(pairs: readonly TwoWayPair[], options: TwoWayOptions)
   }
   return plan;
 }
+
+export interface CopyCheck {
+  /** Copy this version (by digest: the one whose push time the destination will learn). */
+  copy: boolean;
+  /** Why not, for the task's log. */
+  reason?: string;
+}
+
+/**
+ * Asked by a copy task when it starts and again right before it writes the tag (a copy may take
+ * long, and a plan may be old): does the version the source holds now still win at the
+ * destination? A push made at the destination since the plan, later than the source's, must not
+ * be overwritten by the copy of an older version; a tombstone there newer than the source's push
+ * must not be undone. Same answer as planTwoWay for the one tag (copy when the source's version
+ * is the winner and the destination does not hold it yet); ttl as in planning.
+ */
+export function checkCopy(
+  tag: string,
+  source: SideRecords,
+  destination: SideRecords,
+  tombstones: { now: number; ttlMs: number },
+): CopyCheck {
+  const here = stateOf(source, tag);
+  if (here.kind !== 'present') return { copy: false, reason: `${tag} is no longer at the source` };
+  const there = stateOf(destination, tag);
+  if (there.kind === 'present' && there.digest === here.digest)
+    return { copy: false, reason: `the destination holds ${tag} at the same digest already` };
+  const { winner } = resolveAcrossSides(
+    [
+      { side: 'source', state: here },
+      { side: 'destination', state: there },
+    ],
+    tombstones,
+  );
+  if (winner.kind === 'present' && winner.digest === here.digest) return { copy: true };
+  return {
+    copy: false,
+    reason:
+      there.kind === 'deleted'
+        ? `${tag} was deleted at the destination after its push here`
+        : `the destination holds a later version of ${tag}`,
+  };
+}
