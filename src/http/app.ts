@@ -15,7 +15,7 @@ import { DatabaseUnavailableError } from '../metadata/database.js';
 import type { AuthService } from '../services/auth-service.js';
 import { ERROR_CATALOGUE, ociErrorBody } from './error-catalogue.js';
 import type { HttpMetrics } from './metrics.js';
-import { authorizeOci, mayPull, type OciAccessDeps } from './oci/access.js';
+import { authorizeOci, mayPull, mayStateOrigins, type OciAccessDeps } from './oci/access.js';
 import { registerTokenRoute } from './token/token-route.js';
 import { registerApi, type ApiDeps } from './api/plugin.js';
 import { registerSessionRoutes } from './session/routes.js';
@@ -194,7 +194,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       }
     };
     await handleOciRoute(
-      { ...deps.oci, mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess), audit },
+      {
+        ...deps.oci,
+        mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess),
+        mayStateOrigins: () => mayStateOrigins(principal, deps.ociAccess),
+        audit,
+      },
       route,
       request,
       reply,

@@ -18,6 +18,7 @@ import {
   userProjectRole,
   type ProjectRow,
 } from '../metadata/projects-table.js';
+import { findUserByName } from '../metadata/users-table.js';
 import type { Principal } from './principal.js';
 
 /** The facts about a project that access decisions need, cached where the cache is exact. */
@@ -134,5 +135,15 @@ export class AccessService {
   /** System-level decisions (users, settings, system robots, catalog): sysadmins only. */
   isSysadmin(principal: Principal): boolean {
     return principal.kind === 'user' && principal.sysadmin;
+  }
+
+  /**
+   * Whether the principal speaks for a system administrator, registry tokens included (a token
+   * names its user as subject; the account is read now, so a demoted admin's token no longer does).
+   */
+  async speaksForSysadmin(principal: Principal): Promise<boolean> {
+    if (principal.kind === 'user') return principal.sysadmin;
+    if (principal.kind !== 'token') return false;
+    return (await findUserByName(this.db, principal.subject))?.sysadmin === true;
   }
 }

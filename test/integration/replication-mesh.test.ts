@@ -193,16 +193,11 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')(
         'from-b': fromB.digest,
         'from-c': fromC.digest,
       });
-      // KNOWN FAILURE (about half the runs; see the report on branch twoway): the last push
-      // can lose. A copy task overwrites a newer push that reached its destination after the
-      // task was planned (task-runner.ts/copy-artifact.ts: the tag is written without checking
-      // the two-way rule again), and a copy whose origin push time is not recorded (the source
-      // tag moved before recordOrigin read it) keeps its copy time as push time, so an older
-      // version looks newer than C's push and wins everywhere. It shows here, in the checks
-      // just below, or as the versions flip back and forth in more tasks than the bound. With
-      // both fixed (checkCopy in two-way.ts wired into the task), one cause is left: the tag write
-      // and the origin record are two requests, and a relay that reads the tag between them takes
-      // the copy's time for its push time; the destination must record both in one transaction.
+      // The last push must win everywhere. What makes it hold while copies race: a copy task
+      // asks the two-way rule again before it copies and right before it writes the tag (a
+      // later push at the destination wins), copies the source's version by digest, and its tag
+      // write carries the origin push time, recorded with the tag in one transaction (so a relay
+      // never sees the copy's own time as a push time). Without these it failed about half the runs.
       const waited = await converged(repo, expected, 'the three registries to hold the same tags');
       const quiet = await settle();
       await expectEverywhere(repo, expected);

@@ -221,14 +221,8 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')(
     // older version is on its way to B (a large layer, at a limited speed). B's push is the later
     // one and must win on both sides; the copy landing after it must not overwrite it.
     //
-    // KNOWN FAILURE (every run so far; see the report on branch twoway): B's push is lost. The
-    // copy task (task-runner.ts perform() → copyArtifact) writes the tag at the end of the copy
-    // with override on, without checking again whether the destination's version is newer; and as
-    // A's tag has meanwhile moved to B's version (B's own policy copied it there), recordOrigin
-    // finds the source tag moved and records no origin time, so B's copy of A's old version keeps
-    // the copy's time as its push time, looks newer than every push, and is copied back over A.
-    // Passes with checkCopy (two-way.ts) asked by the task before it copies and before it writes
-    // the tag, and the source's version and push time read once, copied by digest.
+    // It failed every run before a copy task asked the two-way rule again before copying and
+    // before writing the tag (copy-task.ts), with the source's version and push time read once.
     it('a push made while the peer copies an older version of the same tag is not overwritten', async () => {
       const repo = 'test/part-race';
       const apiA = sets[0]?.api;

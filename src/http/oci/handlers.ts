@@ -15,6 +15,7 @@ import {
   requestedRange,
   uploadContentRange,
 } from './headers.js';
+import { ORIGIN_PUSH_TIME_HEADER, ORIGIN_RECORDED_HEADER, statedOrigin } from './origin-headers.js';
 import type { OciRoute } from './routes.js';
 
 export interface OciServices {
@@ -27,6 +28,8 @@ export interface OciServices {
   chunkMinLength: number;
   /** Whether the caller may read the source repository of a cross-repository mount. */
   mayPullFrom?: (repository: string) => Promise<boolean>;
+  /** Whether the caller may state origin push times (origin-headers.ts): replication's own writes. */
+  mayStateOrigins?: () => Promise<boolean>;
   /** Records an audited event of this request (push, pull or delete of a manifest or tag). */
   audit?: (event: OciAuditEvent) => Promise<void>;
 }
@@ -276,6 +279,10 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       return void manifestHeaders(reply, content).send(content.bytes);
     }
     case 'PUT': {
+      const origin = statedOrigin(req.headers);
+      if (origin && !(await s.mayStateOrigins?.())) {
+        throw new RegistryError('DENIED', `only replication may send ${ORIGIN_PUSH_TIME_HEADER}`);
+      }
       const bytes = await readManifestBody(req, s.manifestMaxBytes);
       const result = await s.manifests.put(
         route.name,
@@ -283,7 +290,9 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
         bytes,
         req.headers['content-type'],
         queryValues(req.query, 'tag'),
+        origin,
       );
+      if (result.originRecorded) reply.header(ORIGIN_RECORDED_HEADER, 'true');
       s.metrics.bytesReceived.inc(bytes.length);
       await s.audit?.(manifestEvent(route, 'create'));
       reply

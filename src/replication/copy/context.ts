@@ -5,7 +5,7 @@ import { DEFAULTS, type CopyEndpoint, type CopyRequest, type CopyResult } from '
 // bucket, the counters of the result, and what was already done (a blob shared by two children
 // of an index is copied once, a manifest reached twice is visited once).
 
-export type Counters = Omit<CopyResult, 'digest' | 'mediaType' | 'tagged' | 'tagSkipped'>;
+export type Counters = Omit<CopyResult, 'digest' | 'mediaType' | 'tagged' | 'tagSkipped' | 'tagAnswer'>;
 
 export interface Settings {
   byChunk: boolean;

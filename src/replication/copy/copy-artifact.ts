@@ -2,6 +2,7 @@ import { CopyContext, short } from './context.js';
 import { abortedError, CopyError, onPeer } from './errors.js';
 import { copyManifest, readManifest } from './manifest-copy.js';
 import { copyReferrers } from './referrer-copy.js';
+import type { PutManifestAnswer } from '../remote/index.js';
 import type { CopyRequest, CopyResult } from './types.js';
 
 // The copy engine's entry: one artifact (image or index, by tag or digest) from a repository of
@@ -30,12 +31,17 @@ async function run(ctx: CopyContext, request: CopyRequest): Promise<CopyResult> 
     `copy ${src.registry.url}/${src.repository}:${src.reference.slice(0, 80)} → ${dest.registry.url}/${dest.repository}${tag ? `:${tag}` : ' (by digest)'}`,
   );
   const root = await readManifest(ctx, src.reference);
-  const result = (tagged: boolean, tagSkipped: boolean): CopyResult => ({
+  const result = (
+    tagged: boolean,
+    tagSkipped: boolean,
+    tagAnswer: PutManifestAnswer | null = null,
+  ): CopyResult => ({
     digest: root.digest,
     mediaType: root.mediaType,
     ...ctx.counts,
     tagged,
     tagSkipped,
+    tagAnswer,
   });
 
   let alreadyTagged = false;
@@ -55,9 +61,15 @@ async function run(ctx: CopyContext, request: CopyRequest): Promise<CopyResult> 
   const outcome = await copyManifest(ctx, root);
   if (ctx.settings.copyReferrers) await copyReferrers(ctx, outcome.visited);
   // Last: a tag never points at an artifact whose content or signatures are still on the way.
+  let answer: PutManifestAnswer | null = null;
   if (tag && !alreadyTagged) {
-    await onPeer('destination', signal, () =>
-      dest.registry.putManifest(dest.repository, tag, root.bytes, root.mediaType, signal),
+    if (request.options?.beforeTag && !(await request.options.beforeTag())) {
+      ctx.log(`tag ${tag} not written: the destination changed while the copy ran`);
+      return result(false, true);
+    }
+    const headers = dest.tagHeaders ?? {};
+    answer = await onPeer('destination', signal, () =>
+      dest.registry.putManifestWith(dest.repository, tag, root.bytes, root.mediaType, headers, signal),
     );
     ctx.log(`tag ${tag} → ${short(root.digest)}`);
   }
@@ -65,5 +77,5 @@ async function run(ctx: CopyContext, request: CopyRequest): Promise<CopyResult> 
   ctx.log(
     `done ${short(root.digest)}: manifests ${c.manifestsCopied} copied, ${c.manifestsSkipped} present; blobs ${c.blobsCopied} copied, ${c.blobsMounted} mounted, ${c.blobsSkipped} present; ${c.bytesSent} bytes sent`,
   );
-  return result(tag !== undefined, false);
+  return result(tag !== undefined, false, answer);
 }

@@ -1,4 +1,4 @@
-import type { RemoteRegistry } from '../remote/index.js';
+import type { PutManifestAnswer, RemoteRegistry } from '../remote/index.js';
 
 // What the job layer asks of the copy engine, and what it gets back.
 
@@ -15,6 +15,8 @@ export interface CopyRequest {
   destination: CopyEndpoint & {
     /** The tag to set once the artifact is complete; without it the artifact arrives by digest only. */
     tag?: string;
+    /** Headers sent with the tag's write only (a Wharf destination reads the origin push time there). */
+    tagHeaders?: Record<string, string>;
   };
   options?: CopyOptions;
 }
@@ -36,6 +38,12 @@ export interface CopyOptions {
   mountCandidates?: (digest: string, signal?: AbortSignal) => Promise<readonly string[]>;
   /** At most this many mounts tried per blob (default 3): each refusal costs a request. */
   maxMountAttempts?: number;
+  /**
+   * Asked right before the tag is written, after everything else arrived: false leaves the tag
+   * alone (the result says tagSkipped). Two-way replication checks here that no later push
+   * reached the destination while the copy ran.
+   */
+  beforeTag?: () => Promise<boolean>;
   /** Stops the copy: open streams are destroyed, waits cut short; the copy rejects as `aborted`. */
   signal?: AbortSignal;
   /** One line per step worth a task log (no credentials in them). */
@@ -74,8 +82,10 @@ export interface CopyResult {
   referrersCopied: number;
   /** The destination tag was set (or already pointed at the digest). */
   tagged: boolean;
-  /** override=false and the destination tag pointed at another digest: nothing was copied. */
+  /** override=false and the destination tag pointed at another digest, or beforeTag said no. */
   tagSkipped: boolean;
+  /** The destination's answer to the tag's write; null when no tag was written. */
+  tagAnswer: PutManifestAnswer | null;
   /** Uploads continued from the destination's offset after an interrupted chunk. */
   resumes: number;
   /** Uploads started again from zero (the destination could not resume). */

@@ -7,12 +7,12 @@ import {
   type TaskRow,
 } from '../../metadata/replication-executions-table.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
-import { copyArtifact } from '../copy/index.js';
 import { isRetryable, messageOf } from './failures.js';
-import { mountCandidatesFor } from './mount-candidates.js';
+import { performCopy, sideRecords } from './copy-task.js';
 import { deleteTag } from './tag-deletion.js';
 import type { Reconciler } from './reconciler.js';
-import { sidesOf, type Side } from './sides.js';
+import { checkDeletion } from './two-way.js';
+import { sidesOf, tombstoneTtlOf, type Side } from './sides.js';
 import type { ExecutionDeps, TaskPayload } from './types.js';
 
 // The replication-task job: one copy or one tag deletion. A retryable failure (the peer
@@ -79,39 +79,7 @@ async function perform(
 ): Promise<void> {
   const { signal } = job;
   if (task.operation === 'copy') {
-    const mountCandidates = mountCandidatesFor(
-      deps.db,
-      policy,
-      { sourceIsLocal: source.registryId === null, destinationIsLocal: destination.registryId === null },
-      task.dst_repository,
-    );
-    const result = await copyArtifact({
-      source: {
-        registry: await source.client([task.src_repository]),
-        repository: task.src_repository,
-        // By tag, not by the planned digest: a task delayed by retries must not move the tag
-        // back to what it was when planned.
-        reference: task.tag,
-      },
-      destination: {
-        registry: await destination.client([task.dst_repository]),
-        repository: task.dst_repository,
-        tag: task.tag,
-      },
-      options: {
-        speedKbps: policy.speed,
-        override: policy.override,
-        byChunk: policy.copyByChunk,
-        ...(mountCandidates && { mountCandidates }),
-        signal,
-        log: (line) => job.log(line),
-      },
-    });
-    if (result.tagSkipped) {
-      job.log(`${task.dst_repository}:${task.tag} differs at the destination; override is off`);
-      return;
-    }
-    await recordOrigin(task, result.digest, source, destination, job);
+    await performCopy(deps, task, policy, source, destination, job, tombstoneTtlOf(deps));
     return;
   }
   if (!policy.replicateDeletion) {
@@ -124,6 +92,7 @@ async function perform(
     job.log(`${task.src_repository}:${task.tag} exists at the source again: not deleted`);
     return;
   }
+  if (!(await deletionStillWins(task, source, destination, job, tombstoneTtlOf(deps)))) return;
   const dst = await destination.client([task.dst_repository]);
   const deleted = await deleteTag(dst, task.dst_repository, task.tag, (line) => job.log(line), signal);
   job.log(
@@ -134,32 +103,32 @@ async function perform(
   await recordDeletion(task, source, destination, job);
 }
 
-// After the work, the destination learns the origin's times: a copied tag keeps the push time it
-// has at the source (not the time of the copy, which would win conflicts it must lose and make
-// the copy look new to the peer's own policies), and a replicated deletion keeps the source's
-// deletion time. Best effort: a peer without the Wharf extension (Harbor) simply keeps its own
-// times, and a failure here does not undo the copy or the deletion.
-
-async function recordOrigin(
+/**
+ * Two-way sides: the deletion here must still win at the destination right before it is made.
+ * A version pushed there after the deletion here stays (as planning would decide now).
+ */
+async function deletionStillWins(
   task: TaskRow,
-  digest: string,
   source: Side,
   destination: Side,
   job: JobContext,
-): Promise<void> {
-  try {
-    const records = await source.tagRecords(task.src_repository, job.signal);
-    const pushedAt = records.pushTimes?.get(task.tag);
-    if (pushedAt === undefined || records.digests.get(task.tag) !== digest) return;
-    const recorded = await destination.recordOrigin(
-      { repository: task.dst_repository, tag: task.tag, digest, pushedAt, origin: source.name },
-      job.signal,
-    );
-    if (recorded) job.log(`origin push time ${new Date(pushedAt).toISOString()} recorded at the destination`);
-  } catch (err) {
-    job.log(`the origin push time was not recorded: ${messageOf(err)}`);
-  }
+  tombstoneTtlMs: number,
+): Promise<boolean> {
+  const here = await source.tagRecords(task.src_repository, job.signal);
+  if (!here.pushTimes) return true;
+  const there = await destination.tagRecords(task.dst_repository, job.signal);
+  if (!there.pushTimes) return true;
+  const check = checkDeletion(task.tag, sideRecords(here), sideRecords(there), {
+    now: Date.now(),
+    ttlMs: tombstoneTtlMs,
+  });
+  if (!check.copy) job.log(`not deleted: ${check.reason ?? 'the destination wins'}`);
+  return check.copy;
 }
+
+// After a deletion, the destination learns the source's deletion time (a copy's origin push time
+// goes with its tag: copy-task.ts). Best effort: a peer without the Wharf extension (Harbor)
+// simply keeps its own times, and a failure here does not undo the deletion.
 
 async function recordDeletion(
   task: TaskRow,

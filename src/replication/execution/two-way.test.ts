@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCopy, planTwoWay, type SideRecords, type TwoWayOptions } from './two-way.js';
+import { checkCopy, checkDeletion, planTwoWay, type SideRecords, type TwoWayOptions } from './two-way.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -107,5 +107,25 @@ describe('checkCopy (a copy task, before it copies and before it writes the tag)
   it('ties: the larger digest, as planning decides', () => {
     expect(checkCopy('t', side({ t: [D2, NOW] }), side({ t: [D1, NOW] }), ttl).copy).toBe(true);
     expect(checkCopy('t', side({ t: [D1, NOW] }), side({ t: [D2, NOW] }), ttl).copy).toBe(false);
+  });
+});
+
+describe('checkDeletion (a deletion task, right before it deletes)', () => {
+  const ttl = { now: NOW, ttlMs: 7 * DAY };
+
+  it('deletes while the deletion here is later than the version there', () => {
+    expect(checkDeletion('t', side({}, { t: NOW - 1 }), side({ t: [D2, NOW - 2] }), ttl)).toEqual({
+      copy: true,
+    });
+  });
+
+  it('keeps a version pushed at the destination after the deletion here', () => {
+    const check = checkDeletion('t', side({}, { t: NOW - 2 }), side({ t: [D2, NOW - 1] }), ttl);
+    expect(check.copy).toBe(false);
+    expect(check.reason).toMatch(/pushed after its deletion/);
+  });
+
+  it('nothing to do when the tag is gone there already', () => {
+    expect(checkDeletion('t', side({}, { t: NOW - 1 }), side({}), ttl).copy).toBe(false);
   });
 });

@@ -164,3 +164,27 @@ export function checkCopy(
         : `the destination holds a later version of ${tag}`,
   };
 }
+
+/**
+ * Asked by a deletion task right before it deletes: does the source's deletion still win at the
+ * destination? A push made there after the deletion here must stay.
+ */
+export function checkDeletion(
+  tag: string,
+  source: SideRecords,
+  destination: SideRecords,
+  tombstones: { now: number; ttlMs: number },
+): CopyCheck {
+  const here = stateOf(source, tag);
+  const there = stateOf(destination, tag);
+  if (there.kind !== 'present') return { copy: false, reason: `${tag} is gone at the destination already` };
+  const { winner } = resolveAcrossSides(
+    [
+      { side: 'source', state: here },
+      { side: 'destination', state: there },
+    ],
+    tombstones,
+  );
+  if (winner.kind === 'deleted') return { copy: true };
+  return { copy: false, reason: `the destination holds a version of ${tag} pushed after its deletion here` };
+}

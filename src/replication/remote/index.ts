@@ -8,6 +8,6 @@ export {
   type RemoteRegistryType,
 } from './config.js';
 export type { BlobStat, BlobStream } from './blobs.js';
-export type { ManifestStat, RemoteManifest } from './manifests.js';
+export type { ManifestStat, PutManifestAnswer, RemoteManifest } from './manifests.js';
 export type { ReferrerDescriptor, Referrers } from './referrers.js';
 export type { MountResult, UploadSession } from './uploads.js';

@@ -121,7 +121,14 @@ export async function headManifest(
   };
 }
 
-/** PUT by tag or digest; returns the digest the peer computed. */
+export interface PutManifestAnswer {
+  /** The digest the peer computed. */
+  digest: string;
+  /** A header of the peer's answer (lower-case name). */
+  header(name: string): string | undefined;
+}
+
+/** PUT by tag or digest, with `headers` added to the request. */
 export async function putManifest(
   http: PeerHttp,
   name: string,
@@ -129,14 +136,15 @@ export async function putManifest(
   bytes: Buffer,
   mediaType: string,
   signal?: AbortSignal,
-): Promise<string> {
+  headers: Record<string, string> = {},
+): Promise<PutManifestAnswer> {
   const path = `${repositoryPath(name)}/manifests/${referencePath(reference)}`;
   const res = await http.expect(
     {
       method: 'PUT',
       path,
       scopes: [repositoryScope(name, 'pull,push')],
-      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      headers: { ...headers, 'content-type': mediaType, 'content-length': String(bytes.length) },
       body: bytes,
       ...(signal && { signal }),
     },
@@ -151,7 +159,7 @@ export async function putManifest(
       `PUT ${http.display(path)}: the peer stored digest ${answered}, not ${expected}`,
     );
   }
-  return answered ?? expected;
+  return { digest: answered ?? expected, header: (h) => header(res, h) };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   headManifest,
   putManifest,
   type ManifestStat,
+  type PutManifestAnswer,
   type RemoteManifest,
 } from './manifests.js';
 import { listReferrers, type Referrers } from './referrers.js';
@@ -98,14 +99,27 @@ export class RemoteRegistry {
     return headManifest(this.#http, name, reference, signal);
   }
 
-  putManifest(
+  /** PUT by tag or digest; returns the digest the peer computed. */
+  async putManifest(
     name: string,
     reference: string,
     bytes: Buffer,
     mediaType: string,
     signal?: AbortSignal,
   ): Promise<string> {
-    return putManifest(this.#http, name, reference, bytes, mediaType, signal);
+    return (await putManifest(this.#http, name, reference, bytes, mediaType, signal)).digest;
+  }
+
+  /** PUT with extra request headers; the answer's headers can be read. */
+  putManifestWith(
+    name: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<PutManifestAnswer> {
+    return putManifest(this.#http, name, reference, bytes, mediaType, signal, headers);
   }
 
   /** By digest: the manifest and its tags; by tag: only the tag (where the peer supports it). */

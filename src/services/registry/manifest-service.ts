@@ -16,7 +16,11 @@ import {
   type ManifestRow,
 } from '../../metadata/manifests-table.js';
 import { ensureRepository, findRepository, touchRepository } from '../../metadata/repositories-table.js';
-import { deleteTagWithTombstone, recordTombstonesOfManifest } from '../../metadata/tombstones-table.js';
+import {
+  deleteTagWithTombstone,
+  recordTagOrigin,
+  recordTombstonesOfManifest,
+} from '../../metadata/tombstones-table.js';
 import { StorageNotFoundError } from '../../storage/driver.js';
 import { blobKey } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
@@ -35,6 +39,8 @@ export interface ManifestContent extends StoredManifest {
 export interface PutManifestResult {
   digest: Digest;
   subject?: string;
+  /** A stated origin push time was recorded with the tags. */
+  originRecorded: boolean;
 }
 
 export interface ReferrersIndex {
@@ -58,6 +64,8 @@ export class ManifestService {
     bytes: Buffer,
     contentType: string | undefined,
     extraTags: readonly string[] = [],
+    /** Replication's copy: the tags' push time at their origin, recorded with the tags. */
+    origin?: { pushTime: Date; origin: string },
   ): Promise<PutManifestResult> {
     requireRepositoryName(repository);
     const ref = parseManifestReference(reference);
@@ -104,11 +112,20 @@ export class ManifestService {
         references: referencesOf(manifest),
       });
       for (const tag of tags) await setTag(tx, repo.id, tag, row.id);
+      if (origin) {
+        for (const tag of tags) {
+          await recordTagOrigin(tx, { repository, tag, digest: digest.value, ...origin });
+        }
+      }
       await touchRepository(tx, repo.id);
     });
     await this.deps.lookups.invalidate(repository);
     this.deps.manifestCache.set(digest.value, bytes);
-    return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
+    return {
+      digest,
+      originRecorded: origin !== undefined && tags.length > 0,
+      ...(manifest.subject && { subject: manifest.subject.digest }),
+    };
   }
 
   /** Resolves a tag or digest to the stored manifest's description (HEAD). */

@@ -1,0 +1,8 @@
+// Wharf's own headers for two-way replication between Wharf registries (see
+// http/oci/origin-headers.ts, which reads them, and replication/execution/copy-task.ts, which
+// sends them): the tag write of a copy states the tag's push time at its origin.
+
+export const ORIGIN_PUSH_TIME_HEADER = 'wharf-origin-push-time';
+export const ORIGIN_HEADER = 'wharf-origin';
+/** In the answer: the destination recorded the origin time with the tag. */
+export const ORIGIN_RECORDED_HEADER = 'wharf-origin-recorded';

@@ -1,0 +1,47 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { RegistryError } from '../../domain/errors.js';
+import {
+  ORIGIN_HEADER,
+  ORIGIN_PUSH_TIME_HEADER,
+  ORIGIN_RECORDED_HEADER,
+} from '../../domain/origin-headers.js';
+
+// Two-way replication between Wharf registries: the copy's tag write carries the time the tag
+// was pushed at its origin, so the destination records it in the same transaction as the tag.
+// Recorded apart, there is a moment when the copy shows its copy time as its push time, and a
+// third registry reading it then would take the copy for a newer push. Wharf's own headers: a
+// Harbor or distribution destination ignores them (and the copy records the time afterwards).
+
+export { ORIGIN_PUSH_TIME_HEADER, ORIGIN_RECORDED_HEADER };
+
+export interface StatedOrigin {
+  pushTime: Date;
+  /** The origin registry's URL, for operators. */
+  origin: string;
+}
+
+const MAX_ORIGIN_LENGTH = 2048;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The origin a request states, if any; a malformed one is MANIFEST_INVALID naming the header. */
+export function statedOrigin(headers: IncomingHttpHeaders): StatedOrigin | undefined {
+  const time = headers[ORIGIN_PUSH_TIME_HEADER];
+  if (time === undefined) return undefined;
+  const ms = typeof time === 'string' && RFC3339.test(time) ? Date.parse(time) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new RegistryError('MANIFEST_INVALID', `${ORIGIN_PUSH_TIME_HEADER} must be one RFC 3339 time`);
+  }
+  const origin = headers[ORIGIN_HEADER] ?? '';
+  if (typeof origin !== 'string' || origin.length > MAX_ORIGIN_LENGTH || hasControl(origin)) {
+    throw new RegistryError(
+      'MANIFEST_INVALID',
+      `${ORIGIN_HEADER} must be one URL of at most ${MAX_ORIGIN_LENGTH} characters`,
+    );
+  }
+  return { pushTime: new Date(ms), origin };
+}
+
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) < 0x20) return true;
+  return false;
+}

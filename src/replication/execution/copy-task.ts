@@ -1,0 +1,124 @@
+import type { JobContext } from '../../jobs/queue.js';
+import type { TaskRow } from '../../metadata/replication-executions-table.js';
+import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
+import { copyArtifact } from '../copy/index.js';
+import {
+  ORIGIN_HEADER,
+  ORIGIN_PUSH_TIME_HEADER,
+  ORIGIN_RECORDED_HEADER,
+} from '../../domain/origin-headers.js';
+import { messageOf } from './failures.js';
+import { mountCandidatesFor } from './mount-candidates.js';
+import type { Side, TagRecords } from './sides.js';
+import { checkCopy, type SideRecords } from './two-way.js';
+import type { ExecutionDeps } from './types.js';
+
+// One copy task. The source's version of the tag is read once, when the task runs (not the
+// planned one: a task delayed by retries must not move the tag back to what it was when
+// planned), and that exact digest is copied, with that push time as its origin time.
+//
+// When both sides tell push times (two-way) the task asks the two-way rule again before it
+// copies and once more right before it writes the tag: a copy may take long, and a push that
+// reached the destination meanwhile, later than the source's, must win, not be overwritten. The
+// tag's write carries the origin push time, which a Wharf destination records in the same
+// transaction as the tag, so no one ever sees the copy with its copy time as push time; other
+// destinations learn it afterwards through the peer API where they can (best effort).
+
+export async function performCopy(
+  deps: ExecutionDeps,
+  task: TaskRow,
+  policy: ReplicationPolicy,
+  source: Side,
+  destination: Side,
+  job: JobContext,
+  tombstoneTtlMs: number,
+): Promise<void> {
+  const { signal } = job;
+  const here = await source.tagRecords(task.src_repository, signal);
+  const digest = here.digests.get(task.tag);
+  if (digest === undefined) {
+    job.log(`${task.src_repository}:${task.tag} is no longer at the source: nothing copied`);
+    return;
+  }
+  const pushedAt = here.pushTimes?.get(task.tag);
+  const stillWins = async (): Promise<boolean> => {
+    if (!here.pushTimes) return true;
+    const there = await destination.tagRecords(task.dst_repository, signal);
+    if (!there.pushTimes) return true;
+    const check = checkCopy(task.tag, sideRecords(here), sideRecords(there), {
+      now: Date.now(),
+      ttlMs: tombstoneTtlMs,
+    });
+    if (!check.copy) job.log(`not copied: ${check.reason ?? 'the destination wins'}`);
+    return check.copy;
+  };
+  if (!(await stillWins())) return;
+  const mountCandidates = mountCandidatesFor(
+    deps.db,
+    policy,
+    { sourceIsLocal: source.registryId === null, destinationIsLocal: destination.registryId === null },
+    task.dst_repository,
+  );
+  const originHeaders: Record<string, string> =
+    pushedAt === undefined
+      ? {}
+      : { [ORIGIN_PUSH_TIME_HEADER]: new Date(pushedAt).toISOString(), [ORIGIN_HEADER]: source.name };
+  const result = await copyArtifact({
+    source: {
+      registry: await source.client([task.src_repository]),
+      repository: task.src_repository,
+      reference: digest,
+    },
+    destination: {
+      registry: await destination.client([task.dst_repository]),
+      repository: task.dst_repository,
+      tag: task.tag,
+      tagHeaders: originHeaders,
+    },
+    options: {
+      speedKbps: policy.speed,
+      override: policy.override,
+      byChunk: policy.copyByChunk,
+      ...(mountCandidates && { mountCandidates }),
+      ...(here.pushTimes && { beforeTag: stillWins }),
+      signal,
+      log: (line) => job.log(line),
+    },
+  });
+  if (result.tagSkipped) {
+    if (!here.pushTimes)
+      job.log(`${task.dst_repository}:${task.tag} differs at the destination; override is off`);
+    return;
+  }
+  if (pushedAt === undefined) return;
+  if (result.tagAnswer?.header(ORIGIN_RECORDED_HEADER) === 'true') {
+    job.log(`origin push time ${new Date(pushedAt).toISOString()} recorded with the tag`);
+    return;
+  }
+  await recordOrigin(task, digest, pushedAt, source, destination, job);
+}
+
+/** A side's records as the two-way rule reads them (no push times or tombstones: none). */
+export function sideRecords(r: TagRecords): SideRecords {
+  return { digests: r.digests, pushTimes: r.pushTimes ?? new Map(), tombstones: r.tombstones ?? new Map() };
+}
+
+/** For a destination that did not take the time with the tag (an older Wharf): the peer API. */
+async function recordOrigin(
+  task: TaskRow,
+  digest: string,
+  pushedAt: number,
+  source: Side,
+  destination: Side,
+  job: JobContext,
+): Promise<void> {
+  try {
+    const recorded = await destination.recordOrigin(
+      { repository: task.dst_repository, tag: task.tag, digest, pushedAt, origin: source.name },
+      job.signal,
+    );
+    if (recorded) job.log(`origin push time ${new Date(pushedAt).toISOString()} recorded at the destination`);
+  } catch (err) {
+    job.log(`the origin push time was not recorded: ${messageOf(err)}`);
+  }
+}

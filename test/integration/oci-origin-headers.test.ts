@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basicAuth } from '../helpers/api-client.js';
+import { OciClient, OCI_CONFIG, OCI_MANIFEST, imageManifest } from '../helpers/oci-client.js';
+import { adminAuth, type WharfHandle } from '../helpers/server.js';
+import { startTestWharf } from '../helpers/test-wharf.js';
+
+// Wharf's origin headers on a manifest write (two-way replication between Wharf registries):
+// the tag's push time at its origin is recorded with the tag, in one transaction, and the
+// answer says so. Only replication may state it (a system administrator: a peer's replication
+// signs in as one); anyone else gets DENIED and nothing is written; a malformed time is
+// MANIFEST_INVALID.
+
+const PROJECT = 'origins';
+const PASSWORD = 'Origin-Test-1';
+const ORIGIN_TIME = '2026-01-02T03:04:05.678Z';
+
+describe('origin push time headers', () => {
+  let wharf: WharfHandle;
+  let admin: OciClient;
+  let developer: string;
+
+  const api = (method: string, path: string, auth: string, body?: unknown) =>
+    fetch(`${wharf.url}/api/v2.0${path}`, {
+      method,
+      headers: { authorization: auth, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+
+  beforeAll(async () => {
+    wharf = await startTestWharf({ projects: [PROJECT] });
+    admin = new OciClient(wharf.url, adminAuth(wharf));
+    const user = await api('POST', '/users', adminAuth(wharf), { username: 'o-dev', password: PASSWORD });
+    expect(user.status).toBe(201);
+    const member = await api('POST', `/projects/${PROJECT}/members`, adminAuth(wharf), {
+      role_id: 2,
+      member_user: { username: 'o-dev' },
+    });
+    expect(member.status).toBe(201);
+    developer = basicAuth('o-dev', PASSWORD);
+  });
+  afterAll(async () => {
+    await wharf?.stop();
+  });
+
+  /** A small image's manifest (its config pushed), ready to PUT. */
+  async function manifestIn(repository: string): Promise<Buffer> {
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', n: Math.random() }));
+    const digest = await admin.pushBlob(repository, config);
+    return imageManifest({ config: { mediaType: OCI_CONFIG, digest, size: config.length }, layers: [] });
+  }
+
+  const put = (repository: string, reference: string, body: Buffer, auth: string, headers = {}) =>
+    fetch(`${wharf.url}/v2/${repository}/manifests/${reference}`, {
+      method: 'PUT',
+      headers: { authorization: auth, 'content-type': OCI_MANIFEST, ...headers },
+      body,
+    });
+
+  async function pushTimeOf(repository: string, tag: string): Promise<string | undefined> {
+    const name = encodeURIComponent(repository.slice(PROJECT.length + 1));
+    const res = await api(
+      'GET',
+      `/projects/${PROJECT}/repositories/${name}/artifacts?with_tag=true`,
+      adminAuth(wharf),
+    );
+    const artifacts = (await res.json()) as Array<{
+      tags: Array<{ name: string; push_time: string }> | null;
+    }>;
+    return artifacts.flatMap((a) => a.tags ?? []).find((t) => t.name === tag)?.push_time;
+  }
+
+  it('records the stated origin push time with the tag, for a system administrator', async () => {
+    const repository = `${PROJECT}/copied`;
+    const res = await put(repository, 'v1', await manifestIn(repository), adminAuth(wharf), {
+      'wharf-origin-push-time': ORIGIN_TIME,
+      'wharf-origin': 'https://hq.example',
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('wharf-origin-recorded')).toBe('true');
+    expect(await pushTimeOf(repository, 'v1')).toBe(ORIGIN_TIME);
+  });
+
+  it('without the headers the push time is the time of the write', async () => {
+    const repository = `${PROJECT}/plain`;
+    const before = Date.now();
+    const res = await put(repository, 'v1', await manifestIn(repository), adminAuth(wharf));
+    expect(res.status).toBe(201);
+    expect(res.headers.get('wharf-origin-recorded')).toBeNull();
+    expect(Date.parse((await pushTimeOf(repository, 'v1')) ?? '')).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  it('refuses the headers from anyone but replication, writing nothing', async () => {
+    const repository = `${PROJECT}/denied`;
+    const body = await manifestIn(repository);
+    const res = await put(repository, 'v1', body, developer, { 'wharf-origin-push-time': ORIGIN_TIME });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('DENIED');
+    expect(await pushTimeOf(repository, 'v1')).toBeUndefined();
+    // The same push without the header is the developer's right.
+    expect((await put(repository, 'v1', body, developer)).status).toBe(201);
+  });
+
+  it('a malformed time is MANIFEST_INVALID, naming the header', async () => {
+    const repository = `${PROJECT}/malformed`;
+    const body = await manifestIn(repository);
+    for (const value of ['yesterday', '2026-13-45T99:99:99Z', '1700000000', '']) {
+      const res = await put(repository, 'v1', body, adminAuth(wharf), { 'wharf-origin-push-time': value });
+      expect(res.status, value).toBe(400);
+      const error = ((await res.json()) as { errors: Array<{ code: string; message: string }> }).errors[0];
+      expect(error?.code).toBe('MANIFEST_INVALID');
+      expect(error?.message).toMatch(/wharf-origin-push-time/);
+    }
+    const long = await put(repository, 'v1', body, adminAuth(wharf), {
+      'wharf-origin-push-time': ORIGIN_TIME,
+      'wharf-origin': `https://${'x'.repeat(3000)}`,
+    });
+    expect(long.status).toBe(400);
+  });
+
+  it('a write by digest has no tag to record a time for', async () => {
+    const repository = `${PROJECT}/by-digest`;
+    const body = await manifestIn(repository);
+    const digest = `sha256:${(await import('node:crypto')).createHash('sha256').update(body).digest('hex')}`;
+    const res = await put(repository, digest, body, adminAuth(wharf), {
+      'wharf-origin-push-time': ORIGIN_TIME,
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('wharf-origin-recorded')).toBeNull();
+  });
+});
