@@ -152,6 +152,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       (outcome) => metrics.lookupCache.inc({ outcome }),
     ),
     limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
+    tombstoneTtlMs: config.replication.tombstone_days * 86_400_000,
   };
   const auth = new AuthService(db);
   const admin = await auth.ensureAdmin(config.admin_password);
@@ -199,7 +200,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     ),
   );
   // Replication policies; the service registers itself as a user of registry endpoints.
-  const replicationPolicies = new ReplicationPolicyService(db, registries);
+  const replicationPolicies = new ReplicationPolicyService(db, registries, deps.lookups);
   let draining = false;
   const background = new BackgroundTasks((task, err) => logger.warn({ err, task }, 'background task failed'));
   const expireMs = config.uploads.expire_after_hours * 3_600_000;

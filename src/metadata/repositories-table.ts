@@ -43,6 +43,11 @@ export async function listRepositoryNames(
   return rows.map((r) => r.name);
 }
 
+/** Locks a repository row until the transaction ends (writes of its tags wait meanwhile). */
+export async function lockRepository(db: Queryable, id: number): Promise<void> {
+  await db.query('SELECT id FROM repositories WHERE id = $1 FOR UPDATE', [id]);
+}
+
 export async function touchRepository(db: Queryable, id: number): Promise<void> {
   await db.query('UPDATE repositories SET updated_at = now() WHERE id = $1', [id]);
 }

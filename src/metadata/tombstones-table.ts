@@ -1,3 +1,4 @@
+import { ABSENT, type TagState } from '../domain/tag-versions.js';
 import type { Queryable } from './database.js';
 
 // Two-way replication's tag records (migration 008): tombstones of deleted tags and the origin
@@ -173,4 +174,31 @@ export async function listTombstonedRepositories(
     [since, after ?? null, limit],
   );
   return rows.map((r) => r.repository);
+}
+
+/**
+ * The version of one tag a replicated write competes with, its row locked until the end of the
+ * transaction (a concurrent push of the tag waits): the tag's digest and push time, else its
+ * unexpired tombstone, else absent.
+ */
+export async function lockedTagVersion(
+  db: Queryable,
+  repositoryId: number,
+  repository: string,
+  tag: string,
+  tombstonesSince: Date,
+): Promise<TagState> {
+  const rows = await db.query<{ digest: string; pushed_at: Date }>(
+    `SELECT m.digest, ${TAG_PUSH_TIME_SQL} AS pushed_at FROM tags t JOIN manifests m ON m.id = t.manifest_id
+     WHERE t.repository_id = $1 AND t.name = $2 FOR UPDATE OF t`,
+    [repositoryId, tag],
+  );
+  const row = rows[0];
+  if (row) return { kind: 'present', digest: row.digest, pushedAt: row.pushed_at.getTime() };
+  const tombstones = await db.query<{ deleted_at: Date }>(
+    'SELECT deleted_at FROM replication_tombstones WHERE repository = $1 AND tag = $2 AND deleted_at > $3',
+    [repository, tag, tombstonesSince],
+  );
+  const tombstone = tombstones[0];
+  return tombstone ? { kind: 'deleted', deletedAt: tombstone.deleted_at.getTime() } : ABSENT;
 }

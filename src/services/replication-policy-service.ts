@@ -19,6 +19,7 @@ import { FilterError, parseFilter, type PolicyFilter } from '../replication/plan
 import { principalName, type Principal } from './principal.js';
 import type { RegistryEndpoint, RegistryEndpointService } from './registry-endpoint-service.js';
 import { ServiceError } from './service-error.js';
+import { disabledLookupCache, type LookupCache } from '../cluster/lookup-cache.js';
 
 // Replication policies (Harbor's /replication/policies): what is replicated (filters), from where
 // to where (one remote endpoint; the other side is this registry), under which names, and when
@@ -27,6 +28,9 @@ import { ServiceError } from './service-error.js';
 // listens to changes (a scheduled trigger is a schedule of the job service).
 
 const RESOURCE: SystemResource = 'replication-policy';
+/** Where the policy list is cached (no repository name has a colon). */
+const CACHE_SCOPE = 'replication:policies';
+const CACHE_KEY = 'all';
 const MAX_NAME = 256;
 const MAX_DESCRIPTION = 1024;
 const MAX_FILTERS = 20;
@@ -103,6 +107,8 @@ export class ReplicationPolicyService {
   constructor(
     private readonly db: Database,
     private readonly endpoints: RegistryEndpointService,
+    /** Caches the policy list every manifest push reads (exact: invalidated on every change). */
+    private readonly lookups: LookupCache = disabledLookupCache,
   ) {
     // An endpoint a policy names cannot be deleted (412 from the endpoint service).
     endpoints.addUsageCheck((registryId) => policyNamesUsingRegistry(db, registryId));
@@ -197,7 +203,12 @@ export class ReplicationPolicyService {
   }
 
   async all(): Promise<ReplicationPolicy[]> {
-    return (await allPolicies(this.db)).map(toPolicy);
+    const cached = this.lookups.get<ReplicationPolicy[]>(CACHE_SCOPE, CACHE_KEY);
+    if (cached) return cached;
+    const epoch = this.lookups.epoch();
+    const policies = (await allPolicies(this.db)).map(toPolicy);
+    this.lookups.set(CACHE_SCOPE, CACHE_KEY, policies, epoch);
+    return policies;
   }
 
   /** Sysadmins only: 401 for anonymous callers, 403 for others (checked before the body is read). */
@@ -212,6 +223,8 @@ export class ReplicationPolicyService {
   // --- internals ---
 
   private async notify(change: PolicyChange): Promise<void> {
+    // Before anyone hears of the change: every instance reads the new list from here on.
+    await this.lookups.invalidate(CACHE_SCOPE);
     for (const listener of this.#listeners) await listener(change);
   }
 

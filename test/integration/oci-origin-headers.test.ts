@@ -6,9 +6,9 @@ import { startTestWharf } from '../helpers/test-wharf.js';
 
 // Wharf's origin headers on a manifest write (two-way replication between Wharf registries):
 // the tag's push time at its origin is recorded with the tag, in one transaction, and the
-// answer says so. Only replication may state it (a system administrator: a peer's replication
-// signs in as one); anyone else gets DENIED and nothing is written; a malformed time is
-// MANIFEST_INVALID.
+// answer says so; a tag holding a later version, or deleted later, is left alone (superseded).
+// Only replication may state a time (a system administrator: a peer's replication signs in as
+// one); from anyone else the headers are ignored; a malformed time is MANIFEST_INVALID.
 
 const PROJECT = 'origins';
 const PASSWORD = 'Origin-Test-1';
@@ -89,21 +89,70 @@ describe('origin push time headers', () => {
     expect(Date.parse((await pushTimeOf(repository, 'v1')) ?? '')).toBeGreaterThanOrEqual(before - 1000);
   });
 
-  it('refuses the headers from anyone but replication, writing nothing', async () => {
-    const repository = `${PROJECT}/denied`;
-    const body = await manifestIn(repository);
-    const res = await put(repository, 'v1', body, developer, { 'wharf-origin-push-time': ORIGIN_TIME });
-    expect(res.status).toBe(403);
-    expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('DENIED');
+  it('ignores the headers from anyone but replication: the push is theirs, the time is not', async () => {
+    const repository = `${PROJECT}/ignored`;
+    const before = Date.now();
+    const res = await put(repository, 'v1', await manifestIn(repository), developer, {
+      'wharf-origin-push-time': ORIGIN_TIME,
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('wharf-origin-recorded')).toBeNull();
+    expect(Date.parse((await pushTimeOf(repository, 'v1')) ?? '')).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  it('leaves a tag alone that holds a later push, or was deleted later, than the stated origin', async () => {
+    const repository = `${PROJECT}/later`;
+    const current = await manifestIn(repository);
+    expect((await put(repository, 'v1', current, developer)).status).toBe(201);
+    const pushedAt = await pushTimeOf(repository, 'v1');
+    const older = await put(repository, 'v1', await manifestIn(repository), adminAuth(wharf), {
+      'wharf-origin-push-time': ORIGIN_TIME,
+    });
+    expect(older.status).toBe(201);
+    expect(older.headers.get('wharf-origin-recorded')).toBe('superseded');
+    const head = await fetch(`${wharf.url}/v2/${repository}/manifests/v1`, {
+      method: 'HEAD',
+      headers: { authorization: adminAuth(wharf), accept: OCI_MANIFEST },
+    });
+    const { createHash } = await import('node:crypto');
+    expect(head.headers.get('docker-content-digest')).toBe(
+      `sha256:${createHash('sha256').update(current).digest('hex')}`,
+    );
+    expect(await pushTimeOf(repository, 'v1')).toBe(pushedAt);
+
+    // Deleted now: a copy of a version pushed before the deletion does not bring it back.
+    expect(
+      (
+        await fetch(`${wharf.url}/v2/${repository}/manifests/v1`, {
+          method: 'DELETE',
+          headers: { authorization: adminAuth(wharf) },
+        })
+      ).status,
+    ).toBe(202);
+    const stale = await put(repository, 'v1', await manifestIn(repository), adminAuth(wharf), {
+      'wharf-origin-push-time': ORIGIN_TIME,
+    });
+    expect(stale.headers.get('wharf-origin-recorded')).toBe('superseded');
     expect(await pushTimeOf(repository, 'v1')).toBeUndefined();
-    // The same push without the header is the developer's right.
-    expect((await put(repository, 'v1', body, developer)).status).toBe(201);
+    // A later origin wins over the deletion.
+    const later = await put(repository, 'v1', await manifestIn(repository), adminAuth(wharf), {
+      'wharf-origin-push-time': new Date().toISOString(),
+    });
+    expect(later.headers.get('wharf-origin-recorded')).toBe('true');
   });
 
   it('a malformed time is MANIFEST_INVALID, naming the header', async () => {
     const repository = `${PROJECT}/malformed`;
     const body = await manifestIn(repository);
-    for (const value of ['yesterday', '2026-13-45T99:99:99Z', '1700000000', '']) {
+    const future = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    for (const value of [
+      'yesterday',
+      '2026-13-45T99:99:99Z',
+      '1700000000',
+      '',
+      '0000-01-01T00:00:00Z',
+      future,
+    ]) {
       const res = await put(repository, 'v1', body, adminAuth(wharf), { 'wharf-origin-push-time': value });
       expect(res.status, value).toBe(400);
       const error = ((await res.json()) as { errors: Array<{ code: string; message: string }> }).errors[0];

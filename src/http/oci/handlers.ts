@@ -15,7 +15,7 @@ import {
   requestedRange,
   uploadContentRange,
 } from './headers.js';
-import { ORIGIN_PUSH_TIME_HEADER, ORIGIN_RECORDED_HEADER, statedOrigin } from './origin-headers.js';
+import { ORIGIN_RECORDED_HEADER, statedOrigin } from './origin-headers.js';
 import type { OciRoute } from './routes.js';
 
 export interface OciServices {
@@ -279,10 +279,10 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       return void manifestHeaders(reply, content).send(content.bytes);
     }
     case 'PUT': {
-      const origin = statedOrigin(req.headers);
-      if (origin && !(await s.mayStateOrigins?.())) {
-        throw new RegistryError('DENIED', `only replication may send ${ORIGIN_PUSH_TIME_HEADER}`);
-      }
+      // A stated origin counts only from replication (else it is ignored: the push is the
+      // caller's right, the time is not; the sender records the time its own way then).
+      const stated = statedOrigin(req.headers);
+      const origin = stated && (await s.mayStateOrigins?.()) === true ? stated : undefined;
       const bytes = await readManifestBody(req, s.manifestMaxBytes);
       const result = await s.manifests.put(
         route.name,
@@ -293,6 +293,7 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
         origin,
       );
       if (result.originRecorded) reply.header(ORIGIN_RECORDED_HEADER, 'true');
+      else if (result.superseded?.length) reply.header(ORIGIN_RECORDED_HEADER, 'superseded');
       s.metrics.bytesReceived.inc(bytes.length);
       await s.audit?.(manifestEvent(route, 'create'));
       reply

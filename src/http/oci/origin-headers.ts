@@ -9,10 +9,13 @@ import {
 // Two-way replication between Wharf registries: the copy's tag write carries the time the tag
 // was pushed at its origin, so the destination records it in the same transaction as the tag.
 // Recorded apart, there is a moment when the copy shows its copy time as its push time, and a
-// third registry reading it then would take the copy for a newer push. Wharf's own headers: a
+// third registry reading it then would take the copy for a newer push. The destination also
+// applies the two-way rule there: a tag holding a later version (or deleted later) is left alone
+// and the answer says `superseded`. Only replication may state a time (its system token or a
+// system administrator); from anyone else the headers are ignored. Wharf's own headers: a
 // Harbor or distribution destination ignores them (and the copy records the time afterwards).
 
-export { ORIGIN_PUSH_TIME_HEADER, ORIGIN_RECORDED_HEADER };
+export { ORIGIN_RECORDED_HEADER };
 
 export interface StatedOrigin {
   pushTime: Date;
@@ -28,8 +31,12 @@ export function statedOrigin(headers: IncomingHttpHeaders): StatedOrigin | undef
   const time = headers[ORIGIN_PUSH_TIME_HEADER];
   if (time === undefined) return undefined;
   const ms = typeof time === 'string' && RFC3339.test(time) ? Date.parse(time) : NaN;
-  if (!Number.isFinite(ms)) {
-    throw new RegistryError('MANIFEST_INVALID', `${ORIGIN_PUSH_TIME_HEADER} must be one RFC 3339 time`);
+  // Not before the epoch, nor more than a day ahead (a time in the future would win every conflict).
+  if (!Number.isFinite(ms) || ms < 0 || ms > Date.now() + 86_400_000) {
+    throw new RegistryError(
+      'MANIFEST_INVALID',
+      `${ORIGIN_PUSH_TIME_HEADER} must be one RFC 3339 time between 1970 and tomorrow`,
+    );
   }
   const origin = headers[ORIGIN_HEADER] ?? '';
   if (typeof origin !== 'string' || origin.length > MAX_ORIGIN_LENGTH || hasControl(origin)) {

@@ -42,7 +42,13 @@ export async function performCopy(
   }
   const pushedAt = here.pushTimes?.get(task.tag);
   const stillWins = async (): Promise<boolean> => {
-    if (!here.pushTimes) return true;
+    if (!here.pushTimes || !destination.tellsPushTimes) return true;
+    // The source again too: a version deleted or replaced there meanwhile is not written.
+    const now = await source.tagRecords(task.src_repository, signal);
+    if (now.digests.get(task.tag) !== digest) {
+      job.log(`not copied: ${task.src_repository}:${task.tag} changed at the source meanwhile`);
+      return false;
+    }
     const there = await destination.tagRecords(task.dst_repository, signal);
     if (!there.pushTimes) return true;
     const check = checkCopy(task.tag, sideRecords(here), sideRecords(there), {
@@ -86,12 +92,17 @@ export async function performCopy(
     },
   });
   if (result.tagSkipped) {
-    if (!here.pushTimes)
-      job.log(`${task.dst_repository}:${task.tag} differs at the destination; override is off`);
+    // beforeTag logged its reason; otherwise override is off.
+    job.log(`${task.dst_repository}:${task.tag} not tagged at the destination`);
     return;
   }
   if (pushedAt === undefined) return;
-  if (result.tagAnswer?.header(ORIGIN_RECORDED_HEADER) === 'true') {
+  const recorded = result.tagAnswer?.header(ORIGIN_RECORDED_HEADER);
+  if (recorded === 'superseded') {
+    job.log(`not copied: the destination holds a later version of ${task.tag} (decided there)`);
+    return;
+  }
+  if (recorded === 'true') {
     job.log(`origin push time ${new Date(pushedAt).toISOString()} recorded with the tag`);
     return;
   }

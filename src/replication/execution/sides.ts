@@ -48,6 +48,8 @@ export interface Side {
   project(name: string, signal?: AbortSignal): Promise<{ public: boolean } | null | undefined>;
   /** Creates a missing project (replication's destination); false when it existed already. */
   createProject(name: string, isPublic: boolean, signal?: AbortSignal): Promise<boolean>;
+  /** Whether tagRecords gives push times (this registry, a Harbor or Wharf peer). */
+  readonly tellsPushTimes: boolean;
   /** How the side names itself as an origin (its URL). */
   readonly name: string;
   /** A client that may read and write these repositories. */
@@ -120,6 +122,7 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
   const peerApi = () => (api ??= new PeerApi(config));
   return {
     registryId: id,
+    tellsPushTimes: config.type === 'harbor',
     name: client.url,
     repositories: (signal) => client.repositories(signal),
     tagDigests: (name, signal) => client.tagDigests(name, signal),
@@ -172,6 +175,7 @@ function localSide(deps: SideDeps): Side {
   const clients: RemoteRegistry[] = [];
   return {
     registryId: null,
+    tellsPushTimes: true,
     async *repositories(signal) {
       let last: string | undefined;
       for (;;) {

@@ -114,6 +114,7 @@ async function deletionStillWins(
   job: JobContext,
   tombstoneTtlMs: number,
 ): Promise<boolean> {
+  if (!source.tellsPushTimes || !destination.tellsPushTimes) return true;
   const here = await source.tagRecords(task.src_repository, job.signal);
   if (!here.pushTimes) return true;
   const there = await destination.tagRecords(task.dst_repository, job.signal);

@@ -1,4 +1,6 @@
-import { compareCodeUnits } from './diff.js';
+import { ABSENT, compareCodeUnits, compareStates, type TagState } from '../../domain/tag-versions.js';
+
+export { ABSENT, compareStates, type TagState };
 
 // Two-way (multi-master) replication: when the sides of a policy disagree on one tag, which
 // state wins. The rule must give every side the same answer from the same facts whatever order it
@@ -15,13 +17,6 @@ import { compareCodeUnits } from './diff.js';
 // counts as absent: a side that stayed away longer than the TTL can bring the tag back, the price
 // of not keeping tombstones forever. Times are milliseconds since the epoch.
 
-export type TagState =
-  | { kind: 'present'; digest: string; pushedAt: number }
-  | { kind: 'deleted'; deletedAt: number }
-  | { kind: 'absent' };
-
-export const ABSENT: TagState = { kind: 'absent' };
-
 export interface TombstonePolicy {
   now: number;
   /** How long a tombstone beats older pushes. */
@@ -35,18 +30,6 @@ export function isExpired(state: TagState, tombstones: TombstonePolicy): boolean
 /** The state as the rule sees it: an expired tombstone is no record at all. */
 export function effectiveState(state: TagState, tombstones: TombstonePolicy): TagState {
   return isExpired(state, tombstones) ? ABSENT : state;
-}
-
-/** The total order of rules 1-4: negative when a loses to b, positive when a wins, 0 when equal. */
-export function compareStates(a: TagState, b: TagState): number {
-  if (a.kind === 'absent' || b.kind === 'absent') {
-    return (a.kind === 'absent' ? 0 : 1) - (b.kind === 'absent' ? 0 : 1);
-  }
-  const time = (s: typeof a) => (s.kind === 'present' ? s.pushedAt : s.deletedAt);
-  if (time(a) !== time(b)) return time(a) < time(b) ? -1 : 1;
-  if (a.kind !== b.kind) return a.kind === 'deleted' ? 1 : -1;
-  if (a.kind === 'present' && b.kind === 'present') return compareCodeUnits(a.digest, b.digest);
-  return 0;
 }
 
 /** The winning state among the sides' states (expired tombstones counting as absent). */

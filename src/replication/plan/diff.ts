@@ -1,3 +1,5 @@
+import { compareCodeUnits } from '../../domain/tag-versions.js';
+
 // Reconciliation: from what the source has (tag → digest per repository, after the policy's
 // filters) and what the destination has (under the mapped names), the least work that makes the
 // destination agree. Pure: the caller lists both sides and runs the work.
@@ -66,9 +68,7 @@ export interface ReconciliationPlan {
   conflicts: Conflict[];
 }
 
-export function compareCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { compareCodeUnits };
 
 function entries(map: TagMap): Array<[string, string]> {
   return map instanceof Map ? [...map.entries()] : Object.entries(map);

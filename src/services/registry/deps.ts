@@ -11,4 +11,6 @@ export interface RegistryDeps {
   /** Hot-path lookups; invalidate the repository on every write to it. */
   lookups: LookupCache;
   limits: { manifestMaxBytes: number };
+  /** How long a tombstone beats older replicated writes (replication.tombstone_days; default 7 days). */
+  tombstoneTtlMs?: number;
 }

@@ -15,12 +15,20 @@ import {
   type ManifestReference as ManifestRefRow,
   type ManifestRow,
 } from '../../metadata/manifests-table.js';
-import { ensureRepository, findRepository, touchRepository } from '../../metadata/repositories-table.js';
+import {
+  ensureRepository,
+  findRepository,
+  lockRepository,
+  touchRepository,
+} from '../../metadata/repositories-table.js';
 import {
   deleteTagWithTombstone,
+  lockedTagVersion,
   recordTagOrigin,
   recordTombstonesOfManifest,
 } from '../../metadata/tombstones-table.js';
+import { compareStates, type TagState } from '../../domain/tag-versions.js';
+import type { Queryable } from '../../metadata/database.js';
 import { StorageNotFoundError } from '../../storage/driver.js';
 import { blobKey } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
@@ -41,7 +49,11 @@ export interface PutManifestResult {
   subject?: string;
   /** A stated origin push time was recorded with the tags. */
   originRecorded: boolean;
+  /** Tags a replicated write left alone: what they hold now is later than the stated origin. */
+  superseded?: string[];
 }
+
+const DEFAULT_TOMBSTONE_TTL_MS = 7 * 86_400_000;
 
 export interface ReferrersIndex {
   schemaVersion: 2;
@@ -96,8 +108,18 @@ export class ManifestService {
     if (!(await findBlob(this.deps.db, digest.value)) || !(await this.deps.storage.stat(blobKey(digest)))) {
       await this.deps.storage.write(blobKey(digest), bytes);
     }
+    const superseded: string[] = [];
     await this.deps.db.transaction(async (tx) => {
       const repo = await ensureRepository(tx, repository);
+      // A replicated write (an origin stated) competes with what the tags hold now under the
+      // two-way rule, decided here with the repository locked: a client push of these tags
+      // commits before this reads them or waits until this commits, so a copy never overwrites
+      // a later push, nor a later deletion, that reached this registry while it was on its way.
+      // First in the transaction, so no lock of ours is held while waiting for it.
+      const winners = origin
+        ? await this.laterVersions(tx, repo.id, repository, tags, digest.value, origin)
+        : [];
+      superseded.push(...winners);
       await this.checkReferences(tx, repo.id, manifest);
       await insertBlob(tx, digest.value, bytes.length);
       await linkBlob(tx, repo.id, digest.value);
@@ -111,11 +133,10 @@ export class ManifestService {
         annotations: manifest.annotations ?? null,
         references: referencesOf(manifest),
       });
-      for (const tag of tags) await setTag(tx, repo.id, tag, row.id);
-      if (origin) {
-        for (const tag of tags) {
-          await recordTagOrigin(tx, { repository, tag, digest: digest.value, ...origin });
-        }
+      for (const tag of tags) {
+        if (superseded.includes(tag)) continue;
+        await setTag(tx, repo.id, tag, row.id);
+        if (origin) await recordTagOrigin(tx, { repository, tag, digest: digest.value, ...origin });
       }
       await touchRepository(tx, repo.id);
     });
@@ -123,9 +144,32 @@ export class ManifestService {
     this.deps.manifestCache.set(digest.value, bytes);
     return {
       digest,
-      originRecorded: origin !== undefined && tags.length > 0,
+      originRecorded: origin !== undefined && tags.length > 0 && superseded.length === 0,
+      superseded,
       ...(manifest.subject && { subject: manifest.subject.digest }),
     };
+  }
+
+  /** The tags whose current version (or tombstone) beats the replicated write. */
+  private async laterVersions(
+    tx: Queryable,
+    repositoryId: number,
+    repository: string,
+    tags: readonly string[],
+    digest: string,
+    origin: { pushTime: Date },
+  ): Promise<string[]> {
+    if (tags.length === 0) return [];
+    await lockRepository(tx, repositoryId);
+    const since = new Date(Date.now() - (this.deps.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS));
+    const stated: TagState = { kind: 'present', digest, pushedAt: origin.pushTime.getTime() };
+    const later: string[] = [];
+    for (const tag of tags) {
+      const current = await lockedTagVersion(tx, repositoryId, repository, tag, since);
+      const same = current.kind === 'present' && current.digest === digest;
+      if (!same && compareStates(current, stated) > 0) later.push(tag);
+    }
+    return later;
   }
 
   /** Resolves a tag or digest to the stored manifest's description (HEAD). */
