@@ -26,16 +26,20 @@ export async function linkBlob(db: Queryable, repositoryId: number, digest: stri
   );
 }
 
-/** Repositories that may see a blob, oldest link first (replication's mount candidates). */
+/**
+ * Some repositories that may see a blob (replication's mount candidates), whose names start
+ * with `prefix` when given (e.g. `project/`). Unordered: any holder will do.
+ */
 export async function repositoriesHoldingBlob(
   db: Queryable,
   digest: string,
   limit: number,
+  prefix = '',
 ): Promise<string[]> {
   const rows = await db.query<{ name: string }>(
     `SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
-     WHERE rb.digest = $1 ORDER BY rb.created_at, r.id LIMIT $2`,
-    [digest, limit],
+     WHERE rb.digest = $1 AND left(r.name, length($3)) = $3 LIMIT $2`,
+    [digest, limit, prefix],
   );
   return rows.map((r) => r.name);
 }

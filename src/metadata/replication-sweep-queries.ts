@@ -11,6 +11,7 @@ const FINAL = `('succeeded', 'error', 'stopped')`;
 export interface SweptTask {
   id: number;
   execution_id: number;
+  policy_id: number;
   job_id: number | null;
   status: 'Failed' | 'Stopped';
   job_status: string | null;
@@ -28,7 +29,7 @@ export async function closeOrphanedTasks(
 ): Promise<SweptTask[]> {
   return db.query<SweptTask>(
     `WITH orphaned AS (
-       SELECT t.id, j.status AS job_status
+       SELECT t.id, e.policy_id, j.status AS job_status
          FROM replication_tasks t
          JOIN replication_executions e ON e.id = t.execution_id
          LEFT JOIN jobs j ON j.id = t.job_id
@@ -43,7 +44,7 @@ export async function closeOrphanedTasks(
             end_time = now()
        FROM orphaned o
       WHERE t.id = o.id AND t.status IN ('Pending', 'InProgress')
-     RETURNING t.id, t.execution_id, t.job_id, t.status, o.job_status`,
+     RETURNING t.id, t.execution_id, o.policy_id, t.job_id, t.status, o.job_status`,
     [graceMs, limit],
   );
 }

@@ -8,7 +8,18 @@ export type Principal =
   | { kind: 'user'; id: number; username: string; sysadmin: boolean }
   | { kind: 'robot'; id: number; name: string; projectId: number | null; permissions: RobotPermission[] }
   /** A registry bearer token: exactly the access its claims list, nothing else. */
-  | { kind: 'token'; subject: string; access: TokenAccess[] };
+  | {
+      kind: 'token';
+      subject: string;
+      access: TokenAccess[];
+      /** This registry's own replication (an in-process token with the system claim). */
+      system?: true;
+    };
+
+/** Writes made by this registry's replication itself (no events, may state origin times). */
+export function isSystemReplication(p: Principal): boolean {
+  return p.kind === 'token' && p.system === true;
+}
 
 export interface TokenAccess {
   type: string;

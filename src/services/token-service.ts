@@ -24,6 +24,9 @@ export interface IssuedToken {
 
 const REGISTRY_ACTIONS: readonly RegistryAction[] = ['pull', 'push', 'delete'];
 
+/** The claim that marks replication's in-process tokens (see issueSystem). */
+const SYSTEM_CLAIM = 'wharf_system';
+
 /** The subject of replication's in-process tokens (see issueSystem). */
 export const SYSTEM_REPLICATION_SUBJECT = 'wharf:replication';
 
@@ -81,7 +84,8 @@ export class TokenService {
 
   async issue(principal: Principal, access: readonly TokenAccess[]): Promise<IssuedToken> {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ access })
+    const system = principal.kind === 'token' && principal.system === true;
+    const token = await new SignJWT({ access, ...(system && { [SYSTEM_CLAIM]: true }) })
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, kid: this.keys.signing.kid, typ: 'JWT' })
       .setIssuer(this.settings.issuer)
       .setSubject(principal.kind === 'anonymous' ? '' : principalName(principal))
@@ -100,18 +104,21 @@ export class TokenService {
 
   /**
    * In-process only (replication's own reads and writes of this registry over loopback): a token
-   * with full access to the given repositories (and the catalog when asked), for the system
-   * principal SYSTEM_REPLICATION_SUBJECT. No user or robot name contains ':', so a token with that
-   * subject can only come from here, and writes made with it are recognisable (no event loops).
+   * for exactly the repository actions asked (`*` for all), for the system principal. It carries
+   * the system claim, which only this method sets: writes made with it are recognisable (no
+   * event loops) whatever the names of accounts (an imported one may look like the subject).
    */
-  async issueSystem(repositories: readonly string[], catalog = false): Promise<IssuedToken> {
-    const access: TokenAccess[] = repositories.map((name) => ({
+  async issueSystem(
+    wanted: ReadonlyArray<{ name: string; actions: readonly string[] }>,
+  ): Promise<IssuedToken> {
+    const access: TokenAccess[] = wanted.map(({ name, actions }) => ({
       type: 'repository',
       name,
-      actions: [...REGISTRY_ACTIONS],
+      actions: actions.includes('*')
+        ? [...REGISTRY_ACTIONS]
+        : REGISTRY_ACTIONS.filter((a) => actions.includes(a)),
     }));
-    if (catalog) access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
-    return this.issue({ kind: 'token', subject: SYSTEM_REPLICATION_SUBJECT, access }, access);
+    return this.issue({ kind: 'token', subject: SYSTEM_REPLICATION_SUBJECT, access, system: true }, access);
   }
 
   /** Verifies signature, expiry, audience and issuer; returns the token's principal or null. */
@@ -132,7 +139,8 @@ export class TokenService {
         clockTolerance: 5,
       });
       const access = Array.isArray(payload.access) ? (payload.access as unknown[]).filter(isTokenAccess) : [];
-      return { kind: 'token', subject: payload.sub ?? '', access };
+      const system = payload[SYSTEM_CLAIM] === true;
+      return { kind: 'token', subject: payload.sub ?? '', access, ...(system && { system: true as const }) };
     } catch {
       return null;
     }

@@ -22,6 +22,14 @@ import { openJobsDatabase, quickService, sleepUnlessAborted, waitFor } from '../
 describe('replication sweeper', () => {
   let db: Database | undefined;
   let service: JobService | undefined;
+  /** The reconciliations the sweeper asks for (policy ids): what the Reconciler would be told. */
+  let requested: number[] = [];
+  const reconciler = {
+    request: async (policyId: number) => {
+      requested.push(policyId);
+      return null;
+    },
+  };
 
   afterEach(async () => {
     await service?.stop(2_000);
@@ -33,7 +41,8 @@ describe('replication sweeper', () => {
   async function setup(): Promise<{ d: Database; s: JobService }> {
     const d = (db = (await openJobsDatabase()).db);
     const s = (service = quickService(d, 'sweeper'));
-    s.register(SWEEP_JOB, (job) => runSweepJob({ db: d, jobs: s }, job), { maxAttempts: 1 });
+    requested = [];
+    s.register(SWEEP_JOB, (job) => runSweepJob({ db: d, jobs: s }, reconciler, job), { maxAttempts: 1 });
     s.register(
       'broken',
       () => {
@@ -87,6 +96,8 @@ describe('replication sweeper', () => {
 
     expect((await findTask(d, taskId))?.status).toBe('Failed');
     expect(await findExecution(d, execution.id)).toMatchObject({ status: 'Failed' });
+    // The work it did not do is asked for again.
+    expect(requested).toEqual([execution.policy_id]);
     expect(log).toMatch(new RegExp(`task ${taskId} .*its job ended \\(error\\).*marked Failed`));
     await waitFor('the note in the task job log', async () =>
       /closed by the sweeper/.test((await s.log(broken.id)) ?? ''),
@@ -105,6 +116,8 @@ describe('replication sweeper', () => {
 
     expect((await findTask(d, taskId))?.status).toBe('Stopped');
     expect((await findExecution(d, execution.id))?.status).toBe('Stopped');
+    // Stopped is someone's decision: nothing asked again.
+    expect(requested).toEqual([]);
   });
 
   it('leaves tasks of running jobs and young tasks without a job alone', async () => {

@@ -4,8 +4,8 @@ import { isRepositoryName } from '../../domain/reference.js';
 import type { RegistryAction } from '../../domain/rbac.js';
 import type { AccessService } from '../../services/access-service.js';
 import type { AuthService } from '../../services/auth-service.js';
-import type { Principal } from '../../services/principal.js';
-import { SYSTEM_REPLICATION_SUBJECT, type TokenService } from '../../services/token-service.js';
+import { isSystemReplication, type Principal } from '../../services/principal.js';
+import type { TokenService } from '../../services/token-service.js';
 import { resolvePrincipal } from '../credentials.js';
 import type { OciRoute } from './routes.js';
 
@@ -140,16 +140,16 @@ export async function authorizeOci(
   return principal;
 }
 
-/** May the caller pull from `name` (the source of a cross-repository mount)? Never throws. */
 /**
  * Who may state origin push times on a manifest write (origin-headers.ts): this registry's own
  * replication (its system token) and system administrators (a peer's replication signs in as one).
  */
 export async function mayStateOrigins(principal: Principal, deps: OciAccessDeps): Promise<boolean> {
-  if (principal.kind === 'token' && principal.subject === SYSTEM_REPLICATION_SUBJECT) return true;
+  if (isSystemReplication(principal)) return true;
   return deps.access.speaksForSysadmin(principal);
 }
 
+/** May the caller pull from `name` (the source of a cross-repository mount)? Never throws. */
 export async function mayPull(principal: Principal, name: string, deps: OciAccessDeps): Promise<boolean> {
   if (!isRepositoryName(name) || !name.includes('/')) return false;
   if (principal.kind === 'token') {

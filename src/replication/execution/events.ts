@@ -1,7 +1,6 @@
 import type { JobContext } from '../../jobs/queue.js';
-import type { Principal } from '../../services/principal.js';
+import { isSystemReplication, type Principal } from '../../services/principal.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
-import { SYSTEM_REPLICATION_SUBJECT } from '../../services/token-service.js';
 import { compileFilters } from '../plan/index.js';
 import type { Reconciler } from './reconciler.js';
 import { EVENT_JOB, type EventPayload, type ExecutionDeps } from './types.js';
@@ -27,7 +26,7 @@ export function policiesFor(
 
 /** Writes made by replication itself (this registry's system token) are no client's events. */
 export function isReplicationItself(principal: Principal): boolean {
-  return principal.kind === 'token' && principal.subject === SYSTEM_REPLICATION_SUBJECT;
+  return isSystemReplication(principal);
 }
 
 /** The durable job of one event, when a policy wants it. */

@@ -92,7 +92,7 @@ export class ReplicationExecutionService {
       backoffMaxMs,
     });
     // One attempt: the next minute's run is the retry.
-    jobs.register(SWEEP_JOB, (job) => runSweepJob(deps, job), { maxAttempts: 1 });
+    jobs.register(SWEEP_JOB, (job) => runSweepJob(deps, this.#reconciler, job), { maxAttempts: 1 });
     deps.policies.addRunningCheck((policyId) => hasRunningExecution(deps.db, policyId));
     deps.policies.addChangeListener((change) => this.#policyChanged(change));
   }

@@ -4,7 +4,9 @@ import type { ReplicationPolicy } from '../../services/replication-policy-servic
 import { compileFilters, destinationRepository } from '../plan/index.js';
 
 // Where a blob the destination lacks may be mounted from instead of sent, as far as this
-// registry knows. Pull into this registry: the local repositories that hold it (exact). Push from
+// registry knows. Pull into this registry: the local repositories of the destination's own
+// project that hold it (exact; never another project's: a remote manifest naming the digest of
+// a private layer elsewhere must not get that layer without sending its bytes). Push from
 // this registry: where this policy puts the other local repositories holding it (their copies
 // hold it at the destination once replicated; a repository not replicated yet costs one refused
 // mount). Between two peers this registry knows nothing: no candidates.
@@ -22,7 +24,8 @@ export function mountCandidatesFor(
 ): MountCandidates | undefined {
   const others = (names: readonly string[]) => names.filter((n) => n !== destinationRepositoryName);
   if (sides.destinationIsLocal) {
-    return async (digest) => others(await repositoriesHoldingBlob(db, digest, LOOKED_AT));
+    const project = `${destinationRepositoryName.split('/')[0] ?? ''}/`;
+    return async (digest) => others(await repositoriesHoldingBlob(db, digest, LOOKED_AT, project));
   }
   if (!sides.sourceIsLocal) return undefined;
   const filters = compileFilters(policy.filters);

@@ -243,7 +243,7 @@ function localSide(deps: SideDeps): Side {
       const client = new RemoteRegistry({
         url: deps.localUrl(),
         type: 'docker-registry',
-        credential: renewingTokenSource((repositories) => deps.tokens.issueSystem(repositories)),
+        credential: renewingTokenSource((wanted) => deps.tokens.issueSystem(wanted)),
       });
       clients.push(client);
       return client;

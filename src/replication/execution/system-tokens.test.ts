@@ -19,17 +19,22 @@ describe('renewingTokenSource', () => {
     expect(minted).toBe(2);
   });
 
-  it('mints for the repositories the scopes name, one token per set', async () => {
-    const asked: string[][] = [];
-    const source = renewingTokenSource((repositories) => {
-      asked.push([...repositories]);
-      return Promise.resolve({ token: repositories.join('+'), expiresIn: 60 });
+  it('mints for exactly the repository actions the scopes ask, one token per set', async () => {
+    const asked: string[] = [];
+    const source = renewingTokenSource((wanted) => {
+      const key = wanted.map((w) => `${w.name}=${w.actions.join(',')}`).join(' ');
+      asked.push(key);
+      return Promise.resolve({ token: key, expiresIn: 60 });
     });
-    expect(await source.token(PUSH)).toBe('p/app');
-    expect(await source.token(['repository:p/app:pull,push', 'repository:p/base:pull'])).toBe('p/app+p/base');
-    expect(await source.token(['repository:p/base:pull', 'repository:p/app:pull,push'])).toBe('p/app+p/base');
+    expect(await source.token(PUSH)).toBe('p/app=pull,push');
+    const mount = ['repository:p/app:pull,push', 'repository:p/base:pull'];
+    expect(await source.token(mount)).toBe('p/app=pull,push p/base=pull');
+    expect(await source.token([...mount].reverse())).toBe('p/app=pull,push p/base=pull');
+    expect(await source.token(['repository:p/app:pull', 'repository:p/app:delete'])).toBe(
+      'p/app=delete,pull',
+    );
     expect(await source.token(['registry:catalog:*'])).toBe('');
-    expect(asked).toEqual([['p/app'], ['p/app', 'p/base'], []]);
+    expect(asked).toEqual(['p/app=pull,push', 'p/app=pull,push p/base=pull', 'p/app=delete,pull', '']);
   });
 
   it('mints once for concurrent requests, and again after a failed minting', async () => {
