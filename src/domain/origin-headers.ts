@@ -4,5 +4,7 @@
 
 export const ORIGIN_PUSH_TIME_HEADER = 'wharf-origin-push-time';
 export const ORIGIN_HEADER = 'wharf-origin';
-/** In the answer: the destination recorded the origin time with the tag. */
+/** On a tag deletion: when the tag was deleted at the origin. */
+export const ORIGIN_DELETED_AT_HEADER = 'wharf-origin-deleted-at';
+/** In the answer: `true` (the origin time recorded with the write) or `superseded` (left alone). */
 export const ORIGIN_RECORDED_HEADER = 'wharf-origin-recorded';

@@ -28,3 +28,8 @@ export class DatabaseUnavailableError extends Error {
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
+
+/** A row referred to was deleted meanwhile (a concurrent delete won the race). */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
+}

@@ -95,10 +95,13 @@ describe('labels-table', () => {
   it('maps every tag of a repository to its media types and label names in one query', async () => {
     const zeta = await newLabel('zeta', 'g', null);
     const alpha = await newLabel('alpha', 'p', projectId);
-    expect(await attachLabel(db, manifest[digest(1)] ?? 0, zeta.id)).toBe(true);
-    expect(await attachLabel(db, manifest[digest(1)] ?? 0, alpha.id)).toBe(true);
-    expect(await attachLabel(db, manifest[digest(1)] ?? 0, alpha.id)).toBe(false);
-    expect(await attachLabel(db, manifest[digest(2)] ?? 0, zeta.id)).toBe(true);
+    expect(await attachLabel(db, manifest[digest(1)] ?? 0, zeta.id)).toBe('attached');
+    expect(await attachLabel(db, manifest[digest(1)] ?? 0, alpha.id)).toBe('attached');
+    expect(await attachLabel(db, manifest[digest(1)] ?? 0, alpha.id)).toBe('present');
+    expect(await attachLabel(db, manifest[digest(2)] ?? 0, zeta.id)).toBe('attached');
+    // A label or artifact deleted between the checks and the insert: gone, not an error.
+    expect(await attachLabel(db, manifest[digest(2)] ?? 0, 999_999)).toBe('gone');
+    expect(await attachLabel(db, 999_999, zeta.id)).toBe('gone');
     const facts = await tagArtifactFacts(db, 'lab/app');
     const of = (labels: string[]) => ({ mediaType: 'x', configMediaType: 'cfg', labels });
     expect(Object.fromEntries(facts)).toEqual({

@@ -1,5 +1,5 @@
 import type { LabelScope } from '../domain/labels.js';
-import { isUniqueViolation, type Queryable } from './database.js';
+import { isForeignKeyViolation, isUniqueViolation, type Queryable } from './database.js';
 
 // Rows of `labels` and `artifact_labels` (migration 009). An artifact is a manifest row of one
 // repository (manifests.id, the artifact id of the API), so labels attach to manifest ids.
@@ -104,13 +104,23 @@ export async function deleteLabel(db: Queryable, id: number): Promise<boolean> {
 }
 
 /** False when the label is already on the artifact. */
-export async function attachLabel(db: Queryable, manifestId: number, labelId: number): Promise<boolean> {
-  const rows = await db.query<{ label_id: number }>(
-    `INSERT INTO artifact_labels (manifest_id, label_id) VALUES ($1, $2)
-     ON CONFLICT DO NOTHING RETURNING label_id`,
-    [manifestId, labelId],
-  );
-  return rows.length > 0;
+/** 'attached', 'present' (already on it), or 'gone' (the label or the artifact was deleted meanwhile). */
+export async function attachLabel(
+  db: Queryable,
+  manifestId: number,
+  labelId: number,
+): Promise<'attached' | 'present' | 'gone'> {
+  try {
+    const rows = await db.query<{ label_id: number }>(
+      `INSERT INTO artifact_labels (manifest_id, label_id) VALUES ($1, $2)
+       ON CONFLICT DO NOTHING RETURNING label_id`,
+      [manifestId, labelId],
+    );
+    return rows.length > 0 ? 'attached' : 'present';
+  } catch (err) {
+    if (isForeignKeyViolation(err)) return 'gone';
+    throw err;
+  }
 }
 
 /** False when the label was not on the artifact. */

@@ -59,6 +59,40 @@ export async function recordTombstonesOfManifest(
   );
 }
 
+/**
+ * Replication's deletion of a tag made at its origin at `deletedAt`: the tag goes (its tombstone
+ * keeping that time) unless it was pushed here later (a deletion beats a push at the same time).
+ * One statement, the tag row locked, so a concurrent push is either before it or after it.
+ */
+export async function deleteTagUnlessLater(
+  db: Queryable,
+  repositoryId: number,
+  repository: string,
+  tag: string,
+  deletedAt: Date,
+): Promise<'deleted' | 'superseded' | 'absent'> {
+  const rows = await db.query<{ found: number; deleted: number }>(
+    `WITH target AS (
+       SELECT t.repository_id, t.name, t.manifest_id, ${TAG_PUSH_TIME_SQL} AS pushed_at
+       FROM tags t WHERE t.repository_id = $1 AND t.name = $3 FOR UPDATE
+     ), gone AS (
+       DELETE FROM tags t USING target g
+       WHERE t.repository_id = g.repository_id AND t.name = g.name AND g.pushed_at <= $4
+       RETURNING t.name, t.manifest_id
+     ), stone AS (
+       INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
+       SELECT $2, g.name, m.digest, $4 FROM gone g JOIN manifests m ON m.id = g.manifest_id
+       ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at
+       RETURNING tag
+     )
+     SELECT (SELECT count(*) FROM target)::int AS found, (SELECT count(*) FROM stone)::int AS deleted`,
+    [repositoryId, repository, tag, deletedAt],
+  );
+  const row = rows[0];
+  if (!row || row.found === 0) return 'absent';
+  return row.deleted > 0 ? 'deleted' : 'superseded';
+}
+
 /** The tombstones of a repository deleted after `since` (older ones have expired). */
 export async function listTombstones(
   db: Queryable,

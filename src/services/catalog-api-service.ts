@@ -2,6 +2,7 @@ import type { LookupCache } from '../cluster/lookup-cache.js';
 import { RegistryError } from '../domain/errors.js';
 import { harborArtifactType, INDEX_MEDIA_TYPES } from '../domain/artifact-type.js';
 import type { Action, Resource } from '../domain/rbac.js';
+import { lockRepository } from '../metadata/repositories-table.js';
 import {
   artifactSizes,
   childrenOf,
@@ -176,7 +177,9 @@ export class CatalogApiService {
       'delete',
     );
     await this.db.transaction(async (tx) => {
-      // With tombstones, so that two-way replication never brings the tags back.
+      // With tombstones, so that two-way replication never brings the tags back; the row
+      // locked first, so a push in flight finishes before (its tags get tombstones) or after.
+      await lockRepository(tx, repository.id);
       await recordTombstonesOfRepository(tx, repository.id);
       await deleteRepositoryRows(tx, repository.id);
     });

@@ -157,8 +157,12 @@ export class LabelService {
         `label ${labelId} belongs to another project; only global labels and labels of ${project.name} go on its artifacts`,
       );
     }
-    if (!(await attachLabel(this.db, artifact.id, labelId))) {
+    const outcome = await attachLabel(this.db, artifact.id, labelId);
+    if (outcome === 'present') {
       throw new ServiceError('conflict', `label ${labelId} is already on artifact ${artifact.digest}`);
+    }
+    if (outcome === 'gone') {
+      throw new ServiceError('not-found', `label ${labelId} or artifact ${artifact.digest} was just deleted`);
     }
   }
 

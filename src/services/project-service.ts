@@ -106,7 +106,10 @@ export class ProjectService {
    */
   async ensureForReplication(name: string, isPublic: boolean): Promise<boolean> {
     this.validateName(name);
-    const row = await insertProject(this.db, name, null, { public: String(isPublic) });
+    // One transaction: the project never exists without its visibility.
+    const row = await this.db.transaction((tx) =>
+      insertProject(tx, name, null, { public: String(isPublic) }),
+    );
     if (!row) return false;
     await this.access.invalidateProject(name);
     return true;

@@ -289,6 +289,13 @@ describe('/api/v2.0 labels', () => {
       ['POST', '/labels', { name: 'long-d', scope: 'g', description: 'd'.repeat(1025) }],
       ['POST', '/labels', ['not', 'an', 'object']],
       ['PUT', '/labels/abc', { name: 'x' }],
+      // NUL reaches no SQL (PostgreSQL text cannot hold it): refused anywhere in the request.
+      ['POST', '/labels', { name: 'nul-d', scope: 'g', description: 'a\u0000b' }],
+      ['POST', '/labels', { name: 'nul-k', scope: 'g', 'x\u0000': 1 }],
+      ['GET', '/labels?scope=g&name=%00', undefined],
+      ['GET', '/labels?scope=g&q=name%3D~a%00', undefined],
+      ['GET', '/projects?name=%00', undefined],
+      ['GET', '/projects/a%00b', undefined],
     ];
     for (const [method, path, body] of bad) {
       const res = await admin(method, path, body);

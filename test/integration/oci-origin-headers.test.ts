@@ -141,6 +141,33 @@ describe('origin push time headers', () => {
     expect(later.headers.get('wharf-origin-recorded')).toBe('true');
   });
 
+  it('a replicated deletion goes only when the tag was not pushed here later, keeping its time', async () => {
+    const repository = `${PROJECT}/deletions`;
+    const del = (tag: string, at: string) =>
+      fetch(`${wharf.url}/v2/${repository}/manifests/${tag}`, {
+        method: 'DELETE',
+        headers: { authorization: adminAuth(wharf), 'wharf-origin-deleted-at': at },
+      });
+    expect((await put(repository, 'v1', await manifestIn(repository), adminAuth(wharf))).status).toBe(201);
+    const stale = await del('v1', ORIGIN_TIME);
+    expect(stale.status).toBe(202);
+    expect(stale.headers.get('wharf-origin-recorded')).toBe('superseded');
+    expect(await pushTimeOf(repository, 'v1')).toBeDefined();
+
+    const at = new Date().toISOString();
+    const fresh = await del('v1', at);
+    expect(fresh.status).toBe(202);
+    expect(fresh.headers.get('wharf-origin-recorded')).toBe('true');
+    expect(await pushTimeOf(repository, 'v1')).toBeUndefined();
+    const tombstones = await api('GET', `/replication/tombstones?repository=${repository}`, adminAuth(wharf));
+    const [tombstone] = (await tombstones.json()) as Array<{ tag: string; deleted_at: string }>;
+    expect(tombstone).toMatchObject({ tag: 'v1', deleted_at: at });
+    const again = await del('v1', at);
+    expect(again.status).toBe(404);
+    const malformed = await del('v1', 'soon');
+    expect(malformed.status).toBe(400);
+  });
+
   it('a malformed time is MANIFEST_INVALID, naming the header', async () => {
     const repository = `${PROJECT}/malformed`;
     const body = await manifestIn(repository);

@@ -15,7 +15,7 @@ import {
   requestedRange,
   uploadContentRange,
 } from './headers.js';
-import { ORIGIN_RECORDED_HEADER, statedOrigin } from './origin-headers.js';
+import { ORIGIN_RECORDED_HEADER, statedDeletion, statedOrigin } from './origin-headers.js';
 import type { OciRoute } from './routes.js';
 
 export interface OciServices {
@@ -304,10 +304,23 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       if (result.subject) reply.header('oci-subject', result.subject);
       return void reply.send();
     }
-    case 'DELETE':
-      await s.manifests.delete(route.name, route.reference);
+    case 'DELETE': {
+      // Replication's deletion of a tag may state when it happened at its origin: then the tag
+      // goes only if nothing later was pushed here meanwhile (as for a stated push time).
+      const stated = statedDeletion(req.headers);
+      const deletedAt = stated && (await s.mayStateOrigins?.()) === true ? stated : undefined;
+      const outcome = await s.manifests.delete(route.name, route.reference, deletedAt);
+      if (outcome === 'superseded') {
+        return void reply
+          .code(202)
+          .header(ORIGIN_RECORDED_HEADER, 'superseded')
+          .header('content-length', '0')
+          .send();
+      }
       await s.audit?.(manifestEvent(route, 'delete'));
+      if (deletedAt) reply.header(ORIGIN_RECORDED_HEADER, 'true');
       return void reply.code(202).header('content-length', '0').send();
+    }
     default:
       methodNotAllowed(req, reply, [...READ_METHODS, 'PUT', 'DELETE']);
   }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { RegistryError } from '../../domain/errors.js';
 import {
+  ORIGIN_DELETED_AT_HEADER,
   ORIGIN_HEADER,
   ORIGIN_PUSH_TIME_HEADER,
   ORIGIN_RECORDED_HEADER,
@@ -28,16 +29,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 
 /** The origin a request states, if any; a malformed one is MANIFEST_INVALID naming the header. */
 export function statedOrigin(headers: IncomingHttpHeaders): StatedOrigin | undefined {
-  const time = headers[ORIGIN_PUSH_TIME_HEADER];
-  if (time === undefined) return undefined;
-  const ms = typeof time === 'string' && RFC3339.test(time) ? Date.parse(time) : NaN;
-  // Not before the epoch, nor more than a day ahead (a time in the future would win every conflict).
-  if (!Number.isFinite(ms) || ms < 0 || ms > Date.now() + 86_400_000) {
-    throw new RegistryError(
-      'MANIFEST_INVALID',
-      `${ORIGIN_PUSH_TIME_HEADER} must be one RFC 3339 time between 1970 and tomorrow`,
-    );
-  }
+  const pushTime = statedTime(headers, ORIGIN_PUSH_TIME_HEADER);
+  if (pushTime === undefined) return undefined;
   const origin = headers[ORIGIN_HEADER] ?? '';
   if (typeof origin !== 'string' || origin.length > MAX_ORIGIN_LENGTH || hasControl(origin)) {
     throw new RegistryError(
@@ -45,7 +38,26 @@ export function statedOrigin(headers: IncomingHttpHeaders): StatedOrigin | undef
       `${ORIGIN_HEADER} must be one URL of at most ${MAX_ORIGIN_LENGTH} characters`,
     );
   }
-  return { pushTime: new Date(ms), origin };
+  return { pushTime, origin };
+}
+
+/** The origin deletion time a tag deletion states, if any. */
+export function statedDeletion(headers: IncomingHttpHeaders): Date | undefined {
+  return statedTime(headers, ORIGIN_DELETED_AT_HEADER);
+}
+
+function statedTime(headers: IncomingHttpHeaders, name: string): Date | undefined {
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  const ms = typeof value === 'string' && RFC3339.test(value) ? Date.parse(value) : NaN;
+  // Not before the epoch, nor more than a day ahead (a time in the future would win every conflict).
+  if (!Number.isFinite(ms) || ms < 0 || ms > Date.now() + 86_400_000) {
+    throw new RegistryError(
+      'MANIFEST_INVALID',
+      `${name} must be one RFC 3339 time between 1970 and tomorrow`,
+    );
+  }
+  return new Date(ms);
 }
 
 function hasControl(value: string): boolean {

@@ -1,3 +1,4 @@
+import { ORIGIN_DELETED_AT_HEADER, ORIGIN_RECORDED_HEADER } from '../../domain/origin-headers.js';
 import { RemoteError, type RemoteRegistry } from '../remote/index.js';
 
 // Deleting one tag at a destination. Wharf and Harbor delete a tag by its name. CNCF distribution
@@ -6,22 +7,36 @@ import { RemoteError, type RemoteRegistry } from '../remote/index.js';
 // only when no other tag of the repository points at it; otherwise the task fails and says why,
 // rather than deleting tags the source still has.
 
-/** True when deleted, false when the tag was gone already. */
+export type TagDeletion = 'deleted' | 'gone' | 'superseded';
+
+/**
+ * Deletes the tag; `originDeletedAt` is sent along (a Wharf destination then deletes only if the
+ * tag was not pushed there later, answering `superseded`, and keeps that time in its tombstone).
+ * Returns what happened and whether the destination recorded the origin's deletion time.
+ */
 export async function deleteTag(
   registry: RemoteRegistry,
   repository: string,
   tag: string,
   log: (line: string) => void,
   signal?: AbortSignal,
-): Promise<boolean> {
+  originDeletedAt?: number,
+): Promise<{ outcome: TagDeletion; timeRecorded: boolean }> {
+  const headers: Record<string, string> =
+    originDeletedAt === undefined
+      ? {}
+      : { [ORIGIN_DELETED_AT_HEADER]: new Date(originDeletedAt).toISOString() };
   try {
-    return await registry.deleteManifest(repository, tag, signal);
+    const answer = await registry.deleteManifestWith(repository, tag, headers, signal);
+    const recorded = answer.header(ORIGIN_RECORDED_HEADER);
+    if (recorded === 'superseded') return { outcome: 'superseded', timeRecorded: false };
+    return { outcome: answer.deleted ? 'deleted' : 'gone', timeRecorded: recorded === 'true' };
   } catch (err) {
     if (!refusesTagDeletion(err)) throw err;
   }
   const digests = await registry.tagDigests(repository, signal);
   const digest = digests.get(tag);
-  if (digest === undefined) return false;
+  if (digest === undefined) return { outcome: 'gone', timeRecorded: false };
   const sharing = [...digests].filter(([t, d]) => d === digest && t !== tag).map(([t]) => t);
   if (sharing.length > 0) {
     throw new RemoteError(
@@ -31,7 +46,8 @@ export async function deleteTag(
     );
   }
   log(`the destination deletes by digest only: deleting ${digest}, which only ${tag} points at`);
-  return registry.deleteManifest(repository, digest, signal);
+  const deleted = await registry.deleteManifest(repository, digest, signal);
+  return { outcome: deleted ? 'deleted' : 'gone', timeRecorded: false };
 }
 
 /** distribution's answer to DELETE by tag: 400/405, UNSUPPORTED or a digest error. */

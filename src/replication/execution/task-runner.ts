@@ -8,10 +8,9 @@ import {
 } from '../../metadata/replication-executions-table.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { isRetryable, messageOf } from './failures.js';
-import { performCopy, sideRecords } from './copy-task.js';
-import { deleteTag } from './tag-deletion.js';
+import { performCopy } from './copy-task.js';
+import { performDeletion } from './deletion-task.js';
 import type { Reconciler } from './reconciler.js';
-import { checkDeletion } from './two-way.js';
 import { sidesOf, tombstoneTtlOf, type Side } from './sides.js';
 import type { ExecutionDeps, TaskPayload } from './types.js';
 
@@ -77,83 +76,9 @@ async function perform(
   destination: Side,
   job: JobContext,
 ): Promise<void> {
-  const { signal } = job;
   if (task.operation === 'copy') {
     await performCopy(deps, task, policy, source, destination, job, tombstoneTtlOf(deps));
     return;
   }
-  if (!policy.replicateDeletion) {
-    job.log('replicate_deletion is off: nothing deleted');
-    return;
-  }
-  // The tag may have come back at the source since the plan: then it must stay.
-  const src = await source.client([task.src_repository]);
-  if (await src.headManifest(task.src_repository, task.tag, signal)) {
-    job.log(`${task.src_repository}:${task.tag} exists at the source again: not deleted`);
-    return;
-  }
-  if (!(await deletionStillWins(task, source, destination, job, tombstoneTtlOf(deps)))) return;
-  const dst = await destination.client([task.dst_repository]);
-  const deleted = await deleteTag(dst, task.dst_repository, task.tag, (line) => job.log(line), signal);
-  job.log(
-    deleted
-      ? `deleted tag ${task.dst_repository}:${task.tag}`
-      : `${task.dst_repository}:${task.tag} was gone already`,
-  );
-  await recordDeletion(task, source, destination, job);
-}
-
-/**
- * Two-way sides: the deletion here must still win at the destination right before it is made.
- * A version pushed there after the deletion here stays (as planning would decide now).
- */
-async function deletionStillWins(
-  task: TaskRow,
-  source: Side,
-  destination: Side,
-  job: JobContext,
-  tombstoneTtlMs: number,
-): Promise<boolean> {
-  if (!source.tellsPushTimes || !destination.tellsPushTimes) return true;
-  const here = await source.tagRecords(task.src_repository, job.signal);
-  if (!here.pushTimes) return true;
-  const there = await destination.tagRecords(task.dst_repository, job.signal);
-  if (!there.pushTimes) return true;
-  const check = checkDeletion(task.tag, sideRecords(here), sideRecords(there), {
-    now: Date.now(),
-    ttlMs: tombstoneTtlMs,
-  });
-  if (!check.copy) job.log(`not deleted: ${check.reason ?? 'the destination wins'}`);
-  return check.copy;
-}
-
-// After a deletion, the destination learns the source's deletion time (a copy's origin push time
-// goes with its tag: copy-task.ts). Best effort: a peer without the Wharf extension (Harbor)
-// simply keeps its own times, and a failure here does not undo the deletion.
-
-async function recordDeletion(
-  task: TaskRow,
-  source: Side,
-  destination: Side,
-  job: JobContext,
-): Promise<void> {
-  try {
-    const tombstone = (await source.tagRecords(task.src_repository, job.signal)).tombstones?.get(task.tag);
-    if (!tombstone) return;
-    const recorded = await destination.recordDeletion(
-      {
-        repository: task.dst_repository,
-        tag: task.tag,
-        digest: tombstone.digest,
-        deletedAt: tombstone.deletedAt,
-      },
-      job.signal,
-    );
-    if (recorded)
-      job.log(
-        `origin deletion time ${new Date(tombstone.deletedAt).toISOString()} recorded at the destination`,
-      );
-  } catch (err) {
-    job.log(`the origin deletion time was not recorded: ${messageOf(err)}`);
-  }
+  await performDeletion(task, policy, source, destination, job, tombstoneTtlOf(deps));
 }

@@ -171,23 +171,26 @@ export async function deleteManifest(
   name: string,
   reference: string,
   signal?: AbortSignal,
-): Promise<boolean> {
+  headers: Record<string, string> = {},
+): Promise<{ deleted: boolean; header(name: string): string | undefined }> {
   const path = `${repositoryPath(name)}/manifests/${referencePath(reference)}`;
   const res = await http.send({
     method: 'DELETE',
     path,
     scopes: [repositoryScope(name, 'delete')],
+    headers,
     ...(signal && { signal }),
   });
+  const answer = (deleted: boolean) => ({ deleted, header: (h: string) => header(res, h) });
   if (res.status === 404) {
     await res.body.dump();
-    return false;
+    return answer(false);
   }
   if (res.status !== 202 && res.status !== 200 && res.status !== 204) {
     throw await http.failure(res, `DELETE ${http.display(path)}`);
   }
   await res.body.dump();
-  return true;
+  return answer(true);
 }
 
 /** The media type from Content-Type, or from the `mediaType` field when the header is generic. */

@@ -123,8 +123,18 @@ export class RemoteRegistry {
   }
 
   /** By digest: the manifest and its tags; by tag: only the tag (where the peer supports it). */
-  deleteManifest(name: string, reference: string, signal?: AbortSignal): Promise<boolean> {
-    return deleteManifest(this.#http, name, reference, signal);
+  async deleteManifest(name: string, reference: string, signal?: AbortSignal): Promise<boolean> {
+    return (await deleteManifest(this.#http, name, reference, signal)).deleted;
+  }
+
+  /** DELETE with extra request headers; the answer's headers can be read. */
+  deleteManifestWith(
+    name: string,
+    reference: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<{ deleted: boolean; header(name: string): string | undefined }> {
+    return deleteManifest(this.#http, name, reference, signal, headers);
   }
 
   statBlob(name: string, digest: string, signal?: AbortSignal): Promise<BlobStat | null> {

@@ -22,6 +22,7 @@ import {
   touchRepository,
 } from '../../metadata/repositories-table.js';
 import {
+  deleteTagUnlessLater,
   deleteTagWithTombstone,
   lockedTagVersion,
   recordTagOrigin,
@@ -201,19 +202,32 @@ export class ManifestService {
   }
 
   /** DELETE by digest removes the manifest (and its tags); DELETE by tag removes only the tag. */
-  async delete(repository: string, reference: string): Promise<void> {
+  /**
+   * Deletes a tag (leaving a tombstone) or a manifest. `originDeletedAt`: replication's deletion of
+   * a tag, made at its origin then: the tag goes only if it was not pushed here later
+   * ('superseded' otherwise), and the tombstone keeps the origin's time.
+   */
+  async delete(
+    repository: string,
+    reference: string,
+    originDeletedAt?: Date,
+  ): Promise<'deleted' | 'superseded'> {
     requireRepositoryName(repository);
     const ref = parseManifestReference(reference);
     const repo = await findRepository(this.deps.db, repository);
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
     if ('tag' in ref) {
       // With a tombstone, so that two-way replication never brings the tag back.
-      const deleted = await deleteTagWithTombstone(this.deps.db, repo.id, repository, ref.tag);
+      const outcome = originDeletedAt
+        ? await deleteTagUnlessLater(this.deps.db, repo.id, repository, ref.tag, originDeletedAt)
+        : (await deleteTagWithTombstone(this.deps.db, repo.id, repository, ref.tag))
+          ? 'deleted'
+          : 'absent';
       await this.deps.lookups.invalidate(repository);
-      if (!deleted) {
+      if (outcome === 'absent') {
         throw new RegistryError('MANIFEST_UNKNOWN', `tag ${ref.tag} is not in repository ${repository}`);
       }
-      return;
+      return outcome;
     }
     await this.deps.db.transaction(async (tx) => {
       const row = await findManifestByDigest(tx, repo.id, ref.digest.value);
@@ -228,6 +242,7 @@ export class ManifestService {
       await touchRepository(tx, repo.id);
     });
     await this.deps.lookups.invalidate(repository);
+    return 'deleted';
   }
 
   /** The referrers API: manifests whose subject is `digest`, optionally filtered by artifactType. */
