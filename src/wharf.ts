@@ -189,6 +189,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     access,
   );
   const manifests = new ManifestService(deps);
+  const blobs = new BlobService(deps);
   // Remote registry endpoints (replication); their credentials are sealed with a key every instance reads.
   const registries = new RegistryEndpointService(
     db,
@@ -233,6 +234,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       registries,
       tokens,
       projects,
+      blobs,
       localUrl: () => localUrl,
       tombstoneTtlMs: config.replication.tombstone_days * 86_400_000,
       onError: (err, context) => logger.warn({ err, context }, 'replication'),
@@ -253,7 +255,7 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     logger,
     logRequests: config.log.requests,
     oci: {
-      blobs: new BlobService(deps),
+      blobs,
       uploads: new UploadService(deps),
       manifests,
       listing: new ListingService(deps),

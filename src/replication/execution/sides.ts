@@ -11,11 +11,15 @@ import {
   recordTagOrigin,
 } from '../../metadata/tombstones-table.js';
 import type { ProjectService } from '../../services/project-service.js';
+import type { BlobService } from '../../services/registry/blob-service.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
 import type { TokenService } from '../../services/token-service.js';
 import type { ArtifactFacts } from '../plan/index.js';
-import { RemoteRegistry } from '../remote/index.js';
+import { RemoteError, RemoteRegistry } from '../remote/index.js';
+import type { LocalBlobReader } from '../remote/config.js';
+import { RegistryError } from '../../domain/errors.js';
+import { messageOf } from './failures.js';
 import { PeerApi } from './peer-api.js';
 import { renewingTokenSource } from './system-tokens.js';
 import { EXECUTION_DEFAULTS } from './types.js';
@@ -62,6 +66,8 @@ export interface SideDeps {
   registries: RegistryEndpointService;
   tokens: TokenService;
   projects: Pick<ProjectService, 'find' | 'ensureForReplication'>;
+  /** This registry's blobs, read straight from storage by replication's copies. */
+  blobs?: Pick<BlobService, 'readFrom'>;
   localUrl: () => string;
   /** How long tombstones count (default 7 days). */
   tombstoneTtlMs?: number;
@@ -244,6 +250,7 @@ function localSide(deps: SideDeps): Side {
         url: deps.localUrl(),
         type: 'docker-registry',
         credential: renewingTokenSource((wanted) => deps.tokens.issueSystem(wanted)),
+        ...(deps.blobs && { localBlobs: localBlobReader(deps.blobs) }),
       });
       clients.push(client);
       return client;
@@ -251,5 +258,29 @@ function localSide(deps: SideDeps): Side {
     close: async () => {
       await Promise.allSettled(clients.map((c) => c.close()));
     },
+  };
+}
+
+/** Blob reads of this registry without its HTTP listener, failing as a peer's would. */
+function localBlobReader(blobs: Pick<BlobService, 'readFrom'>): LocalBlobReader {
+  return async (name, digest, offset) => {
+    try {
+      return await blobs.readFrom(name, digest, offset);
+    } catch (err) {
+      if (err instanceof RegistryError) {
+        const kind = err.code === 'BLOB_UNKNOWN' || err.code === 'NAME_UNKNOWN' ? 'not-found' : 'other';
+        throw new RemoteError(kind, `blob ${digest} of ${name}: ${err.message}`, undefined, err.code);
+      }
+      // Storage or database trouble is passing, as a 5xx from a peer is: retried.
+      throw new RemoteError(
+        'unreachable',
+        `reading blob ${digest} of ${name}: ${messageOf(err)}`,
+        undefined,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
   };
 }

@@ -1,6 +1,7 @@
 import type { JobService } from '../../jobs/job-service.js';
 import type { Database } from '../../metadata/database.js';
 import type { ProjectService } from '../../services/project-service.js';
+import type { BlobService } from '../../services/registry/blob-service.js';
 import type { ReplicationPolicyService } from '../../services/replication-policy-service.js';
 import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
 import type { TokenService } from '../../services/token-service.js';
@@ -45,6 +46,8 @@ export interface ExecutionDeps {
   tokens: TokenService;
   /** This registry's projects, for the destination projects replication makes here. */
   projects: Pick<ProjectService, 'find' | 'ensureForReplication'>;
+  /** This registry's blobs, read straight from storage by replication's copies. */
+  blobs?: Pick<BlobService, 'readFrom'>;
   /** This instance's own loopback URL; known once the server listens. */
   localUrl: () => string;
   /** How long tombstones count (default 7 days, TOMBSTONE_TTL_MS). */

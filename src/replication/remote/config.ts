@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 // What the client needs to know about a peer: the endpoint as an administrator registered it
 // (services/registry-endpoint-service.ts), with the credential already decrypted.
 
@@ -30,6 +31,13 @@ export interface TokenSource {
 
 export type PeerCredential = RemoteCredential | TokenSource;
 
+/** Reads a blob of a repository from `offset`; rejects with a RemoteError as a peer would. */
+export type LocalBlobReader = (
+  name: string,
+  digest: string,
+  offset: number,
+) => Promise<{ stream: Readable; size: number }>;
+
 export interface RemoteRegistryConfig {
   /** Base URL, http(s)://host[:port][/path], without a trailing slash. */
   url: string;
@@ -42,6 +50,11 @@ export interface RemoteRegistryConfig {
   caCertificate?: string | null;
   /** Bound of connecting and of waiting for response headers or for the next body bytes. */
   timeoutMs?: number;
+  /**
+   * This registry itself: blobs are read straight from its storage through this function
+   * instead of over its own HTTP listener (a relay then costs one stream, not two).
+   */
+  localBlobs?: LocalBlobReader;
   /** Items per page when listing (catalog, tags, Harbor's API pages; Harbor allows 100 at most). */
   pageSize?: number;
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { openBlob, statBlob, type BlobStat, type BlobStream } from './blobs.js';
-import type { RemoteRegistryConfig, RemoteRegistryType } from './config.js';
+import type { LocalBlobReader, RemoteRegistryConfig, RemoteRegistryType } from './config.js';
 import { RemoteError } from './errors.js';
 import { PeerHttp } from './http-client.js';
 import { listerFor, type Lister } from './listing.js';
@@ -41,8 +41,10 @@ export class RemoteRegistry {
   readonly #transport: Transport;
   readonly #http: PeerHttp;
   readonly #lister: Lister;
+  readonly #localBlobs: LocalBlobReader | undefined;
 
   constructor(config: RemoteRegistryConfig) {
+    this.#localBlobs = config.localBlobs;
     this.url = normaliseUrl(config.url);
     this.type = config.type;
     this.#transport = new Transport(config);
@@ -141,11 +143,21 @@ export class RemoteRegistry {
     return statBlob(this.#http, name, digest, signal);
   }
 
-  openBlob(
+  async openBlob(
     name: string,
     digest: string,
     options: { offset?: number; signal?: AbortSignal } = {},
   ): Promise<BlobStream> {
+    if (this.#localBlobs) {
+      const offset = options.offset ?? 0;
+      options.signal?.throwIfAborted();
+      const { stream, size } = await this.#localBlobs(name, digest, offset);
+      // As a request would be, the stream is cut when the copy is stopped.
+      options.signal?.addEventListener('abort', () => stream.destroy(abortReason(options.signal)), {
+        once: true,
+      });
+      return { stream, size, offset };
+    }
     return openBlob(this.#http, name, digest, options);
   }
 
@@ -225,4 +237,9 @@ export function normaliseUrl(url: string): string {
   if (parsed.search || parsed.hash)
     throw new RemoteError('other', 'registry URL must not have a query or fragment');
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+}
+
+function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error('aborted');
 }

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { parseDigest } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
 import { isRepositoryName } from '../../domain/reference.js';
@@ -36,6 +37,30 @@ export class BlobService {
       return row;
     }
     return this.throwUnknown(repository, `blob ${digest.value} is not in repository ${repository}`);
+  }
+
+  /**
+   * The blob's bytes from `offset` to the end as a stream, as seen from a repository: how
+   * replication reads this registry (no HTTP round trip through its own listener).
+   */
+  async readFrom(
+    repository: string,
+    digestValue: string,
+    offset: number,
+  ): Promise<{ stream: Readable; size: number }> {
+    const blob = await this.stat(repository, digestValue);
+    if (offset < 0 || offset > blob.size) {
+      throw new RegistryError('RANGE_INVALID', `offset ${offset} is beyond blob ${blob.digest}`);
+    }
+    try {
+      const stream = await this.deps.storage.read(blobKey(requireDigest(blob.digest)), { offset });
+      return { stream, size: blob.size };
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) {
+        throw new RegistryError('BLOB_UNKNOWN', `blob ${blob.digest} is missing from storage`);
+      }
+      throw err;
+    }
   }
 
   /** Opens the blob's bytes (or a range) for copying into a response. */
