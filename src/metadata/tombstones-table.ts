@@ -98,11 +98,13 @@ export async function listTombstones(
   db: Queryable,
   repository: string,
   since: Date,
+  /** Only this tag's. */
+  tag?: string,
 ): Promise<TombstoneRow[]> {
   return db.query<TombstoneRow>(
     `SELECT repository, tag, digest, deleted_at FROM replication_tombstones
-     WHERE repository = $1 AND deleted_at > $2 ORDER BY tag`,
-    [repository, since],
+     WHERE repository = $1 AND deleted_at > $2 AND ($3::text IS NULL OR tag = $3) ORDER BY tag`,
+    [repository, since, tag ?? null],
   );
 }
 
@@ -168,12 +170,17 @@ export interface LocalTagState {
 }
 
 /** tag → digest and push time (origin-corrected) of one repository of this registry. */
-export async function localTagStates(db: Queryable, repository: string): Promise<Map<string, LocalTagState>> {
+export async function localTagStates(
+  db: Queryable,
+  repository: string,
+  /** Only this tag's. */
+  tag?: string,
+): Promise<Map<string, LocalTagState>> {
   const rows = await db.query<{ name: string; digest: string; pushed_at: Date }>(
     `SELECT t.name, m.digest, ${TAG_PUSH_TIME_SQL} AS pushed_at FROM repositories r
      JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
-     WHERE r.name = $1`,
-    [repository],
+     WHERE r.name = $1 AND ($2::text IS NULL OR t.name = $2)`,
+    [repository, tag ?? null],
   );
   return new Map(rows.map((r) => [r.name, { digest: r.digest, pushedAt: r.pushed_at }]));
 }

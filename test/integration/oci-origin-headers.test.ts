@@ -162,6 +162,25 @@ describe('origin push time headers', () => {
     const tombstones = await api('GET', `/replication/tombstones?repository=${repository}`, adminAuth(wharf));
     const [tombstone] = (await tombstones.json()) as Array<{ tag: string; deleted_at: string }>;
     expect(tombstone).toMatchObject({ tag: 'v1', deleted_at: at });
+    // One tag's only, as a replication task asks; a malformed tag is a 400.
+    const only = await api(
+      'GET',
+      `/replication/tombstones?repository=${repository}&tag=v1`,
+      adminAuth(wharf),
+    );
+    expect(((await only.json()) as unknown[]).length).toBe(1);
+    const none = await api(
+      'GET',
+      `/replication/tombstones?repository=${repository}&tag=v2`,
+      adminAuth(wharf),
+    );
+    expect(await none.json()).toEqual([]);
+    const badTag = await api(
+      'GET',
+      `/replication/tombstones?repository=${repository}&tag=-x`,
+      adminAuth(wharf),
+    );
+    expect(badTag.status).toBe(400);
     const again = await del('v1', at);
     expect(again.status).toBe(404);
     const malformed = await del('v1', 'soon');

@@ -34,7 +34,7 @@ export async function performCopy(
   tombstoneTtlMs: number,
 ): Promise<void> {
   const { signal } = job;
-  const here = await source.tagRecords(task.src_repository, signal);
+  const here = await source.tagRecord(task.src_repository, task.tag, signal);
   const digest = here.digests.get(task.tag);
   if (digest === undefined) {
     job.log(`${task.src_repository}:${task.tag} is no longer at the source: nothing copied`);
@@ -44,12 +44,12 @@ export async function performCopy(
   const stillWins = async (): Promise<boolean> => {
     if (!here.pushTimes || !destination.tellsPushTimes) return true;
     // The source again too: a version deleted or replaced there meanwhile is not written.
-    const now = await source.tagRecords(task.src_repository, signal);
+    const now = await source.tagRecord(task.src_repository, task.tag, signal);
     if (now.digests.get(task.tag) !== digest) {
       job.log(`not copied: ${task.src_repository}:${task.tag} changed at the source meanwhile`);
       return false;
     }
-    const there = await destination.tagRecords(task.dst_repository, signal);
+    const there = await destination.tagRecord(task.dst_repository, task.tag, signal);
     if (!there.pushTimes) return true;
     const check = checkCopy(task.tag, sideRecords(here), sideRecords(there), {
       now: Date.now(),

@@ -32,10 +32,10 @@ export async function performDeletion(
     job.log(`${task.src_repository}:${task.tag} exists at the source again: not deleted`);
     return;
   }
-  const here = source.tellsPushTimes ? await source.tagRecords(task.src_repository, signal) : null;
+  const here = source.tellsPushTimes ? await source.tagRecord(task.src_repository, task.tag, signal) : null;
   const tombstone = here?.tombstones?.get(task.tag);
   if (here?.pushTimes && destination.tellsPushTimes) {
-    const there = await destination.tagRecords(task.dst_repository, signal);
+    const there = await destination.tagRecord(task.dst_repository, task.tag, signal);
     if (there.pushTimes) {
       const check = checkDeletion(task.tag, sideRecords(here), sideRecords(there), {
         now: Date.now(),

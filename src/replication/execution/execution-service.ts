@@ -203,11 +203,11 @@ export class ReplicationExecutionService {
   // --- Wharf extensions for two-way peers (system administrators only) ---
 
   /** The unexpired tombstones of a repository (purging expired ones on the way). */
-  async tombstones(principal: Principal, repository: string): Promise<TombstoneRow[]> {
+  async tombstones(principal: Principal, repository: string, tag?: string): Promise<TombstoneRow[]> {
     this.#deps.policies.requireAdmin(principal);
     const since = new Date(Date.now() - tombstoneTtlOf(this.#deps));
     await purgeTombstones(this.#deps.db, since);
-    return listTombstones(this.#deps.db, repository, since);
+    return listTombstones(this.#deps.db, repository, since, tag);
   }
 
   /** A deletion a peer's replication made here, with the peer's deletion time. */

@@ -38,6 +38,29 @@ interface ArtifactJson {
 }
 
 const PAGE = 100;
+
+/** tag → version, from artifacts in Harbor's JSON (entries that are not are skipped). */
+function versionsOf(items: readonly ArtifactJson[]): Map<string, PeerTagVersion> {
+  const result = new Map<string, PeerTagVersion>();
+  for (const item of items) {
+    if (!item || typeof item.digest !== 'string') continue;
+    const type = typeof item.type === 'string' ? item.type : null;
+    const labels = (Array.isArray(item.labels) ? item.labels : []).flatMap((l) =>
+      typeof l?.name === 'string' ? [l.name] : [],
+    );
+    for (const tag of Array.isArray(item.tags) ? item.tags : []) {
+      if (typeof tag?.name !== 'string') continue;
+      const time = typeof tag.push_time === 'string' ? Date.parse(tag.push_time) : NaN;
+      result.set(tag.name, {
+        digest: item.digest,
+        pushedAt: Number.isFinite(time) ? time : null,
+        type,
+        labels,
+      });
+    }
+  }
+  return result;
+}
 const MAX_PAGES = 100_000;
 
 export class PeerApi {
@@ -67,23 +90,7 @@ export class PeerApi {
         const { body } = await this.#http.apiGet<unknown>(`${base}page=${page}&page_size=${PAGE}`, signal);
         if (!Array.isArray(body))
           throw new RemoteError('other', `${this.#http.display(base)}: expected a JSON array`);
-        for (const item of body as ArtifactJson[]) {
-          if (!item || typeof item.digest !== 'string') continue;
-          const type = typeof item.type === 'string' ? item.type : null;
-          const labels = (Array.isArray(item.labels) ? item.labels : []).flatMap((l) =>
-            typeof l?.name === 'string' ? [l.name] : [],
-          );
-          for (const tag of Array.isArray(item.tags) ? item.tags : []) {
-            if (typeof tag?.name !== 'string') continue;
-            const time = typeof tag.push_time === 'string' ? Date.parse(tag.push_time) : NaN;
-            result.set(tag.name, {
-              digest: item.digest,
-              pushedAt: Number.isFinite(time) ? time : null,
-              type,
-              labels,
-            });
-          }
-        }
+        for (const [tag, version] of versionsOf(body as ArtifactJson[])) result.set(tag, version);
         if (body.length < PAGE) break;
       }
     } catch (err) {
@@ -93,11 +100,28 @@ export class PeerApi {
     return result;
   }
 
-  /** The peer's tombstones for a repository; null when the peer does not keep any (not Wharf). */
-  async tombstones(repository: string, signal?: AbortSignal): Promise<PeerTombstone[] | null> {
+  /** One tag's digest, push time, type and labels; null when the peer has no such tag. */
+  async tagVersion(name: string, tag: string, signal?: AbortSignal): Promise<PeerTagVersion | null> {
+    const slash = name.indexOf('/');
+    if (!isRepositoryName(name) || slash < 0) return null;
+    const project = encodeURIComponent(name.slice(0, slash));
+    const repository = encodeURIComponent(encodeURIComponent(name.slice(slash + 1)));
+    const path = `/api/v2.0/projects/${project}/repositories/${repository}/artifacts/${encodeURIComponent(tag)}?with_tag=true&with_label=true`;
     try {
+      const { body } = await this.#http.apiGet<ArtifactJson | null>(path, signal);
+      return versionsOf(body ? [body] : []).get(tag) ?? null;
+    } catch (err) {
+      if (err instanceof RemoteError && err.kind === 'not-found') return null;
+      throw err;
+    }
+  }
+
+  /** The peer's tombstones for a repository (or one tag); null when it keeps none (not Wharf). */
+  async tombstones(repository: string, signal?: AbortSignal, tag?: string): Promise<PeerTombstone[] | null> {
+    try {
+      const only = tag === undefined ? '' : `&tag=${encodeURIComponent(tag)}`;
       const { body } = await this.#http.apiGet<unknown>(
-        `/api/v2.0/replication/tombstones?repository=${encodeURIComponent(repository)}`,
+        `/api/v2.0/replication/tombstones?repository=${encodeURIComponent(repository)}${only}`,
         signal,
       );
       if (!Array.isArray(body)) return null;

@@ -20,7 +20,7 @@ import { RemoteError, RemoteRegistry } from '../remote/index.js';
 import type { LocalBlobReader } from '../remote/config.js';
 import { RegistryError } from '../../domain/errors.js';
 import { messageOf } from './failures.js';
-import { PeerApi } from './peer-api.js';
+import { PeerApi, type PeerTagVersion, type PeerTombstone } from './peer-api.js';
 import { renewingTokenSource } from './system-tokens.js';
 import { EXECUTION_DEFAULTS } from './types.js';
 
@@ -41,6 +41,8 @@ export interface Side {
   tagDigests(repository: string, signal?: AbortSignal): Promise<Map<string, string>>;
   /** Digests with push times and tombstones, as far as the side can tell. */
   tagRecords(repository: string, signal?: AbortSignal): Promise<TagRecords>;
+  /** The same for one tag only (a task's checks: no listing of the whole repository). */
+  tagRecord(repository: string, tag: string, signal?: AbortSignal): Promise<TagRecords>;
   /** Records the origin push time of a tag replication wrote here; false when unsupported. */
   recordOrigin(o: OriginRecord, signal?: AbortSignal): Promise<boolean>;
   /** Records a deletion replication made here, with the origin's time; false when unsupported. */
@@ -142,26 +144,23 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
         };
       }
       const versions = await peerApi().tagVersions(name, signal);
-      const digests = new Map([...versions].map(([tag, v]) => [tag, v.digest]));
-      const facts = new Map(
-        [...versions].map(([tag, v]) => [tag, { type: v.type ?? 'IMAGE', labels: v.labels }] as const),
-      );
-      let pushTimes: Map<string, number> | null = new Map();
-      for (const [tag, v] of versions) {
-        if (v.pushedAt === null) pushTimes = null;
-        else pushTimes?.set(tag, v.pushedAt);
-      }
       const listed = await peerApi().tombstones(name, signal);
-      const since = Date.now() - tombstoneTtlOf(deps);
-      const tombstones =
-        listed === null
-          ? null
-          : new Map(
-              listed
-                .filter((t) => t.deletedAt > since)
-                .map((t) => [t.tag, { digest: t.digest, deletedAt: t.deletedAt }] as const),
-            );
-      return { digests, pushTimes, tombstones, facts };
+      return peerRecords(versions, listed, Date.now() - tombstoneTtlOf(deps));
+    },
+    async tagRecord(name, tag, signal) {
+      if (config.type !== 'harbor') {
+        const stat = await client.headManifest(name, tag, signal);
+        return {
+          digests: new Map(stat ? [[tag, stat.digest]] : []),
+          pushTimes: null,
+          tombstones: null,
+          facts: null,
+        };
+      }
+      const version = await peerApi().tagVersion(name, tag, signal);
+      // A peer without the tag filter (an older Wharf) lists them all: the tag's is picked.
+      const listed = (await peerApi().tombstones(name, signal, tag))?.filter((t) => t.tag === tag) ?? null;
+      return peerRecords(new Map(version ? [[tag, version]] : []), listed, Date.now() - tombstoneTtlOf(deps));
     },
     project: async (name, signal) => (config.type === 'harbor' ? peerApi().project(name, signal) : undefined),
     createProject: async (name, isPublic, signal) =>
@@ -173,6 +172,32 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
       await Promise.allSettled([client.close(), api?.close()]);
     },
   };
+}
+
+/** A Harbor or Wharf peer's records from its artifacts (versions) and its tombstones, if any. */
+function peerRecords(
+  versions: ReadonlyMap<string, PeerTagVersion>,
+  listed: readonly PeerTombstone[] | null,
+  since: number,
+): TagRecords {
+  const digests = new Map([...versions].map(([tag, v]) => [tag, v.digest]));
+  const facts = new Map(
+    [...versions].map(([tag, v]) => [tag, { type: v.type ?? 'IMAGE', labels: v.labels }] as const),
+  );
+  let pushTimes: Map<string, number> | null = new Map();
+  for (const [tag, v] of versions) {
+    if (v.pushedAt === null) pushTimes = null;
+    else pushTimes?.set(tag, v.pushedAt);
+  }
+  const tombstones =
+    listed === null
+      ? null
+      : new Map(
+          listed
+            .filter((t) => t.deletedAt > since)
+            .map((t) => [t.tag, { digest: t.digest, deletedAt: t.deletedAt }] as const),
+        );
+  return { digests, pushTimes, tombstones, facts };
 }
 
 const PAGE = 500;
@@ -206,6 +231,19 @@ function localSide(deps: SideDeps): Side {
       return deps.localUrl();
     },
     tagDigests: (name) => localTagDigests(deps.db, name),
+    async tagRecord(name, tag) {
+      const states = await localTagStates(deps.db, name, tag);
+      const since = new Date(Date.now() - tombstoneTtlOf(deps));
+      const rows = await listTombstones(deps.db, name, since, tag);
+      return {
+        facts: null,
+        digests: new Map([...states].map(([t, s]) => [t, s.digest])),
+        pushTimes: new Map([...states].map(([t, s]) => [t, s.pushedAt.getTime()])),
+        tombstones: new Map(
+          rows.map((r) => [r.tag, { digest: r.digest, deletedAt: r.deleted_at.getTime() }]),
+        ),
+      };
+    },
     async tagRecords(name) {
       const states = await localTagStates(deps.db, name);
       const since = new Date(Date.now() - tombstoneTtlOf(deps));

@@ -9,9 +9,9 @@ import { objectBody, optionalString, requiredString } from '../body.js';
 // agree on every tag (docs/architecture.md, Replication). System administrators only; a peer
 // that is Harbor answers 404 and is then planned without them.
 //
-//   GET /api/v2.0/replication/tombstones?repository=<name>
+//   GET /api/v2.0/replication/tombstones?repository=<name>[&tag=<tag>]
 //       → 200 [{repository, tag, digest, deleted_at}]: the repository's unexpired tombstones
-//         (tags deleted here, with the digest they had and when).
+//         (tags deleted here, with the digest they had and when), or only the tag's.
 //   PUT /api/v2.0/replication/tombstones {repository, tag, digest, deleted_at}
 //       → 200 {recorded}: a deletion a peer's replication made here, kept with the peer's time;
 //         not recorded while the tag exists here.
@@ -50,7 +50,9 @@ export function registerReplicationTombstoneRoutes(
     const query = request.query as Record<string, unknown>;
     const repository = typeof query.repository === 'string' ? query.repository : '';
     if (repository === '') throw new ApiError('BAD_REQUEST', 'repository is required');
-    const rows = await executions.tombstones(request.principal, repositoryOf(repository, 'repository'));
+    const tag = typeof query.tag === 'string' ? query.tag : undefined;
+    if (tag !== undefined && !isTag(tag)) throw new ApiError('BAD_REQUEST', 'tag is not a valid tag');
+    const rows = await executions.tombstones(request.principal, repositoryOf(repository, 'repository'), tag);
     return rows.map((r) => ({
       repository: r.repository,
       tag: r.tag,
