@@ -1,4 +1,4 @@
-import { waitFor, type adminApi, type ExecutionJson, type TaskJson } from './replication.js';
+import { finished, waitFor, type adminApi, type ExecutionJson, type TaskJson } from './replication.js';
 import { adminAuth, type WharfHandle } from './server.js';
 
 // Helpers for the two-way (multi-master) replication tests between real Wharf processes: the
@@ -138,19 +138,7 @@ export async function reconcileAll(sets: readonly PolicySet[], timeoutMs = 60_00
       });
     }
   }
-  return Promise.all(
-    started.map(({ api, id }) =>
-      waitFor(
-        `execution ${id} to end`,
-        async () => {
-          const e = await api.execution(id);
-          return e.status === 'InProgress' ? undefined : e;
-        },
-        timeoutMs,
-        200,
-      ),
-    ),
-  );
+  return Promise.all(started.map(({ api, id }) => finished(api, id, timeoutMs)));
 }
 
 /** The logs of the tasks whose destination is `repository:tag`, for a failure's message. */

@@ -148,13 +148,7 @@ export function checkCopy(
   const there = stateOf(destination, tag);
   if (there.kind === 'present' && there.digest === here.digest)
     return { copy: false, reason: `the destination holds ${tag} at the same digest already` };
-  const { winner } = resolveAcrossSides(
-    [
-      { side: 'source', state: here },
-      { side: 'destination', state: there },
-    ],
-    tombstones,
-  );
+  const winner = winnerOf(here, there, tombstones);
   if (winner.kind === 'present' && winner.digest === here.digest) return { copy: true };
   return {
     copy: false,
@@ -178,13 +172,16 @@ export function checkDeletion(
   const here = stateOf(source, tag);
   const there = stateOf(destination, tag);
   if (there.kind !== 'present') return { copy: false, reason: `${tag} is gone at the destination already` };
-  const { winner } = resolveAcrossSides(
+  if (winnerOf(here, there, tombstones).kind === 'deleted') return { copy: true };
+  return { copy: false, reason: `the destination holds a version of ${tag} pushed after its deletion here` };
+}
+
+function winnerOf(here: TagState, there: TagState, tombstones: { now: number; ttlMs: number }): TagState {
+  return resolveAcrossSides(
     [
       { side: 'source', state: here },
       { side: 'destination', state: there },
     ],
     tombstones,
-  );
-  if (winner.kind === 'deleted') return { copy: true };
-  return { copy: false, reason: `the destination holds a version of ${tag} pushed after its deletion here` };
+  ).winner;
 }
