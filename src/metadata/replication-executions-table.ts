@@ -301,14 +301,3 @@ export async function listTasks(
   ]);
   return { items, total: count[0]?.n ?? 0 };
 }
-
-/** tag → manifest digest of one repository of this registry (empty when it does not exist). */
-export async function localTagDigests(db: Queryable, repository: string): Promise<Map<string, string>> {
-  const rows = await db.query<{ name: string; digest: string }>(
-    `SELECT t.name, m.digest FROM repositories r
-     JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
-     WHERE r.name = $1`,
-    [repository],
-  );
-  return new Map(rows.map((r) => [r.name, r.digest]));
-}

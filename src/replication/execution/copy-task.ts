@@ -1,6 +1,3 @@
-import type { JobContext } from '../../jobs/queue.js';
-import type { TaskRow } from '../../metadata/replication-executions-table.js';
-import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { copyArtifact } from '../copy/index.js';
 import {
   ORIGIN_HEADER,
@@ -9,9 +6,8 @@ import {
 } from '../../domain/origin-headers.js';
 import { messageOf } from './failures.js';
 import { mountCandidatesFor } from './mount-candidates.js';
-import type { Side, TagRecords } from './sides.js';
-import { checkCopy, type SideRecords } from './two-way.js';
-import type { ExecutionDeps } from './types.js';
+import { checkCopy, sideRecords } from './two-way.js';
+import type { ExecutionDeps, TaskWork } from './types.js';
 
 // One copy task. The source's version of the tag is read once, when the task runs (not the
 // planned one: a task delayed by retries must not move the tag back to what it was when
@@ -24,15 +20,8 @@ import type { ExecutionDeps } from './types.js';
 // transaction as the tag, so no one ever sees the copy with its copy time as push time; other
 // destinations learn it afterwards through the peer API where they can (best effort).
 
-export async function performCopy(
-  deps: ExecutionDeps,
-  task: TaskRow,
-  policy: ReplicationPolicy,
-  source: Side,
-  destination: Side,
-  job: JobContext,
-  tombstoneTtlMs: number,
-): Promise<void> {
+export async function performCopy(deps: ExecutionDeps, work: TaskWork): Promise<void> {
+  const { task, policy, source, destination, job, tombstoneTtlMs } = work;
   const { signal } = job;
   const here = await source.tagRecord(task.src_repository, task.tag, signal);
   const digest = here.digests.get(task.tag);
@@ -41,10 +30,11 @@ export async function performCopy(
     return;
   }
   const pushedAt = here.pushTimes?.get(task.tag);
-  const stillWins = async (): Promise<boolean> => {
+  const stillWins = async (sourceAgain: boolean): Promise<boolean> => {
     if (!here.pushTimes || !destination.tellsPushTimes) return true;
-    // The source again too: a version deleted or replaced there meanwhile is not written.
-    const now = await source.tagRecord(task.src_repository, task.tag, signal);
+    // Before the tag write, the source again too: a version deleted or replaced there while the
+    // copy ran is not written.
+    const now = sourceAgain ? await source.tagRecord(task.src_repository, task.tag, signal) : here;
     if (now.digests.get(task.tag) !== digest) {
       job.log(`not copied: ${task.src_repository}:${task.tag} changed at the source meanwhile`);
       return false;
@@ -58,7 +48,7 @@ export async function performCopy(
     if (!check.copy) job.log(`not copied: ${check.reason ?? 'the destination wins'}`);
     return check.copy;
   };
-  if (!(await stillWins())) return;
+  if (!(await stillWins(false))) return;
   const mountCandidates = mountCandidatesFor(
     deps.db,
     policy,
@@ -71,12 +61,12 @@ export async function performCopy(
       : { [ORIGIN_PUSH_TIME_HEADER]: new Date(pushedAt).toISOString(), [ORIGIN_HEADER]: source.name };
   const result = await copyArtifact({
     source: {
-      registry: await source.client([task.src_repository]),
+      registry: await source.client(),
       repository: task.src_repository,
       reference: digest,
     },
     destination: {
-      registry: await destination.client([task.dst_repository]),
+      registry: await destination.client(),
       repository: task.dst_repository,
       tag: task.tag,
       tagHeaders: originHeaders,
@@ -86,7 +76,7 @@ export async function performCopy(
       override: policy.override,
       byChunk: policy.copyByChunk,
       ...(mountCandidates && { mountCandidates }),
-      ...(here.pushTimes && { beforeTag: stillWins }),
+      ...(here.pushTimes && { beforeTag: () => stillWins(true) }),
       signal,
       log: (line) => job.log(line),
     },
@@ -106,22 +96,14 @@ export async function performCopy(
     job.log(`origin push time ${new Date(pushedAt).toISOString()} recorded with the tag`);
     return;
   }
-  await recordOrigin(task, digest, pushedAt, source, destination, job);
-}
-
-/** A side's records as the two-way rule reads them (no push times or tombstones: none). */
-export function sideRecords(r: TagRecords): SideRecords {
-  return { digests: r.digests, pushTimes: r.pushTimes ?? new Map(), tombstones: r.tombstones ?? new Map() };
+  await recordOrigin(work, digest, pushedAt);
 }
 
 /** For a destination that did not take the time with the tag (an older Wharf): the peer API. */
 async function recordOrigin(
-  task: TaskRow,
+  { task, source, destination, job }: TaskWork,
   digest: string,
   pushedAt: number,
-  source: Side,
-  destination: Side,
-  job: JobContext,
 ): Promise<void> {
   try {
     const recorded = await destination.recordOrigin(

@@ -1,11 +1,7 @@
-import type { JobContext } from '../../jobs/queue.js';
-import type { TaskRow } from '../../metadata/replication-executions-table.js';
-import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
-import { sideRecords } from './copy-task.js';
 import { messageOf } from './failures.js';
-import type { Side } from './sides.js';
 import { deleteTag } from './tag-deletion.js';
-import { checkDeletion } from './two-way.js';
+import { checkDeletion, sideRecords } from './two-way.js';
+import type { TaskWork } from './types.js';
 
 // One deletion task. Nothing is deleted when the tag is back at the source. On two-way sides the
 // deletion must still win at the destination (a version pushed there after the deletion here
@@ -13,28 +9,21 @@ import { checkDeletion } from './two-way.js';
 // gets the source's deletion time with the request and keeps it in its tombstone. Other
 // destinations learn that time afterwards through the peer API where they can (best effort).
 
-export async function performDeletion(
-  task: TaskRow,
-  policy: ReplicationPolicy,
-  source: Side,
-  destination: Side,
-  job: JobContext,
-  tombstoneTtlMs: number,
-): Promise<void> {
+export async function performDeletion(work: TaskWork): Promise<void> {
+  const { task, policy, source, destination, job, tombstoneTtlMs } = work;
   const { signal } = job;
   if (!policy.replicateDeletion) {
     job.log('replicate_deletion is off: nothing deleted');
     return;
   }
   // The tag may have come back at the source since the plan: then it must stay.
-  const src = await source.client([task.src_repository]);
-  if (await src.headManifest(task.src_repository, task.tag, signal)) {
+  const here = await source.tagRecord(task.src_repository, task.tag, signal);
+  if (here.digests.has(task.tag)) {
     job.log(`${task.src_repository}:${task.tag} exists at the source again: not deleted`);
     return;
   }
-  const here = source.tellsPushTimes ? await source.tagRecord(task.src_repository, task.tag, signal) : null;
-  const tombstone = here?.tombstones?.get(task.tag);
-  if (here?.pushTimes && destination.tellsPushTimes) {
+  const tombstone = here.tombstones?.get(task.tag);
+  if (here.pushTimes && destination.tellsPushTimes) {
     const there = await destination.tagRecord(task.dst_repository, task.tag, signal);
     if (there.pushTimes) {
       const check = checkDeletion(task.tag, sideRecords(here), sideRecords(there), {
@@ -47,7 +36,7 @@ export async function performDeletion(
       }
     }
   }
-  const dst = await destination.client([task.dst_repository]);
+  const dst = await destination.client();
   const { outcome, timeRecorded } = await deleteTag(
     dst,
     task.dst_repository,

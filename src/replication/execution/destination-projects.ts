@@ -9,10 +9,13 @@ import type { Side } from './sides.js';
 // unreachable fails the planning (retried like any planning); one that refuses (the credential
 // may not create projects) is logged, and the copies then fail with the peer's own answer.
 
-const projectOf = (repository: string) => repository.slice(0, Math.max(0, repository.indexOf('/')));
+/** A repository's project: its first path component ('' for a name without one). */
+export const projectOf = (repository: string) => repository.slice(0, Math.max(0, repository.indexOf('/')));
 
+/** `known`: destination projects known to exist (the run saw tags there). */
 export async function prepareDestinationProjects(
   tasks: readonly NewTask[],
+  known: ReadonlySet<string>,
   source: Side,
   destination: Side,
   job: JobContext,
@@ -21,7 +24,8 @@ export async function prepareDestinationProjects(
   for (const t of tasks) {
     if (t.operation !== 'copy') continue;
     const project = projectOf(t.dstRepository);
-    if (project !== '' && !wanted.has(project)) wanted.set(project, projectOf(t.srcRepository));
+    if (project !== '' && !known.has(project) && !wanted.has(project))
+      wanted.set(project, projectOf(t.srcRepository));
   }
   for (const [project, from] of wanted) {
     job.signal.throwIfAborted();

@@ -21,7 +21,7 @@ import {
   type ArtifactFacts,
   type RepositoryPair,
 } from '../plan/index.js';
-import { prepareDestinationProjects } from './destination-projects.js';
+import { prepareDestinationProjects, projectOf } from './destination-projects.js';
 import { isRetryable, messageOf } from './failures.js';
 import { openWork, workKey } from './open-work.js';
 import type { Reconciler } from './reconciler.js';
@@ -66,7 +66,8 @@ export async function runExecutionJob(
   let tasks: NewTask[];
   let summary: string;
   try {
-    ({ tasks, summary } = await plan(
+    let known: ReadonlySet<string>;
+    ({ tasks, summary, known } = await plan(
       policy,
       sides.source,
       sides.destination,
@@ -77,7 +78,7 @@ export async function runExecutionJob(
       await openWork(deps.db, policy.id),
       job,
     ));
-    await prepareDestinationProjects(tasks, sides.source, sides.destination, job);
+    await prepareDestinationProjects(tasks, known, sides.source, sides.destination, job);
   } catch (err) {
     if (job.signal.aborted) throw err;
     const message = messageOf(err);
@@ -166,7 +167,7 @@ async function plan(
   tombstoneTtlMs: number,
   open: ReadonlySet<string>,
   job: JobContext,
-): Promise<{ tasks: NewTask[]; summary: string }> {
+): Promise<{ tasks: NewTask[]; summary: string; known: ReadonlySet<string> }> {
   const { signal } = job;
   const filters = compileFilters(policy.filters);
   const repositories: string[] = [];
@@ -174,6 +175,7 @@ async function plan(
   else for await (const name of source.repositories(signal)) repositories.push(name);
 
   const pairs: RepositoryPair[] = [];
+  const known = new Set<string>();
   const twoWay: TwoWayPair[] = [];
   for (const name of repositories) {
     if (!filters.repository(name)) continue;
@@ -183,7 +185,7 @@ async function plan(
       continue;
     }
     const pick = (tags: Map<string, string>) => new Map([...tags].filter(([tag]) => filters.tag(tag)));
-    const listed = await source.tagRecords(name, signal);
+    const listed = await source.tagRecords(name, signal, { facts: filters.judgesArtifacts });
     // The label and resource filters judge the source's artifacts. A tag they leave out is
     // neither copied nor deleted at the destination, like a tag the tag filter leaves out.
     const excluded = new Set(
@@ -191,6 +193,8 @@ async function plan(
     );
     const here = withoutTags(listed, excluded);
     const there = withoutTags(await destination.tagRecords(mapped.name, signal), excluded);
+    // A destination repository with tags lives in a project that exists: no need to ask again.
+    if (there.digests.size > 0) known.add(projectOf(mapped.name));
     if (here.pushTimes && there.pushTimes) {
       // Both sides tell push times: two-way planning (two-way.ts), also right for one-way use.
       twoWay.push({
@@ -283,5 +287,5 @@ async function plan(
   const held =
     both.heldByDestination.length > 0 ? `, ${both.heldByDestination.length} won by the destination` : '';
   const summary = `${allPairs.length} repositories compared (${twoWay.length} two-way): ${result.copy.length} to copy, ${result.delete.length} to delete${underWay > 0 ? ` (${underWay} under way already)` : ''}, ${result.unchanged.length} unchanged${held}, ${result.skipped.length} skipped, ${result.conflicts.length} conflicts`;
-  return { tasks, summary };
+  return { tasks, summary, known };
 }

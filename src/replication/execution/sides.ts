@@ -1,7 +1,6 @@
 import { harborArtifactType } from '../../domain/artifact-type.js';
 import type { Database } from '../../metadata/database.js';
 import { tagArtifactFacts } from '../../metadata/labels-table.js';
-import { localTagDigests } from '../../metadata/replication-executions-table.js';
 import { listRepositoryNames } from '../../metadata/repositories-table.js';
 import {
   listTombstonedRepositories,
@@ -38,9 +37,11 @@ export interface Side {
   /** The registry endpoint; null for this registry. */
   readonly registryId: number | null;
   repositories(signal?: AbortSignal): AsyncGenerator<string>;
-  tagDigests(repository: string, signal?: AbortSignal): Promise<Map<string, string>>;
-  /** Digests with push times and tombstones, as far as the side can tell. */
-  tagRecords(repository: string, signal?: AbortSignal): Promise<TagRecords>;
+  /**
+   * Digests with push times and tombstones, as far as the side can tell; artifact facts only
+   * with `facts` (where they cost a query of their own).
+   */
+  tagRecords(repository: string, signal?: AbortSignal, options?: { facts?: boolean }): Promise<TagRecords>;
   /** The same for one tag only (a task's checks: no listing of the whole repository). */
   tagRecord(repository: string, tag: string, signal?: AbortSignal): Promise<TagRecords>;
   /** Records the origin push time of a tag replication wrote here; false when unsupported. */
@@ -58,8 +59,8 @@ export interface Side {
   readonly tellsPushTimes: boolean;
   /** How the side names itself as an origin (its URL). */
   readonly name: string;
-  /** A client that may read and write these repositories. */
-  client(repositories: readonly string[]): Promise<RemoteRegistry>;
+  /** A client that reads and writes the side's repositories (this registry's: a token per request). */
+  client(): Promise<RemoteRegistry>;
   close(): Promise<void>;
 }
 
@@ -67,11 +68,13 @@ export interface SideDeps {
   db: Database;
   registries: RegistryEndpointService;
   tokens: TokenService;
+  /** This registry's projects, for the destination projects replication makes here. */
   projects: Pick<ProjectService, 'find' | 'ensureForReplication'>;
   /** This registry's blobs, read straight from storage by replication's copies. */
   blobs?: Pick<BlobService, 'readFrom'>;
+  /** This instance's own loopback URL; known once the server listens. */
   localUrl: () => string;
-  /** How long tombstones count (default 7 days). */
+  /** How long tombstones count (default 7 days, TOMBSTONE_TTL_MS). */
   tombstoneTtlMs?: number;
 }
 
@@ -133,7 +136,6 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
     tellsPushTimes: config.type === 'harbor',
     name: client.url,
     repositories: (signal) => client.repositories(signal),
-    tagDigests: (name, signal) => client.tagDigests(name, signal),
     async tagRecords(name, signal) {
       if (config.type !== 'harbor') {
         return {
@@ -230,7 +232,6 @@ function localSide(deps: SideDeps): Side {
     get name() {
       return deps.localUrl();
     },
-    tagDigests: (name) => localTagDigests(deps.db, name),
     async tagRecord(name, tag) {
       const states = await localTagStates(deps.db, name, tag);
       const since = new Date(Date.now() - tombstoneTtlOf(deps));
@@ -244,16 +245,21 @@ function localSide(deps: SideDeps): Side {
         ),
       };
     },
-    async tagRecords(name) {
+    async tagRecords(name, _signal, options) {
       const states = await localTagStates(deps.db, name);
       const since = new Date(Date.now() - tombstoneTtlOf(deps));
       const rows = await listTombstones(deps.db, name, since);
-      const facts = new Map(
-        [...(await tagArtifactFacts(deps.db, name))].map(
-          ([tag, f]) =>
-            [tag, { type: harborArtifactType(f.mediaType, f.configMediaType), labels: f.labels }] as const,
-        ),
-      );
+      const facts = options?.facts
+        ? new Map(
+            [...(await tagArtifactFacts(deps.db, name))].map(
+              ([tag, f]) =>
+                [
+                  tag,
+                  { type: harborArtifactType(f.mediaType, f.configMediaType), labels: f.labels },
+                ] as const,
+            ),
+          )
+        : null;
       return {
         facts,
         digests: new Map([...states].map(([tag, s]) => [tag, s.digest])),

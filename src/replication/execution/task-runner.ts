@@ -76,9 +76,7 @@ async function perform(
   destination: Side,
   job: JobContext,
 ): Promise<void> {
-  if (task.operation === 'copy') {
-    await performCopy(deps, task, policy, source, destination, job, tombstoneTtlOf(deps));
-    return;
-  }
-  await performDeletion(task, policy, source, destination, job, tombstoneTtlOf(deps));
+  const work = { task, policy, source, destination, job, tombstoneTtlMs: tombstoneTtlOf(deps) };
+  if (task.operation === 'copy') await performCopy(deps, work);
+  else await performDeletion(work);
 }

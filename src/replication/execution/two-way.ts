@@ -6,6 +6,7 @@ import {
   type TagAt,
   type TagState,
 } from '../plan/index.js';
+import type { TagRecords } from './sides.js';
 
 // Planning a push from one side of a two-way (multi-master) pair to the other, when both sides
 // tell when each tag got its digest. The other direction is another policy (on the peer, or a
@@ -28,6 +29,11 @@ export interface SideRecords {
   digests: ReadonlyMap<string, string>;
   pushTimes: ReadonlyMap<string, number>;
   tombstones: ReadonlyMap<string, { digest: string; deletedAt: number }>;
+}
+
+/** A side's records as the rule reads them (a side that keeps no push times or tombstones: none). */
+export function sideRecords(r: TagRecords): SideRecords {
+  return { digests: r.digests, pushTimes: r.pushTimes ?? new Map(), tombstones: r.tombstones ?? new Map() };
 }
 
 export interface TwoWayPair {

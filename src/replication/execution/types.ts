@@ -1,10 +1,11 @@
 import type { JobService } from '../../jobs/job-service.js';
-import type { Database } from '../../metadata/database.js';
-import type { ProjectService } from '../../services/project-service.js';
-import type { BlobService } from '../../services/registry/blob-service.js';
-import type { ReplicationPolicyService } from '../../services/replication-policy-service.js';
-import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
-import type { TokenService } from '../../services/token-service.js';
+import type { JobContext } from '../../jobs/queue.js';
+import type { TaskRow } from '../../metadata/replication-executions-table.js';
+import type {
+  ReplicationPolicy,
+  ReplicationPolicyService,
+} from '../../services/replication-policy-service.js';
+import type { Side, SideDeps } from './sides.js';
 
 // What the execution module is built from, its job types and their payloads.
 
@@ -38,21 +39,21 @@ export interface ExecutionOptions {
 /** A tombstone's life: how long a deletion beats older pushes elsewhere, then it is purged. */
 export const TOMBSTONE_TTL_MS = 7 * 24 * 3_600_000;
 
-export interface ExecutionDeps {
-  db: Database;
+/** What the sides need (sides.ts), and the job service and policies. */
+export interface ExecutionDeps extends SideDeps {
   jobs: JobService;
   policies: ReplicationPolicyService;
-  registries: RegistryEndpointService;
-  tokens: TokenService;
-  /** This registry's projects, for the destination projects replication makes here. */
-  projects: Pick<ProjectService, 'find' | 'ensureForReplication'>;
-  /** This registry's blobs, read straight from storage by replication's copies. */
-  blobs?: Pick<BlobService, 'readFrom'>;
-  /** This instance's own loopback URL; known once the server listens. */
-  localUrl: () => string;
-  /** How long tombstones count (default 7 days, TOMBSTONE_TTL_MS). */
-  tombstoneTtlMs?: number;
   onError?: (err: unknown, context: string) => void;
+}
+
+/** One task's work (copy-task.ts, deletion-task.ts): the task, its policy and both sides. */
+export interface TaskWork {
+  task: TaskRow;
+  policy: ReplicationPolicy;
+  source: Side;
+  destination: Side;
+  job: JobContext;
+  tombstoneTtlMs: number;
 }
 
 export const EXECUTION_DEFAULTS = {

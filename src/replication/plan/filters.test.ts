@@ -122,6 +122,23 @@ describe('compileFilters: artifacts', () => {
   it.each(CASES)('%j on %j is %s', (filters, facts, expected) => {
     expect(compileFilters(filters).artifact(facts)).toBe(expected);
   });
+
+  it('says whether artifact facts matter at all (so a run need not read them)', () => {
+    expect(
+      compileFilters([
+        { type: 'name', value: 'a/**' },
+        { type: 'tag', value: 'v*' },
+      ]).judgesArtifacts,
+    ).toBe(false);
+    expect(
+      compileFilters([
+        { type: 'label', value: [] },
+        { type: 'resource', value: 'artifact' },
+      ]).judgesArtifacts,
+    ).toBe(false);
+    expect(compileFilters([{ type: 'label', value: ['prod'] }]).judgesArtifacts).toBe(true);
+    expect(compileFilters([{ type: 'resource', value: 'chart' }]).judgesArtifacts).toBe(true);
+  });
 });
 
 describe('parseFilter', () => {

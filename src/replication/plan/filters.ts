@@ -98,6 +98,8 @@ export interface CompiledFilters {
   tags(tags: readonly string[]): string[];
   /** Whether an artifact passes the label and resource filters. */
   artifact(facts: ArtifactFacts): boolean;
+  /** Whether any label or resource filter applies (else artifact facts need not be read). */
+  readonly judgesArtifacts: boolean;
 }
 
 /** Compiles validated filters into predicates (patterns are compiled once). */
@@ -138,6 +140,7 @@ export function compileFilters(filters: readonly PolicyFilter[]): CompiledFilter
     tag,
     tags: (list) => list.filter(tag),
     artifact: (facts) => artifacts.every((p) => p(facts)),
+    judgesArtifacts: artifacts.length > 0,
   };
 }
 
