@@ -556,8 +556,10 @@ describe.each(kinds)('$kind from the sample in front of two instances', ({ kind,
     const logs = /\/(access\.log|error\.log|stdout\.log|haproxy\.stderr)$/;
     expect(openMidway.filter((f) => !logs.test(f))).toEqual([]);
     if (kind === 'nginx') expect(await readdir(tempDir)).toEqual([]);
-    const entries = await lb.accessLog();
-    expect(entries.some((e) => e.method === 'PUT' && e.path === '/echo' && e.status === 200)).toBe(true);
+    // The balancer writes its access-log line after the reply has gone out: wait for it.
+    const logged = async () =>
+      (await lb.accessLog()).some((e) => e.method === 'PUT' && e.path === '/echo' && e.status === 200);
+    await waitUntil('the PUT in the access log', logged, 5_000);
   });
 
   it('streams a 64 MiB download without buffering it', async () => {
