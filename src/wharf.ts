@@ -239,7 +239,11 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       tombstoneTtlMs: config.replication.tombstone_days * 86_400_000,
       onError: (err, context) => logger.warn({ err, context }, 'replication'),
     },
-    { deadlineMs: config.replication.retry_deadline_hours * 3_600_000 },
+    {
+      deadlineMs: config.replication.retry_deadline_hours * 3_600_000,
+      backoffBaseMs: config.replication.retry_backoff_seconds * 1_000,
+      backoffMaxMs: config.replication.retry_backoff_max_seconds * 1_000,
+    },
   );
   // Event-based replication hears of every tag change, through /v2 or the management API.
   const replicationEvent = (event: EventPayload, principal: Principal) =>

@@ -48,7 +48,12 @@ cluster: { instance_name: wharf-a }
     expect(config.storage.s3).toMatchObject({ region: 'us-east-1', multipart_chunk_size: 16 * 1024 * 1024 });
     expect(config.storage.filesystem).toBeUndefined();
     expect(config.shutdown).toEqual({ drain_seconds: 5, grace_seconds: 30 });
-    expect(config.replication).toEqual({ retry_deadline_hours: 24, tombstone_days: 7 });
+    expect(config.replication).toEqual({
+      retry_deadline_hours: 24,
+      tombstone_days: 7,
+      retry_backoff_seconds: 2,
+      retry_backoff_max_seconds: 60,
+    });
   });
 
   it('defaults to the embedded setup: no redis, filesystem storage chosen by absence', async () => {
@@ -90,6 +95,11 @@ cluster: { instance_name: wharf-a }
     ['cluster: { instance_name: "a b" }', /cluster\.instance_name: letters, digits/],
     ['shutdown: { drain_seconds: -1 }', /shutdown\.drain_seconds/],
     ['replication: { retry_deadline_hours: 0 }', /replication\.retry_deadline_hours/],
+    ['replication: { retry_backoff_seconds: 0 }', /replication\.retry_backoff_seconds/],
+    [
+      'replication: { retry_backoff_seconds: 30, retry_backoff_max_seconds: 10 }',
+      /replication\.retry_backoff_max_seconds: must be at least retry_backoff_seconds/,
+    ],
   ])('refuses %s, naming the key', async (yaml, message) => {
     expect(await failure(yaml)).toMatch(message);
   });

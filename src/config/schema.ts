@@ -256,9 +256,22 @@ export const configSchema = z
           .default(24),
         /** How long a deleted tag's tombstone keeps two-way replication from bringing it back. */
         tombstone_days: z.number().positive().max(3650).default(7),
+        /** First wait before a failed task (peer unreachable) is tried again; doubled each retry. */
+        retry_backoff_seconds: z.number().positive().max(3_600).default(2),
+        /** The longest wait between two tries: how soon after a peer returns its work resumes. */
+        retry_backoff_max_seconds: z.number().positive().max(86_400).default(60),
       })
       .strict()
-      .default({ retry_deadline_hours: 24, tombstone_days: 7 }),
+      .refine((r) => r.retry_backoff_max_seconds >= r.retry_backoff_seconds, {
+        path: ['retry_backoff_max_seconds'],
+        message: 'must be at least retry_backoff_seconds',
+      })
+      .default({
+        retry_deadline_hours: 24,
+        tombstone_days: 7,
+        retry_backoff_seconds: 2,
+        retry_backoff_max_seconds: 60,
+      }),
     secrets: z
       .object({
         /**
