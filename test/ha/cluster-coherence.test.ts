@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
-import { startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
+import { eventually, startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
 
 // Two instances on one PostgreSQL, with Redis and without. What one instance remembers (verified
 // credentials, project access facts, tag lookups) must never outlive a change made through the
@@ -115,7 +115,17 @@ describe.each([['plain'], ['none']] as const)('two instances stay coherent (redi
       }
     }
     const outcome = redis === 'plain' ? 'hit' : 'bypass';
-    const count = await cluster.metric(b, 'wharf_lookup_cache_total', { outcome });
+    // B's cache counts hits only once it trusts it (its own heartbeat came back through Redis):
+    // on a loaded machine that can take a moment, so read again until it does.
+    const count = await eventually(
+      `B's lookups: ${outcome}`,
+      async () => {
+        await head();
+        return cluster.metric(b, 'wharf_lookup_cache_total', { outcome });
+      },
+      (n) => n > 0,
+      30_000,
+    );
     expect(count, `B's lookups: ${outcome}`).toBeGreaterThan(0);
     const deleted = await fetch(`${a.url}/v2/coherent/moving/manifests/latest`, {
       method: 'DELETE',

@@ -534,7 +534,7 @@ describe.each(kinds)('$kind from the sample in front of two instances', ({ kind,
     expect(counts(seen)).toEqual({ 'wharf-a': 10, 'wharf-b': 10 });
     // Consecutive requests go to different instances (no stickiness).
     for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
-    await waitUntil('20 access-log lines', async () => (await lb.accessLog()).length >= before + 20, 5_000);
+    await waitUntil('20 access-log lines', async () => (await lb.accessLog()).length >= before + 20, 30_000);
     const entries = (await lb.accessLog()).slice(before);
     expect(entries.map((e) => e.instance)).toEqual(seen);
     const addresses = new Set(entries.map((e) => e.upstream));
@@ -559,7 +559,7 @@ describe.each(kinds)('$kind from the sample in front of two instances', ({ kind,
     // The balancer writes its access-log line after the reply has gone out: wait for it.
     const logged = async () =>
       (await lb.accessLog()).some((e) => e.method === 'PUT' && e.path === '/echo' && e.status === 200);
-    await waitUntil('the PUT in the access log', logged, 5_000);
+    await waitUntil('the PUT in the access log', logged, 30_000);
   });
 
   it('streams a 64 MiB download without buffering it', async () => {
@@ -592,7 +592,11 @@ describe.each(kinds)('$kind from the sample in front of two instances', ({ kind,
         const post = await httpRequest(`${lb.url}/echo`, 'POST', Buffer.from('small body'));
         expect(post.status, `POST ${i}: ${post.body}`).toBe(200);
       }
-      await waitUntil('24 access-log lines', async () => (await lb.accessLog()).length >= before + 24, 5_000);
+      await waitUntil(
+        '24 access-log lines',
+        async () => (await lb.accessLog()).length >= before + 24,
+        30_000,
+      );
       const entries = (await lb.accessLog()).slice(before);
       if (kind === 'nginx') {
         // nginx lists every address it tried: the stopped one, then the one that answered.

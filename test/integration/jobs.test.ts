@@ -86,7 +86,7 @@ describe('job service', () => {
         runs++;
         throw new Error('still down');
       },
-      { maxAttempts: 100, backoffBaseMs: 400, backoffMaxMs: 400, deadlineMs: 1_500 },
+      { maxAttempts: 100, backoffBaseMs: 400, backoffMaxMs: 400, deadlineMs: 3_000 },
     );
     await s.start();
     const job = await s.enqueue('deadline', {});
@@ -165,7 +165,8 @@ describe('job service', () => {
       async () => {
         now++;
         peak = Math.max(peak, now);
-        await new Promise((r) => setTimeout(r, 300));
+        // Long enough that a second claim surely lands while the first runs, on a loaded machine.
+        await new Promise((r) => setTimeout(r, 1_000));
         now--;
       },
       { concurrency: 2 },

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/cluster.js';
 import { runCli } from '../helpers/run-cli.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
@@ -104,7 +105,7 @@ describe('graceful shutdown on SIGTERM', () => {
   });
 
   it('reports not ready while still serving, finishes the in-flight upload, refuses new work, exits 0', async () => {
-    wharf = await startTestWharf({ drainSeconds: 2 });
+    wharf = await startTestWharf({ drainSeconds: 3 });
     const w = wharf;
     expect((await fetch(`${w.url}/readyz`)).status).toBe(200);
     expect((await fetch(`${w.url}/livez`)).status).toBe(200);
@@ -114,22 +115,33 @@ describe('graceful shutdown on SIGTERM', () => {
     const pid = w.pid();
     const result = await patchInTwoParts(location, adminAuth(w), first, second, async () => {
       process.kill(pid, 'SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
       // Draining: the load balancer is told to stop sending (readyz 503), but what still arrives is
-      // served, each response closing its connection.
-      const ready = await fetch(`${w.url}/readyz`);
-      expect(ready.status).toBe(503);
+      // served, each response closing its connection. (Polled: the signal takes a moment to arrive.)
+      const ready = await eventually(
+        'readyz to say 503',
+        () => fetch(`${w.url}/readyz`),
+        (r) => r.status === 503,
+        2_000,
+        50,
+      );
       expect(ready.headers.get('retry-after')).toBe('1');
       const served = await fetch(`${w.url}/v2/`, { headers: { authorization: adminAuth(w) } });
       expect(served.status).toBe(200);
       expect(served.headers.get('connection')).toBe('close');
-      await new Promise((r) => setTimeout(r, 2_200));
-      // Closing: the listener is shut, so a new connection is refused (the load balancer sends
-      // the request elsewhere), while the in-flight upload goes on.
-      const during = await fetch(`${w.url}/v2/`, { headers: { authorization: adminAuth(w) } }).catch(
-        () => null,
+      // Closing: once the drain is over the listener is shut, so a new connection is refused (the
+      // load balancer sends the request elsewhere), while the in-flight upload goes on.
+      const refused = await eventually(
+        'the listener to close',
+        () =>
+          fetch(`${w.url}/v2/`, { headers: { authorization: adminAuth(w) } }).then(
+            () => false,
+            () => true,
+          ),
+        (closed) => closed,
+        15_000,
+        100,
       );
-      expect(during).toBeNull();
+      expect(refused).toBe(true);
     });
     expect(result.status).toBe(202);
     const deadline = Date.now() + 20_000;

@@ -83,10 +83,21 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication exec
     }
     expect(await atB('test/app-a', 'dev')).toBeNull();
     expect(await atB('test/other', 'v1')).toBeNull();
-    const log = await apiA.call('GET', `/replication/executions/${id}/tasks/${tasks[0]?.id}/log`);
-    expect(log.status).toBe(200);
-    expect(log.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(await log.text()).toMatch(/succeeded/);
+    // The job's "succeeded" line follows the task's status by a moment: read until it is there.
+    const logPath = `/replication/executions/${id}/tasks/${tasks[0]?.id}/log`;
+    const log = await waitFor(
+      'the task log to say succeeded',
+      async () => {
+        const res = await apiA.call('GET', logPath);
+        const text = await res.text();
+        return /succeeded/.test(text) ? { res, text } : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(log.res.status).toBe(200);
+    expect(log.res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(log.text).toMatch(/succeeded/);
 
     const again = await finished(apiA, await apiA.create('/replication/executions', { policy_id: policy }));
     expect(again).toMatchObject({ status: 'Succeed', total: 0 });

@@ -103,11 +103,10 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication afte
   // After an outage every event run or task that gets through on a retry asks for a
   // reconciliation of the policy ("the peer answers again"); none may plan again what an open task
   // does already (open-work.ts), so each image is copied about once: a quarter more is allowed.
-  // Known server race, this test fails in most runs: the request is deduplicated only until the
-  // run starts planning (startPlanning clears `awaiting`), so several reconciliations of one
-  // policy plan at once, each reading the open work before the others have inserted their tasks.
-  // Measured: two reconciliations started 31 ms apart planning 19 and 18 copies (39 copy tasks for
-  // 20 images); ten within 0.5 s planning 18, 15, 13, 11, 8, 6, 4, 2, 1 (98 copy tasks).
+  // Several reconciliations of one policy may start planning together (the request is
+  // deduplicated only until planning starts); planning is serialised per policy under an advisory
+  // lock, so each reads the open work the others inserted. Before that lock this test failed in
+  // most runs: two reconciliations 31 ms apart planned 19 and 18 copies (39 copy tasks for 20 images).
   it('after the outage, each image is copied about once (no duplicate planning)', () => {
     if (!after) throw new Error('the outage test did not run to its end');
     expect(after.copies).toBeGreaterThanOrEqual(IMAGES);

@@ -19,6 +19,7 @@ import {
   dockerRegistryEndpoint,
   finished,
   pushToDistribution,
+  waitFor,
   wharfEndpoint,
 } from '../helpers/replication.js';
 import { adminAuth, createProject, type WharfHandle } from '../helpers/server.js';
@@ -349,7 +350,16 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topo
       const executions = await executionsOf(api, policy);
       expect(executions.length).toBeGreaterThan(0);
       expect(executions.every((e) => e.trigger === 'scheduled')).toBe(true);
-      const copies = (await tasksOf(api, policy)).filter((t) => t.operation === 'copy');
+      // The tag is visible at d3 a moment before the source records its task as done.
+      const copies = await waitFor(
+        'the copy task to end',
+        async () => {
+          const found = (await tasksOf(api, policy)).filter((t) => t.operation === 'copy');
+          return found.some((t) => t.status === 'Pending' || t.status === 'InProgress') ? undefined : found;
+        },
+        30_000,
+        200,
+      );
       expect(copies.map((t) => [t.dst_resource, t.status])).toEqual([['test/sched-app:v1', 'Succeed']]);
     } finally {
       // Stop the schedule so it does not keep firing for the rest of the file.
