@@ -76,6 +76,19 @@ describe('operations endpoints', () => {
     const received = /wharf_registry_bytes_received_total (\d+)/.exec(text);
     expect(Number(received?.[1])).toBeGreaterThanOrEqual(blob.length);
     expect(text).toMatch(/wharf_registry_open_uploads [1-9]/);
+
+    // A chunk counts what it added, once.
+    const chunk = Buffer.alloc(1000, 7);
+    const patched = await fetch(new URL(open.headers.get('location') ?? '', wharf.url), {
+      method: 'PATCH',
+      headers: { authorization: adminAuth(wharf), 'content-type': 'application/octet-stream' },
+      body: chunk,
+    });
+    expect(patched.status).toBe(202);
+    const after = /wharf_registry_bytes_received_total (\d+)/.exec(
+      await (await fetch(`${wharf.url}/metrics`)).text(),
+    );
+    expect(Number(after?.[1]) - Number(received?.[1])).toBe(chunk.length);
   });
 });
 

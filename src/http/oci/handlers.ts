@@ -178,7 +178,7 @@ const uploads: Handler<Extract<OciRoute, { kind: 'uploads' }>> = async (s, route
       body: req.raw,
       ...(length !== undefined && { length }),
     });
-    s.metrics.bytesReceived.inc(next.offset);
+    s.metrics.bytesReceived.inc(next.received);
     return sendUploadStatus(s, reply, next, 202);
   }
   return sendUploadStatus(s, reply, status, 202);
@@ -192,7 +192,6 @@ const upload: Handler<Extract<OciRoute, { kind: 'upload' }>> = async (s, route, 
       return void sendUploadStatus(s, reply, status, 204);
     }
     case 'PATCH': {
-      const before = await s.uploads.status(route.name, route.id);
       const range = uploadContentRange(req);
       const length = contentLength(req);
       const status = await s.uploads.append(route.name, route.id, {
@@ -200,7 +199,7 @@ const upload: Handler<Extract<OciRoute, { kind: 'upload' }>> = async (s, route, 
         ...(range && { range }),
         ...(length !== undefined && { length }),
       });
-      s.metrics.bytesReceived.inc(status.offset - before.offset);
+      s.metrics.bytesReceived.inc(status.received);
       return void sendUploadStatus(s, reply, status, 202);
     }
     case 'PUT': {

@@ -82,11 +82,20 @@ export class UploadService {
     return { id, repository, offset: session.byte_offset };
   }
 
-  /** PATCH: appends one chunk (or the whole stream). Returns the new offset. */
-  async append(repository: string, id: string, chunk: ChunkInput): Promise<UploadStatus> {
+  /** PATCH: appends one chunk (or the whole stream). Returns the new offset and the bytes added. */
+  async append(
+    repository: string,
+    id: string,
+    chunk: ChunkInput,
+  ): Promise<UploadStatus & { received: number }> {
     const session = await this.load(repository, id);
     const written = await this.write(session, chunk);
-    return { id, repository, offset: written.byte_offset };
+    return {
+      id,
+      repository,
+      offset: written.byte_offset,
+      received: written.byte_offset - session.byte_offset,
+    };
   }
 
   /** PUT: optional last chunk, then verify the digest and commit the blob. */
