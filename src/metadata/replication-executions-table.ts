@@ -107,6 +107,15 @@ export async function startPlanning(db: Queryable, id: number): Promise<void> {
   await db.query('UPDATE replication_executions SET awaiting = false WHERE id = $1', [id]);
 }
 
+/** Says why a run is not planned yet (its planning job waits to try again), while it is not. */
+export async function noteExecutionWaiting(db: Queryable, id: number, statusText: string): Promise<void> {
+  await db.query(
+    `UPDATE replication_executions SET status_text = $2
+     WHERE id = $1 AND status = 'InProgress' AND NOT planned`,
+    [id, statusText],
+  );
+}
+
 export async function markPlanned(
   db: Queryable,
   id: number,

@@ -81,7 +81,11 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication retr
       expect(seconds).toBeGreaterThanOrEqual(BACKOFF_SECONDS);
       expect(seconds).toBeLessThanOrEqual(BACKOFF_SECONDS * 1.2);
     }
-    // Still waiting, not failed: the deadline is a day away.
-    expect((await api.execution(execution?.id ?? 0)).status).toBe('InProgress');
+    // Still waiting, not failed: the deadline is a day away; the run says what it waits for.
+    const waiting = await api.execution(execution?.id ?? 0);
+    expect(waiting.status).toBe('InProgress');
+    expect(waiting.status_text).toMatch(
+      /^planning attempt 1 failed, retrying: GET http:\/\/127\.0\.0\.1:\d+.*: ECONNREFUSED$/,
+    );
   }, 150_000);
 });

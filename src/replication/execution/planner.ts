@@ -6,6 +6,7 @@ import {
   insertExecution,
   insertTasks,
   markPlanned,
+  noteExecutionWaiting,
   setExecutionJob,
   setTaskJob,
   startPlanning,
@@ -86,6 +87,13 @@ export async function runExecutionJob(
     if (retryable && remoteId !== null) await deps.registries.recordHealth(remoteId, false);
     if (retryable && Date.now() < execution.start_time.getTime() + deadlineMs) {
       job.log(`planning failed, to be retried: ${message}`);
+      // Shown in the execution list: an InProgress run says what it is waiting for. (Best effort:
+      // with the database away the retry itself is what matters.)
+      await noteExecutionWaiting(
+        deps.db,
+        execution.id,
+        `planning attempt ${job.attempt} failed, retrying: ${message}`.slice(0, 500),
+      ).catch(() => undefined);
       throw err;
     }
     job.log(`planning failed: ${message}`);
