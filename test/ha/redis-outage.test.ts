@@ -45,6 +45,26 @@ async function currentOn(instance: ClusterInstance): Promise<string | null> {
   return res.headers.get('docker-content-digest');
 }
 
+/** Reads through `instance` until its `outcome` lookups grow: its cache is on (hit) or off (bypass). */
+async function untilLookupsGrow(
+  instance: ClusterInstance,
+  outcome: 'hit' | 'bypass',
+  what: string,
+  timeoutMs: number,
+): Promise<void> {
+  await eventually(
+    `${instance.name} ${what}`,
+    async () => {
+      const before = await lookups(instance, outcome);
+      await currentOn(instance);
+      await currentOn(instance);
+      return (await lookups(instance, outcome)) - before;
+    },
+    (grown) => grown > 0,
+    timeoutMs,
+  );
+}
+
 async function overwriteOn(instance: ClusterInstance, image: PushedRef): Promise<void> {
   await instance.client.putManifest(repository, 'current', image.manifest, OCI_MANIFEST);
 }
@@ -95,17 +115,7 @@ describe('Redis outage', () => {
     await overwriteOn(a, images[0] as PushedRef);
     // An instance trusts its cache only once its own heartbeat came back through Redis (and not
     // while echoes are late, as on a loaded machine): wait for that first, as after the outage.
-    await eventually(
-      `${b.name} using its cache`,
-      async () => {
-        const before = await lookups(b, 'hit');
-        await currentOn(b);
-        await currentOn(b);
-        return (await lookups(b, 'hit')) - before;
-      },
-      (grown) => grown > 0,
-      30_000,
-    );
+    await untilLookupsGrow(b, 'hit', 'using its cache', 30_000);
     const hits = await lookups(b, 'hit');
     for (let i = 0; i < 3; i++) expect(await currentOn(b)).toBe(images[0]?.digest);
     expect(await lookups(b, 'hit')).toBeGreaterThan(hits);
@@ -116,16 +126,7 @@ describe('Redis outage', () => {
     await cluster.redis?.stop();
     // Each instance notices (its subscription drops) and turns the cache off.
     for (const instance of cluster.instances) {
-      await eventually(
-        `${instance.name} bypassing its cache`,
-        async () => {
-          const before = await lookups(instance, 'bypass');
-          await currentOn(instance);
-          return (await lookups(instance, 'bypass')) - before;
-        },
-        (grown) => grown > 0,
-        15_000,
-      );
+      await untilLookupsGrow(instance, 'bypass', 'bypassing its cache', 15_000);
     }
     const bypassBefore = await Promise.all(cluster.instances.map((i) => lookups(i, 'bypass')));
     await loadThroughLb('redis-down', 8_000);
@@ -139,17 +140,7 @@ describe('Redis outage', () => {
   test('Redis back: caches are used again and stay coherent', async () => {
     await cluster.redis?.start();
     for (const instance of cluster.instances) {
-      await eventually(
-        `${instance.name} using its cache again`,
-        async () => {
-          const before = await lookups(instance, 'hit');
-          await currentOn(instance);
-          await currentOn(instance);
-          return (await lookups(instance, 'hit')) - before;
-        },
-        (grown) => grown > 0,
-        30_000,
-      );
+      await untilLookupsGrow(instance, 'hit', 'using its cache again', 30_000);
     }
     expect(await componentStatus(a.url, 'redis')).toBe('healthy');
     const hitsBefore = await lookups(b, 'hit');
