@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
-import { eventually, startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
+import { startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 
 // Two instances on one PostgreSQL, with Redis and without. What one instance remembers (verified
 // credentials, project access facts, tag lookups) must never outlive a change made through the

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { componentStatus, eventually, startCluster, type Cluster } from '../helpers/cluster.js';
+import { componentStatus, startCluster, type Cluster } from '../helpers/cluster.js';
 import {
   pullAndVerify,
   pushSmallImage,
@@ -8,6 +8,7 @@ import {
   type PushedRef,
 } from '../helpers/load-generator.js';
 import { OCI_MANIFEST } from '../helpers/oci-client.js';
+import { eventually } from '../helpers/poll.js';
 
 // PostgreSQL stopped (fast shutdown) under push and pull load, then started again on the same
 // port and data directory. While it is down every request answers quickly (bounded; nothing

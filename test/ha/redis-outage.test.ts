@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  eventually,
-  startCluster,
-  type Cluster,
-  type ClusterInstance,
-  componentStatus,
-} from '../helpers/cluster.js';
+import { startCluster, type Cluster, type ClusterInstance, componentStatus } from '../helpers/cluster.js';
 import { pushSmallImage, startLoad, summarize, type PushedRef } from '../helpers/load-generator.js';
 import { expectStatus, OCI_MANIFEST } from '../helpers/oci-client.js';
+import { eventually } from '../helpers/poll.js';
 
 // Redis is an accelerator. Stopped: pushes and pulls through the load balancer keep working, the
 // hot-path lookup cache is bypassed (wharf_lookup_cache_total{outcome="bypass"} grows), and a tag

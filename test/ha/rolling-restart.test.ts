@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { eventually, startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
+import { startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
 import type { LoadBalancer } from '../helpers/load-balancer.js';
 import { startLoad, summarize, type LoadGenerator } from '../helpers/load-generator.js';
+import { eventually } from '../helpers/poll.js';
 
 // Rolling restart of all three instances under continuous push and pull load, through HAProxy
 // (active health checks on /readyz, deploy/haproxy/haproxy.cfg) and through nginx (passive,

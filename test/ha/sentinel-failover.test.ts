@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  componentStatus,
-  eventually,
-  startCluster,
-  type Cluster,
-  type ClusterInstance,
-} from '../helpers/cluster.js';
+import { componentStatus, startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
 import { pushSmallImage, startLoad, summarize, type PushedRef } from '../helpers/load-generator.js';
 import { OCI_MANIFEST } from '../helpers/oci-client.js';
+import { eventually } from '../helpers/poll.js';
 
 // Wharf on Redis Sentinel (one master, one replica, three sentinels, quorum 2). Under push and
 // pull load through nginx, the master is killed (SIGKILL) and the sentinels promote the replica.

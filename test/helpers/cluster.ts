@@ -20,6 +20,7 @@ import { canConnect, startPostgres, type PostgresServer } from './postgres.js';
 import { startRedis, startSentinelSet, type RedisServer, type SentinelSet } from './redis.js';
 import { runCli, type CliResult } from './run-cli.js';
 import { adminAuth, createProject, DEFAULT_TEST_PROJECTS, startWharf, type WharfHandle } from './server.js';
+import { sleep } from './poll.js';
 
 // A Wharf cluster on loopback for the HA tests, as docs describe a production one: one real
 // PostgreSQL (one database), one shared storage directory, one token signing key every instance
@@ -28,7 +29,6 @@ import { adminAuth, createProject, DEFAULT_TEST_PROJECTS, startWharf, type Wharf
 // deploy/ in front. stop() takes everything down even when a test failed half-way.
 
 const execFileAsync = promisify(execFile);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export type RedisMode = 'plain' | 'sentinel' | 'none';
 export type LoadBalancerKind = 'nginx' | 'haproxy';
@@ -513,32 +513,6 @@ export async function waitForAllBehind(
   }
   throw new Error(
     `${lb.kind} did not reach every instance within ${timeoutMs} ms (saw ${[...seen].join(', ')})`,
-  );
-}
-
-/** Polls until `check` holds (bounded); the error names what was awaited and the last value. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  check: (value: T) => boolean,
-  timeoutMs = 30_000,
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      last = await probe();
-      if (check(last)) return last;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) break;
-    await sleep(intervalMs);
-  }
-  throw new Error(
-    `${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)}${lastError ? `, error: ${String(lastError)}` : ''})`,
   );
 }
 

@@ -1,5 +1,6 @@
-import { finished, waitFor, type adminApi, type ExecutionJson, type TaskJson } from './replication.js';
+import { finished, type adminApi, type ExecutionJson, type TaskJson } from './replication.js';
 import { adminAuth, type WharfHandle } from './server.js';
+import { waitFor } from './poll.js';
 
 // Helpers for the two-way (multi-master) replication tests between real Wharf processes: the
 // whole tag → digest map of a repository on one registry, tag deletions by a client, and the

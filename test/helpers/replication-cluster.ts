@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OciClient, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, imageManifest } from './oci-client.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
-import { headDigest, waitFor, type adminApi, type ExecutionJson, type TaskJson } from './replication.js';
+import { headDigest, type adminApi, type ExecutionJson, type TaskJson } from './replication.js';
 import { adminAuth, createProject, DEFAULT_TEST_PROJECTS, startWharf, type WharfHandle } from './server.js';
+import { waitFor } from './poll.js';
 
 // Helpers for the replication topology, outage and kill tests: several Wharf instances, images
 // with one large layer, counting a policy's executions and tasks, and a pair of instances that

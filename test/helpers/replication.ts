@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { apiCaller, createdId } from './api-client.js';
 import { imageManifest, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from './oci-client.js';
 import { adminAuth, type WharfHandle } from './server.js';
+import { waitFor } from './poll.js';
 
 // Replication tests' small steps over the management API of a real server: endpoints, policies,
 // executions, and polling until something is true (bounded).
@@ -69,22 +70,6 @@ export function wharfEndpoint(name: string, peer: WharfHandle) {
 /** A registry endpoint for a docker-registry peer (anonymous, plain HTTP). */
 export function dockerRegistryEndpoint(name: string, peer: { url: string }) {
   return { name, url: peer.url, type: 'docker-registry', insecure: true };
-}
-
-/** Polls `check` every `everyMs` until it returns a value other than undefined; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** Waits until an execution has ended; returns it. */

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/metadata/database.js';
 import type { JobService } from '../../src/jobs/job-service.js';
 import { apiCaller, basicAuth } from '../helpers/api-client.js';
-import { onPostgres, openJobsDatabase, quickService, sleepUnlessAborted, waitFor } from '../helpers/jobs.js';
+import { onPostgres, openJobsDatabase, quickService, sleepUnlessAborted } from '../helpers/jobs.js';
 import { testDatabaseUrl } from '../helpers/postgres.js';
 import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // The job service's API (/jobservice, /schedules) on a real `wharf serve`: permissions, bad
 // input, Harbor's shapes. On PostgreSQL, a second "instance" (a JobService in this process on

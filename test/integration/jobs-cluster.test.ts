@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/metadata/database.js';
 import type { JobService } from '../../src/jobs/job-service.js';
-import { onPostgres, openJobsDatabase, quickService, waitFor } from '../helpers/jobs.js';
+import { onPostgres, openJobsDatabase, quickService } from '../helpers/jobs.js';
 import { REPO_ROOT } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // Several instances on one PostgreSQL (each with its own connection pool, as separate processes
 // would have): a job never runs twice at once, a schedule fires once per fire time, and the job

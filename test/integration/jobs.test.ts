@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/metadata/database.js';
 import type { JobService } from '../../src/jobs/job-service.js';
-import { openJobsDatabase, quickService, sleepUnlessAborted, waitFor } from '../helpers/jobs.js';
+import { openJobsDatabase, quickService, sleepUnlessAborted } from '../helpers/jobs.js';
+import { waitFor } from '../helpers/poll.js';
 
 // The job service on the database of the vitest project (PGlite or PostgreSQL), one instance:
 // runs, retries, deadlines, stop, schedules, logs, graceful release. Two-instance behaviour is

@@ -4,10 +4,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually } from '../helpers/cluster.js';
+
 import { runCli } from '../helpers/run-cli.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
+import { eventually } from '../helpers/poll.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -86,8 +87,14 @@ describe('first start without a configured admin password', () => {
 
   it('prints a generated password once, which then works, and not again on restart', async () => {
     wharf = await startTestWharf({ adminPassword: null });
-    const m = /password:\s+(\S+)\s/.exec(wharf.output());
-    expect(m, wharf.output()).not.toBeNull();
+    const w = wharf;
+    // The listener answers before the banner has come through the pipe: wait for it.
+    const m = await eventually(
+      'the generated password on stdout',
+      async () => /password:\s+(\S+)\s/.exec(w.output()),
+      (match) => match !== null,
+      10_000,
+    );
     const password = m?.[1] as string;
     const ok = await fetch(`${wharf.url}/v2/`, {
       headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` },

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
 import { freePort } from '../helpers/ports.js';
-import { adminApi, waitFor } from '../helpers/replication.js';
+import { adminApi } from '../helpers/replication.js';
 import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // replication.retry_backoff_seconds and retry_backoff_max_seconds reach the job service: work
 // whose peer is unreachable is tried again after the configured wait (plus the job service's jitter

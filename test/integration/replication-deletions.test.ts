@@ -7,10 +7,10 @@ import {
   dockerRegistryEndpoint,
   finished,
   headDigest,
-  waitFor,
   wharfEndpoint,
 } from '../helpers/replication.js';
 import type { WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // Deletions made through the management API (as Harbor's portal makes them) replicate like
 // deletions through /v2: a tag, an artifact, a whole repository. A docker-registry destination

@@ -8,10 +8,10 @@ import {
   finished,
   headDigest,
   pushToDistribution,
-  waitFor,
   wharfEndpoint,
 } from '../helpers/replication.js';
 import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // Replication executions between real processes: two Wharf instances, each with its own embedded
 // database and storage (PGlite, separate data directories), and Debian's docker-registry. Manual

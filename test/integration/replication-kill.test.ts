@@ -8,8 +8,9 @@ import {
   startWharfs,
   type SharedPair,
 } from '../helpers/replication-cluster.js';
-import { adminApi, finished, waitFor, wharfEndpoint, type TaskJson } from '../helpers/replication.js';
+import { adminApi, finished, wharfEndpoint, type TaskJson } from '../helpers/replication.js';
 import type { WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // An instance holding a replication job is killed (SIGKILL) in the middle of a copy: the other
 // instance of the cluster (two Wharf instances on ONE real PostgreSQL, one storage directory, the

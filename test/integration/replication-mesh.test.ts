@@ -11,8 +11,9 @@ import {
 } from '../helpers/multi-master.js';
 import { startPartitionProxy, type PartitionProxy } from '../helpers/partition-proxy.js';
 import { ociOf, startWharfs } from '../helpers/replication-cluster.js';
-import { adminApi, waitFor, wharfEndpoint } from '../helpers/replication.js';
+import { adminApi, wharfEndpoint } from '../helpers/replication.js';
 import type { WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // Three Wharf registries in a full two-way mesh: every registry has an event-based push policy
 // (replicate_deletion on) towards each of the other two, six policies in all, and reaches each

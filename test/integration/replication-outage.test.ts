@@ -10,8 +10,9 @@ import {
   tasksOf,
   type Api,
 } from '../helpers/replication-cluster.js';
-import { adminApi, finished, waitFor, wharfEndpoint } from '../helpers/replication.js';
+import { adminApi, finished, wharfEndpoint } from '../helpers/replication.js';
 import type { WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // The outage of issue 5, point 6: the destination of an event-based push policy is stopped
 // (SIGTERM, a clean shutdown), 20 small images are pushed to the source meanwhile, the

@@ -12,7 +12,8 @@ import {
   type ExecutionRow,
 } from '../../src/metadata/replication-executions-table.js';
 import { runSweepJob, SWEEP_JOB } from '../../src/replication/execution/sweeper.js';
-import { openJobsDatabase, quickService, sleepUnlessAborted, waitFor } from '../helpers/jobs.js';
+import { openJobsDatabase, quickService, sleepUnlessAborted } from '../helpers/jobs.js';
+import { waitFor } from '../helpers/poll.js';
 
 // The replication sweeper on the database of the vitest project, with the production job service:
 // real jobs end in error or are stopped while their replication task is open (as a handler that

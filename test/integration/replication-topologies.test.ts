@@ -19,10 +19,10 @@ import {
   dockerRegistryEndpoint,
   finished,
   pushToDistribution,
-  waitFor,
   wharfEndpoint,
 } from '../helpers/replication.js';
 import { adminAuth, createProject, type WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 /** A project's visibility and owner (0: no user) as the API shows them; null when there is none. */
 async function projectAt(

@@ -12,8 +12,9 @@ import {
 } from '../helpers/multi-master.js';
 import { startPartitionProxy, type PartitionProxy } from '../helpers/partition-proxy.js';
 import { ociOf, pushLargeImage, startWharfs } from '../helpers/replication-cluster.js';
-import { adminApi, headDigest, waitFor, wharfEndpoint } from '../helpers/replication.js';
+import { adminApi, headDigest, wharfEndpoint } from '../helpers/replication.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // Two-way (multi-master) replication through a real network partition. Two Wharf processes
 // (each its own PGlite and storage) reach each other only through a TCP proxy each; an

@@ -1,15 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
-import {
-  adminApi,
-  finished,
-  headDigest,
-  quiescentTasks,
-  waitFor,
-  wharfEndpoint,
-} from '../helpers/replication.js';
+import { adminApi, finished, headDigest, quiescentTasks, wharfEndpoint } from '../helpers/replication.js';
 import { quiescent } from '../helpers/multi-master.js';
 import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import { waitFor } from '../helpers/poll.js';
 
 // Two-way (multi-master) replication between two real Wharf processes, each with its own PGlite
 // and storage, and an event-based push policy on each side towards the other. A partition
