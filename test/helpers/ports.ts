@@ -1,17 +1,29 @@
 import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports are taken below Linux's ephemeral range (32768-60999 by default). A server the tests stop
+// and start again on the same port (PostgreSQL, Redis, an instance) would otherwise be exposed to
+// TCP self-connect: a client retrying 127.0.0.1:P may get the local port P itself, connect to its
+// own socket and hold the port, and the restarted server then cannot bind it.
+const LOW = 20_000;
+const HIGH = 32_767;
+
+/** Binds port on 127.0.0.1 and lets it go; resolves whether that worked. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A TCP port on 127.0.0.1, outside the ephemeral range, that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port between ${LOW} and ${HIGH} after 200 tries`);
 }
 
 /** Polls url until it answers (any HTTP status) or the deadline passes. */
