@@ -8,7 +8,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * if the wait runs out, with `what` naming what was awaited.
  */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   probe: () => Promise<T | undefined | false>,
   timeoutMs = 30_000,
   intervalMs = 100,
@@ -24,7 +24,7 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
       );
     }
     await sleep(intervalMs);
@@ -40,19 +40,14 @@ export async function eventually<T>(
   intervalMs = 200,
 ): Promise<T> {
   let last: T | undefined;
-  try {
-    return await waitFor(
-      what,
-      async () => {
-        last = await probe();
-        return check(last) ? { value: last } : undefined;
-      },
-      timeoutMs,
-      intervalMs,
-    ).then((hit) => hit.value);
-  } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)} (last: ${JSON.stringify(last)})`, {
-      cause: err,
-    });
-  }
+  const hit = await waitFor(
+    () => `${what} (last: ${JSON.stringify(last)})`,
+    async () => {
+      last = await probe();
+      return check(last) ? { value: last } : undefined;
+    },
+    timeoutMs,
+    intervalMs,
+  );
+  return hit.value;
 }

@@ -4,11 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
 import { runCli } from '../helpers/run-cli.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
-import { eventually } from '../helpers/poll.js';
+import { eventually, waitFor } from '../helpers/poll.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -89,13 +88,11 @@ describe('first start without a configured admin password', () => {
     wharf = await startTestWharf({ adminPassword: null });
     const w = wharf;
     // The listener answers before the banner has come through the pipe: wait for it.
-    const m = await eventually(
+    const password = await waitFor(
       'the generated password on stdout',
-      async () => /password:\s+(\S+)\s/.exec(w.output()),
-      (match) => match !== null,
+      async () => /password:\s+(\S+)\s/.exec(w.output())?.[1],
       10_000,
     );
-    const password = m?.[1] as string;
     const ok = await fetch(`${wharf.url}/v2/`, {
       headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` },
     });
