@@ -7,11 +7,13 @@ import { openPgliteDatabase } from '../metadata/pglite-database.js';
 import type { Principal } from './principal.js';
 import { RegistryEndpointService } from './registry-endpoint-service.js';
 import { SecretBox } from './secret-box.js';
+import { OutboundGuard } from '../net/outbound-guard.js';
 
 // The endpoint service on a real (in-memory) PGlite: the hook policies use to keep an endpoint in
 // use from being deleted, and the decrypted configuration replication gets.
 
 const admin: Principal = { kind: 'user', id: 1, username: 'admin', sysadmin: true };
+const guard = new OutboundGuard({ deny_networks: ['192.0.2.0/24'], allow_networks: [] });
 
 async function closedPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -30,9 +32,14 @@ describe('RegistryEndpointService', () => {
   beforeAll(async () => {
     db = await openPgliteDatabase(undefined);
     await migrate(db);
-    service = new RegistryEndpointService(db, new SecretBox(randomBytes(32)), { checkTimeoutMs: 2_000 });
     url = `http://127.0.0.1:${await closedPort()}`;
-  });
+    service = new RegistryEndpointService(db, new SecretBox(randomBytes(32)), {
+      checkTimeoutMs: 2_000,
+      outbound: guard,
+      tokenRealms: { [new URL(url).host]: ['auth.example.com'] },
+    });
+    // Opening PGlite and migrating can take a while on a busy machine.
+  }, 60_000);
   afterAll(async () => {
     await db?.close();
   });
@@ -70,10 +77,48 @@ describe('RegistryEndpointService', () => {
       credential: { type: 'basic', accessKey: 'robot$sync', accessSecret: 'S3cret-value' },
       insecure: true,
       caCertificate: null,
+      // Every connection passes the configured outbound guard.
+      outbound: guard,
+      trustedRealmHosts: ['auth.example.com'],
     });
     // Clearing key and secret makes the endpoint anonymous.
     await service.update(admin, endpoint.id, { credential: { access_key: '', access_secret: '' } });
     expect((await service.remoteConfig(endpoint.id)).credential).toBeNull();
+  });
+
+  it('keeps a stored credential bound to its origin; the realms trusted for a host come along', async () => {
+    const endpoint = await service.create(admin, {
+      name: 'bound',
+      url,
+      type: 'docker-registry',
+      credential: { type: 'basic', access_key: 'sync', access_secret: 'Bound-Secret-1' },
+    });
+    const elsewhere = `http://127.0.0.1:${await closedPort()}`;
+    for (const attempt of [
+      () => service.update(admin, endpoint.id, { url: elsewhere }),
+      () => service.ping(admin, { id: endpoint.id, url: elsewhere }),
+      () => service.update(admin, endpoint.id, { url: url.replace('127.0.0.1', 'localhost') }),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({
+        kind: 'invalid',
+        message: expect.stringMatching(/stored credential .* is sent to http:\/\/127\.0\.0\.1:\d+ only/),
+      });
+    }
+    expect((await service.remoteConfig(endpoint.id)).url).toBe(url);
+    // Given again, the secret may go with the endpoint to its new address; so may the same
+    // host's https, and another path on the same origin.
+    await service.update(admin, endpoint.id, {
+      url: elsewhere,
+      credential: { access_secret: 'Bound-Secret-1' },
+    });
+    await service.update(admin, endpoint.id, { url: `${elsewhere}/mirror` });
+    await service.update(admin, endpoint.id, { url: elsewhere.replace('http:', 'https:') });
+    expect((await service.remoteConfig(endpoint.id)).url).toBe(elsewhere.replace('http:', 'https:'));
+
+    // outbound.token_realms, by the endpoint's host and port.
+    expect((await service.remoteConfig(endpoint.id)).trustedRealmHosts).toEqual([]);
+    await service.update(admin, endpoint.id, { url, credential: { access_secret: 'Bound-Secret-1' } });
+    expect((await service.remoteConfig(endpoint.id)).trustedRealmHosts).toEqual(['auth.example.com']);
   });
 
   it('is for system administrators only', async () => {

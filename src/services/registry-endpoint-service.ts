@@ -22,13 +22,17 @@ import {
   type RemoteRegistryConfig,
   type RemoteRegistryType,
 } from '../replication/remote/index.js';
+import { DEFAULT_OUTBOUND_GUARD, type OutboundGuard } from '../net/outbound-guard.js';
+import { trustedRealmHosts } from '../net/token-realms.js';
 import type { Principal } from './principal.js';
 import type { SecretBox } from './secret-box.js';
 import { ServiceError } from './service-error.js';
 
 // Registry endpoints (Harbor's /registries): the peers replication talks to. System administrators
 // only. The credential's secret is sealed at rest and never leaves this service except as the
-// client configuration replication asks for (remoteConfig / client).
+// client configuration replication asks for (remoteConfig / client). A stored credential is bound
+// to the endpoint's origin: moving an endpoint (or pinging it) elsewhere needs the secret again,
+// so that an administrator who never saw a peer's secret cannot have it sent to a host of theirs.
 
 /** Additional data of sealed secrets: a sealed value of another column will not open here. */
 const SECRET_CONTEXT = 'registries.access_secret';
@@ -96,11 +100,17 @@ export type EndpointUsageCheck = (registryId: number) => Promise<string[]>;
 export interface EndpointServiceOptions {
   /** Bound of a ping (and of the check made when an endpoint is saved). */
   checkTimeoutMs?: number;
+  /** Where connections to peers may go (outbound.deny_networks / allow_networks). */
+  outbound?: OutboundGuard;
+  /** Per endpoint host, other hosts whose token realm may receive its credential (outbound.token_realms). */
+  tokenRealms?: Readonly<Record<string, readonly string[]>>;
 }
 
 export class RegistryEndpointService {
   readonly #usageChecks: EndpointUsageCheck[] = [];
   readonly #checkTimeoutMs: number;
+  readonly #outbound: OutboundGuard;
+  readonly #tokenRealms: Readonly<Record<string, readonly string[]>>;
 
   constructor(
     private readonly db: Database,
@@ -108,6 +118,8 @@ export class RegistryEndpointService {
     options: EndpointServiceOptions = {},
   ) {
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 10_000;
+    this.#outbound = options.outbound ?? DEFAULT_OUTBOUND_GUARD;
+    this.#tokenRealms = options.tokenRealms ?? {};
   }
 
   /** The hook for the policy module: an endpoint a policy names cannot be deleted (412). */
@@ -279,6 +291,19 @@ export class RegistryEndpointService {
     const ca =
       input.ca_certificate === undefined ? (current?.ca_certificate ?? null) : input.ca_certificate || null;
     if (ca !== null) checkCaBundle(ca);
+    const credential = this.credentialFields(input.credential, current);
+    // The stored secret (the very sealed value, not one given again) stays with its origin.
+    const keptSecret =
+      current !== null &&
+      credential.access_secret_sealed !== null &&
+      credential.access_secret_sealed === current.access_secret_sealed;
+    if (keptSecret && !sameDestination(current.url, url)) {
+      throw new ServiceError(
+        'invalid',
+        `the stored credential of registry "${current.name}" is sent to ${new URL(current.url).origin} only; ` +
+          `give access_secret again to use a credential with ${new URL(url).origin}`,
+      );
+    }
     return {
       name,
       url,
@@ -286,7 +311,7 @@ export class RegistryEndpointService {
       description,
       insecure: input.insecure ?? current?.insecure ?? false,
       ca_certificate: ca,
-      ...this.credentialFields(input.credential, current),
+      ...credential,
     };
   }
 
@@ -339,6 +364,8 @@ export class RegistryEndpointService {
       credential,
       insecure: fields.insecure,
       caCertificate: fields.ca_certificate,
+      outbound: this.#outbound,
+      trustedRealmHosts: trustedRealmHosts(this.#tokenRealms, new URL(fields.url).host),
     };
   }
 
@@ -362,6 +389,13 @@ function hasControlCharacter(value: string): boolean {
     if (code < 0x20 || code === 0x7f) return true;
   }
   return false;
+}
+
+/** The same host and port, and no step down from https to http. */
+function sameDestination(stored: string, next: string): boolean {
+  const a = new URL(stored);
+  const b = new URL(next);
+  return a.host === b.host && (a.protocol === b.protocol || b.protocol === 'https:');
 }
 
 function isType(value: string): value is RemoteRegistryType {

@@ -173,6 +173,19 @@ function handle(instance: FakeInstance, req: IncomingMessage, res: ServerRespons
     void streamBlob(instance, res);
     return;
   }
+  if (path === '/headers') {
+    // What the balancer told the instance about the client.
+    req.resume();
+    res.setHeader('content-type', 'application/json');
+    res.end(
+      JSON.stringify({
+        forwardedFor: req.headers['x-forwarded-for'] ?? null,
+        realIp: req.headers['x-real-ip'] ?? null,
+        forwardedProto: req.headers['x-forwarded-proto'] ?? null,
+      }),
+    );
+    return;
+  }
   if (path === '/unavailable') {
     // What Wharf answers when its database is down.
     res.statusCode = 503;
@@ -474,7 +487,9 @@ describe('deploy samples pass their tools’ checks', () => {
       const config = loadConfig({ file, env: {} });
       expect(config.database.host ?? config.database.url, file).toBeDefined();
       expect(config.redis, file).toBeDefined();
-      expect(config.http.trust_proxy, file).toBe(true);
+      // The balancers' addresses, not `true` (which once meant "believe the client's left-most
+      // X-Forwarded-For address"): see docs/security.md.
+      expect(Array.isArray(config.http.trust_proxy), file).toBe(true);
       expect(config.auth.token.signing_key_file, file).toBeDefined();
     }
   });
@@ -540,6 +555,18 @@ describe.each(kinds)('$kind from the sample in front of two instances', ({ kind,
     const addresses = new Set(entries.map((e) => e.upstream));
     expect(addresses).toEqual(new Set([`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]));
     for (const e of entries) expect(e).toMatchObject({ method: 'GET', path: '/', status: 200 });
+  });
+
+  it('replaces a client-sent X-Forwarded-For with the address it saw (no forged client address)', async () => {
+    const res = await fetch(`${lb.url}/headers`, {
+      headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.7', 'x-forwarded-proto': 'https' },
+    });
+    expect(res.status).toBe(200);
+    const seen = (await res.json()) as { forwardedFor: string; forwardedProto: string };
+    // Exactly the client's address (loopback here): nothing the client wrote is left in it.
+    expect(seen.forwardedFor).toBe('127.0.0.1');
+    // The client does not choose the protocol either: it came in over plain http.
+    expect(seen.forwardedProto).toBe('http');
   });
 
   it('streams a 64 MiB PUT body through without buffering it', async () => {

@@ -7,6 +7,9 @@ import { header, type HttpResponse, type Transport } from './transport.js';
 // to an unauthenticated GET /v2/ says how (no auth, Basic, or Bearer tokens from a realm); tokens
 // are fetched with the credential for the scopes a request needs and kept until shortly before
 // they expire, so a replication run costs one token request per repository, not one per request.
+// The realm is named by the peer, so it is not trusted blindly: the stored credential goes only to
+// a realm on the endpoint's own host (or one the configuration trusts for it), and an https
+// endpoint's tokens are never fetched over plain http.
 
 type Scheme =
   { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; realm: string; service: string | undefined };
@@ -118,6 +121,7 @@ export class Authenticator {
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt > this.now()) return cached.token;
     const url = new URL(scheme.realm);
+    this.checkRealm(url);
     if (scheme.service) url.searchParams.set('service', scheme.service);
     for (const scope of [...scopes].sort()) url.searchParams.append('scope', scope);
     const res = await this.transport.send({
@@ -158,6 +162,31 @@ export class Authenticator {
       expiresAt: this.now() + lifetimeMs - Math.min(EXPIRY_MARGIN_MS, lifetimeMs / 10),
     });
     return token;
+  }
+
+  /** Refuses a realm the credential must not reach (or that would downgrade https to http). */
+  private checkRealm(realm: URL): void {
+    const endpoint = new URL(this.baseUrl);
+    const where = `${realm.origin}${realm.pathname}`;
+    if (endpoint.protocol === 'https:' && realm.protocol !== 'https:') {
+      throw new RemoteError(
+        'other',
+        `the peer names a plain-http token realm (${where}) for an https registry; refused`,
+      );
+    }
+    if (realm.protocol !== 'http:' && realm.protocol !== 'https:') {
+      throw new RemoteError(
+        'other',
+        `the peer names a token realm that is not http(s) (${realm.protocol}); refused`,
+      );
+    }
+    if (!this.credential || realm.host === endpoint.host) return;
+    if (this.transport.trustedRealmHosts.includes(realm.host)) return;
+    throw new RemoteError(
+      'other',
+      `the peer names a token realm on another host (${where}); the credential of ${endpoint.host} is not sent ` +
+        `there unless outbound.token_realms lists ${realm.host} for ${endpoint.host}`,
+    );
   }
 
   /** What the last probe or challenge said, for ping's report. */

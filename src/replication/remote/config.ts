@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { OutboundGuard } from '../../net/outbound-guard.js';
 // What the client needs to know about a peer: the endpoint as an administrator registered it
 // (services/registry-endpoint-service.ts), with the credential already decrypted.
 
@@ -57,6 +58,13 @@ export interface RemoteRegistryConfig {
   localBlobs?: LocalBlobReader;
   /** Items per page when listing (catalog, tags, Harbor's API pages; Harbor allows 100 at most). */
   pageSize?: number;
+  /** Which addresses may be connected to; default: the built-in policy (no link-local, no metadata). */
+  outbound?: OutboundGuard;
+  /**
+   * Hosts (`name` or `name:port`) besides the endpoint's own whose token realm may receive the
+   * stored credential (Docker Hub's registry-1.docker.io sends clients to auth.docker.io).
+   */
+  trustedRealmHosts?: readonly string[];
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;

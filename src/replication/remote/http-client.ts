@@ -124,7 +124,9 @@ export class PeerHttp {
     headers: Record<string, string> = {},
   ): Promise<{ body: T; res: HttpResponse }> {
     const url = this.resolve(path);
-    const authorization = await this.apiAuthorization(signal);
+    // Like send: the credential goes to the endpoint's own origin only, whatever URL a peer gave.
+    const authorization =
+      new URL(url).origin === this.#origin ? await this.apiAuthorization(signal) : undefined;
     const res = await this.transport.send({
       method: 'GET',
       url,

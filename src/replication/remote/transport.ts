@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
+import { DEFAULT_OUTBOUND_GUARD, outboundRefusal } from '../../net/outbound-guard.js';
 import { DEFAULT_TIMEOUT_MS, type RemoteRegistryConfig } from './config.js';
 import { RemoteError } from './errors.js';
 
@@ -8,6 +9,7 @@ import { RemoteError } from './errors.js';
 // network failures turned into RemoteError('unreachable'). undici's request API rather than fetch:
 // it takes a dispatcher (the TLS options), streams bodies both ways as Node streams, and does not
 // follow redirects on its own (the client does, dropping credentials when the origin changes).
+// Every connection, to the peer or to a token realm it names, passes the outbound guard.
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -54,16 +56,25 @@ function errorCode(err: unknown): string | undefined {
 export class Transport {
   readonly #agent: Agent;
   readonly #timeoutMs: number;
+  /** Hosts besides the peer's own whose token realm may receive the credential. */
+  readonly trustedRealmHosts: readonly string[];
 
-  constructor(config: Pick<RemoteRegistryConfig, 'insecure' | 'caCertificate' | 'timeoutMs'>) {
+  constructor(
+    config: Pick<
+      RemoteRegistryConfig,
+      'insecure' | 'caCertificate' | 'timeoutMs' | 'outbound' | 'trustedRealmHosts'
+    >,
+  ) {
     this.#timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.trustedRealmHosts = config.trustedRealmHosts ?? [];
     const ca = config.caCertificate ? [...rootCertificates, config.caCertificate] : undefined;
+    const guard = config.outbound ?? DEFAULT_OUTBOUND_GUARD;
     this.#agent = new Agent({
-      connect: {
+      connect: guard.connector({
         timeout: this.#timeoutMs,
         rejectUnauthorized: !config.insecure,
         ...(ca && { ca }),
-      },
+      }),
       // Both bound idleness, not total duration: a large blob may take long, a silent peer may not.
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
@@ -91,6 +102,10 @@ export class Transport {
     if (err instanceof RemoteError) return err;
     const code = errorCode(err);
     const target = `${req.method} ${new URL(req.url).origin}`;
+    // A policy decision, not an outage: retrying would only be refused again.
+    const refused = outboundRefusal(err);
+    if (refused)
+      return new RemoteError('other', `${target}: ${refused.message}`, undefined, undefined, { cause: err });
     if (code && TLS_CODES.has(code)) {
       return new RemoteError(
         'other',
