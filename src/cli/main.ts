@@ -1,35 +1,33 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.js';
-import type { WharfConfig } from '../config/schema.js';
+import { ConfigError } from '../config/load.js';
 import { DataDirLockedError } from '../metadata/data-dir-lock.js';
 import { fsck } from '../services/fsck-service.js';
 import { createLogger, openBackends, startServer } from '../wharf.js';
+import { privatePaths } from '../private-paths.js';
+import type { FirstAccount } from '../services/first-account.js';
+import { runAdmin } from './admin-command.js';
+import { configFrom } from './config-args.js';
 import { runImport } from './import-command.js';
 
 const USAGE = `Usage:
   wharf serve [--config FILE] [--port N] [--data-dir DIR]
   wharf fsck  [--config FILE] [--data-dir DIR] [--repair]
   wharf import harbor --database-url URL [--config FILE] [--data-dir DIR] [--dry-run]
+  wharf admin reset-password USER [--config FILE] [--data-dir DIR] [--password-stdin]
 
 Environment: WHARF_CONFIG, WHARF_PORT, WHARF_DATA_DIR, WHARF_ADMIN_PASSWORD, WHARF_DATABASE_URL, WHARF_LOG_LEVEL`;
 
-function configFrom(values: {
-  config?: string | undefined;
-  port?: string | undefined;
-  'data-dir'?: string | undefined;
-}): WharfConfig {
-  let port: number | undefined;
-  if (values.port !== undefined) {
-    if (!/^\d+$/.test(values.port)) throw new ConfigError(`--port: must be a number (got "${values.port}")`);
-    port = Number(values.port);
+/** Printed once, when the database is initialised; only the password's hash is stored. */
+function printFirstAccount(account: FirstAccount): void {
+  if (account.generatedPassword === null) {
+    console.log(`Wharf created the account "${account.username}" with the configured admin_password.`);
+    return;
   }
-  return loadConfig({
-    ...(values.config !== undefined && { file: values.config }),
-    overrides: {
-      ...(port !== undefined && { port }),
-      ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }),
-    },
-  });
+  console.log(
+    `\nWharf created the account "${account.username}" with the password:\n\n    ${account.generatedPassword}\n\n` +
+      'It is shown only this once. Set admin_password (or WHARF_ADMIN_PASSWORD) before the first start to\n' +
+      'choose it; later, "wharf admin reset-password admin" sets a new one.\n',
+  );
 }
 
 async function serve(args: string[]): Promise<void> {
@@ -39,14 +37,7 @@ async function serve(args: string[]): Promise<void> {
   });
   const config = configFrom(values);
   const logger = createLogger(config);
-  const server = await startServer(config, logger);
-  if (server.generatedAdminPassword) {
-    // Printed once, on the first start; only its hash is stored.
-    console.log(
-      `\nWharf created the account "admin" with the password:\n\n    ${server.generatedAdminPassword}\n\n` +
-        'It is shown only this once. Set admin_password (or WHARF_ADMIN_PASSWORD) before the first start to choose it.\n',
-    );
-  }
+  const server = await startServer(config, logger, { onFirstAccount: printFirstAccount });
   logger.info(
     { url: server.url, dataDir: config.data_dir, database: config.database.url ? 'postgres' : 'pglite' },
     'wharf listening',
@@ -92,12 +83,15 @@ async function runFsck(args: string[]): Promise<number> {
     const report = await fsck(db, storage, {
       repair: values.repair ?? false,
       graceMs: 60 * 60_000,
+      privatePaths: privatePaths(config),
       onProgress: (m) => console.error(m),
     });
     for (const p of report.problems) {
       console.log(`${p.repaired ? 'repaired' : 'problem '}  ${p.kind.padEnd(20)} ${p.subject}  ${p.detail}`);
     }
     const open = report.problems.filter((p) => !p.repaired).length;
+    // "Clean" only when nothing was found: a repair that quarantined bytes still leaves the
+    // artifacts that used them to be pushed again, and they are listed above.
     console.log(
       `fsck: ${report.blobsChecked} blobs checked, ${report.problems.length} problem(s), ${open} unrepaired` +
         (report.problems.length === 0 ? ' — the store is clean' : ''),
@@ -109,6 +103,9 @@ async function runFsck(args: string[]): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // Before any file is made: the embedded database (whose WAL holds password and secret hashes),
+  // blobs and key files are the owner's only (files 0600, directories 0700).
+  process.umask(0o077);
   const [command, ...rest] = process.argv.slice(2);
   try {
     switch (command) {
@@ -120,6 +117,9 @@ async function main(): Promise<void> {
         return;
       case 'import':
         process.exitCode = await runImport(rest);
+        return;
+      case 'admin':
+        process.exitCode = await runAdmin(rest);
         return;
       case undefined:
       case 'help':

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -13,7 +13,11 @@ const parsers = { [types.INT8]: (value: string) => Number(value) };
 export async function openPgliteDatabase(dataDir: string | undefined): Promise<Database> {
   let unlock = () => undefined as void;
   if (dataDir) {
-    mkdirSync(dataDir, { recursive: true });
+    // The WAL and tables hold password and secret hashes: the owner's only. PGlite creates its
+    // files with the process umask (the CLI sets 077); a private directory keeps others out even
+    // of files made under a looser one.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
     unlock = lockDataDir(`${dataDir}.lock`);
   }
   let db: PGlite;

@@ -1,20 +1,24 @@
 import { isDigestAlgorithm, parseDigest } from '../domain/digest.js';
 import { nativeHasher, resumableHasher } from '../domain/hashing.js';
-import { deleteBlobRow, listBlobs } from '../metadata/blobs-table.js';
+import { findBlob, listBlobs } from '../metadata/blobs-table.js';
 import type { Database } from '../metadata/database.js';
+import { findBrokenArtifacts } from '../metadata/fsck-queries.js';
 import { listUploadSessionIds } from '../metadata/uploads-table.js';
 import type { StorageDriver } from '../storage/driver.js';
+import { findLooseModes, formatMode, makePrivate, privateMode } from '../storage/private-files.js';
 import { BLOBS_PREFIX, UPLOADS_PREFIX, blobKey, digestFromBlobKey, uploadPrefix } from '../storage/paths.js';
 
 // Consistency check of a data store: storage holds the bytes, PostgreSQL the names and references.
 
 export type FsckProblemKind =
-  | 'corrupt-blob' // bytes do not hash to their digest
+  | 'corrupt-blob' // bytes do not hash to their digest (quarantined by --repair, never deleted)
   | 'missing-blob' // metadata says a blob exists, storage has no bytes
+  | 'broken-artifact' // a manifest whose own bytes or whose references are missing or corrupt
   | 'size-mismatch' // stored size differs from the recorded one
-  | 'orphan-blob' // bytes with no metadata row
+  | 'unreferenced-blob' // bytes no metadata names (quarantined by --repair)
   | 'orphan-upload' // upload data with no session row
-  | 'missing-upload-data'; // session row whose bytes are gone
+  | 'missing-upload-data' // session row whose bytes are gone
+  | 'loose-mode'; // a private file or directory that group or others may access
 
 export interface FsckProblem {
   kind: FsckProblemKind;
@@ -27,6 +31,8 @@ export interface FsckOptions {
   repair: boolean;
   /** Storage objects younger than this are left alone: a live server may be committing them. */
   graceMs: number;
+  /** Files and directories that must be the owner's only (checked below them when recursive). */
+  privatePaths?: readonly { path: string; recursive: boolean }[];
   onProgress?: (message: string) => void;
 }
 
@@ -35,26 +41,55 @@ export interface FsckReport {
   problems: FsckProblem[];
 }
 
+/** Where --repair puts bytes it takes out of service: kept for inspection, never served, never listed as blobs. */
+export const QUARANTINE_PREFIX = 'quarantine';
+
+function quarantineKey(key: string, now: number): string {
+  return `${QUARANTINE_PREFIX}/${now}/${key}`;
+}
+
 export async function fsck(db: Database, storage: StorageDriver, options: FsckOptions): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
   const now = Date.now();
   const recent = (modifiedAt: Date) => now - modifiedAt.getTime() < options.graceMs;
+  // Digests whose bytes cannot be served (corrupt, or absent): the artifacts that need them are named.
+  const unusable = new Set<string>();
 
-  // 1. Every blob in storage hashes to its digest and has a row.
+  // 1. Every blob in storage is named by metadata and hashes to its digest.
   const seen = new Set<string>();
   let blobsChecked = 0;
   for await (const key of storage.list(BLOBS_PREFIX)) {
     const digestValue = digestFromBlobKey(key);
-    if (!digestValue) continue;
-    const parsed = parseDigest(digestValue);
-    if (!parsed.ok) continue;
+    const parsed = digestValue ? parseDigest(digestValue) : null;
+    if (!digestValue || !parsed?.ok) continue;
     seen.add(digestValue);
     blobsChecked++;
+    if (blobsChecked % 100 === 0) options.onProgress?.(`checked ${blobsChecked} blobs`);
+    const row = await findBlob(db, digestValue);
+    const info = await storage.stat(key);
+    if (!row) {
+      // Bytes no metadata names are garbage (or a commit in progress), whatever they hash to.
+      if (!info || recent(info.modifiedAt)) continue;
+      const problem: FsckProblem = {
+        kind: 'unreferenced-blob',
+        subject: digestValue,
+        detail: 'no metadata refers to these bytes',
+        repaired: false,
+      };
+      if (options.repair) {
+        const target = quarantineKey(key, now);
+        await storage.move(key, target);
+        problem.detail += `; moved to ${target}`;
+        problem.repaired = true;
+      }
+      problems.push(problem);
+      continue;
+    }
     const hasher = nativeHasher(parsed.digest.algorithm);
     for await (const part of await storage.read(key)) hasher.update(part as Buffer);
     const actual = hasher.digestHex();
-    const rows = await db.query<{ size: number }>('SELECT size FROM blobs WHERE digest = $1', [digestValue]);
     if (actual !== parsed.digest.hex) {
+      unusable.add(digestValue);
       const problem: FsckProblem = {
         kind: 'corrupt-blob',
         subject: digestValue,
@@ -62,40 +97,26 @@ export async function fsck(db: Database, storage: StorageDriver, options: FsckOp
         repaired: false,
       };
       if (options.repair) {
-        // Corrupt bytes must never be served; removing them lets a client push the blob again.
-        await storage.delete(key);
-        await removeBlobMetadata(db, digestValue);
+        // Out of service, not deleted: a push of the blob to any repository stores good bytes at
+        // its key again, which heals every repository that uses it (one copy per digest).
+        const target = quarantineKey(key, now);
+        await storage.move(key, target);
+        problem.detail += `; moved to ${target}, push an image that contains it to restore it`;
         problem.repaired = true;
       }
       problems.push(problem);
-      continue;
-    }
-    const info = await storage.stat(key);
-    if (rows.length === 0) {
-      if (info && recent(info.modifiedAt)) continue;
-      const problem: FsckProblem = {
-        kind: 'orphan-blob',
-        subject: digestValue,
-        detail: 'no metadata refers to these bytes',
-        repaired: false,
-      };
-      if (options.repair) {
-        await storage.delete(key);
-        problem.repaired = true;
-      }
-      problems.push(problem);
-    } else if (info && rows[0] && rows[0].size !== info.size) {
+    } else if (info && row.size !== info.size) {
       problems.push({
         kind: 'size-mismatch',
         subject: digestValue,
-        detail: `recorded ${rows[0].size} bytes, stored ${info.size}`,
+        detail: `recorded ${row.size} bytes, stored ${info.size}`,
         repaired: false,
       });
     }
-    if (blobsChecked % 100 === 0) options.onProgress?.(`checked ${blobsChecked} blobs`);
   }
 
-  // 2. Every blob row has bytes.
+  // 2. Every blob row has bytes. Not repairable here: the metadata is kept so that pushing the
+  // blob again (to any repository that had it) brings every artifact using it back.
   let after: string | undefined;
   for (;;) {
     const rows = await listBlobs(db, after, 500);
@@ -105,21 +126,28 @@ export async function fsck(db: Database, storage: StorageDriver, options: FsckOp
       if (seen.has(row.digest)) continue;
       const parsed = parseDigest(row.digest);
       if (parsed.ok && (await storage.stat(blobKey(parsed.digest)))) continue;
-      const problem: FsckProblem = {
+      unusable.add(row.digest);
+      problems.push({
         kind: 'missing-blob',
         subject: row.digest,
-        detail: 'metadata row without bytes',
+        detail: 'metadata row without bytes; push an image that contains it to restore it',
         repaired: false,
-      };
-      if (options.repair) {
-        await removeBlobMetadata(db, row.digest);
-        problem.repaired = true;
-      }
-      problems.push(problem);
+      });
     }
   }
 
-  // 3. Upload data and session rows agree.
+  // 3. Every manifest's own bytes and the references it needs are present and sound.
+  for (const artifact of await findBrokenArtifacts(db, [...unusable])) {
+    const tags = artifact.tags.length > 0 ? `tags ${artifact.tags.join(', ')}` : 'untagged';
+    problems.push({
+      kind: 'broken-artifact',
+      subject: `${artifact.repository}@${artifact.digest}`,
+      detail: `${tags}; cannot be pulled, missing ${artifact.missing.join(', ')}; push it again`,
+      repaired: false,
+    });
+  }
+
+  // 4. Upload data and session rows agree.
   const sessions = await listUploadSessionIds(db);
   const withData = new Set<string>();
   for await (const key of storage.list(UPLOADS_PREFIX)) {
@@ -168,6 +196,23 @@ export async function fsck(db: Database, storage: StorageDriver, options: FsckOp
     }
     problems.push(problem);
   }
+
+  // 5. Private files are private.
+  for (const { path, recursive } of options.privatePaths ?? []) {
+    for await (const loose of findLooseModes(path, recursive)) {
+      const problem: FsckProblem = {
+        kind: 'loose-mode',
+        subject: loose.path,
+        detail: `mode ${formatMode(loose.mode)} lets group or others in; should be ${formatMode(privateMode(loose.mode))}`,
+        repaired: false,
+      };
+      if (options.repair) {
+        await makePrivate(loose);
+        problem.repaired = true;
+      }
+      problems.push(problem);
+    }
+  }
   return { blobsChecked, problems };
 }
 
@@ -184,12 +229,4 @@ async function committedAlready(
   if (!digest) return false;
   const parsed = parseDigest(digest);
   return parsed.ok && (await storage.stat(blobKey(parsed.digest))) !== null;
-}
-
-/** Forgets a blob: manifests stored as that blob go too (with their tags), then the row. */
-async function removeBlobMetadata(db: Database, digest: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query('DELETE FROM manifests WHERE digest = $1', [digest]);
-    await deleteBlobRow(tx, digest);
-  });
 }

@@ -39,6 +39,23 @@ describe('FilesystemDriver on disk', () => {
     expect(await readFile(join(root, 'a', 'b', 'c'), 'utf8')).toBe('bytes');
   });
 
+  it('keeps stored bytes private (files 0600, directories 0700) even under a permissive umask', async () => {
+    const previous = process.umask(0o022);
+    try {
+      await driver.write('blobs/sha256/ab/abcd/data', Buffer.from('whole'));
+      await driver.writeAt('uploads/u1/data', 0, streamOf(Buffer.from('part')));
+      await driver.move('uploads/u1/data', 'blobs/sha256/cd/cdef/data');
+    } finally {
+      process.umask(previous);
+    }
+    const modeOf = async (...path: string[]) => (await stat(join(root, ...path))).mode & 0o777;
+    expect(await modeOf('blobs', 'sha256', 'ab', 'abcd', 'data')).toBe(0o600);
+    expect(await modeOf('blobs', 'sha256', 'cd', 'cdef', 'data')).toBe(0o600);
+    expect(await modeOf('blobs')).toBe(0o700);
+    expect(await modeOf('blobs', 'sha256', 'ab', 'abcd')).toBe(0o700);
+    expect(await modeOf('.tmp')).toBe(0o700);
+  });
+
   it('creates its root when it does not exist yet', async () => {
     const fresh = new FilesystemDriver(join(base, 'not', 'yet'));
     await fresh.write('k', Buffer.from('v'));

@@ -45,6 +45,11 @@ const IO_BUFFER = 1 << 20;
 // create/rename inside it; a few attempts make that race harmless without looping forever.
 const PARENT_ATTEMPTS = 5;
 
+// Stored bytes are the owner's only (files 0600, directories 0700), whatever the process umask:
+// see private-files.ts. The umask can only take bits away from these, never add them.
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
 /** Keys are files under the root directory: `<root>/<key>`, with '/' as the separator. */
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
@@ -140,7 +145,7 @@ export class FilesystemDriver implements StorageDriver {
     let written: number;
     let created: string | undefined;
     try {
-      const [handle] = await withParent(tmp, () => open(tmp, 'wx'));
+      const [handle] = await withParent(tmp, () => open(tmp, 'wx', FILE_MODE));
       written = await fill(handle, body);
       [, created] = await withParent(target, () => rename(tmp, target));
     } catch (err) {
@@ -163,7 +168,9 @@ export class FilesystemDriver implements StorageDriver {
       if (!isMissing(err)) throw err;
       if (offset !== 0) throw new StorageRangeError(`cannot write at ${offset}: ${key} does not exist`);
       // No O_TRUNC: if another process created it meanwhile, the truncate below still applies.
-      [handle, created] = await withParent(path, () => open(path, constants.O_RDWR | constants.O_CREAT));
+      [handle, created] = await withParent(path, () =>
+        open(path, constants.O_RDWR | constants.O_CREAT, FILE_MODE),
+      );
       isNew = true;
     }
     let written: number;
@@ -227,7 +234,7 @@ export class FilesystemDriver implements StorageDriver {
     // Renaming the tree away first makes it vanish at once for readers and listers, and a crash
     // during the recursive removal leaves the rest in the temporary area, not under a live key.
     const trash = join(this.#tmp, `${randomUUID()}.deleted`);
-    await mkdir(this.#tmp, { recursive: true });
+    await mkdir(this.#tmp, { recursive: true, mode: DIR_MODE });
     try {
       await rename(path, trash);
     } catch (err) {
@@ -245,9 +252,9 @@ export class FilesystemDriver implements StorageDriver {
   async check(): Promise<void> {
     const probe = join(this.#tmp, `check-${randomUUID()}`);
     const content = Buffer.from(probe);
-    await mkdir(this.#tmp, { recursive: true });
+    await mkdir(this.#tmp, { recursive: true, mode: DIR_MODE });
     try {
-      await writeFile(probe, content);
+      await writeFile(probe, content, { mode: FILE_MODE });
       if (!(await readFile(probe)).equals(content)) {
         throw new Error(`storage check failed: ${probe} read back different bytes`);
       }
@@ -339,7 +346,7 @@ async function withParent<T>(path: string, op: () => Promise<T>): Promise<[T, st
     } catch (err) {
       if (errorCode(err) !== 'ENOENT' || attempt >= PARENT_ATTEMPTS) throw err;
       try {
-        const made = await mkdir(dirname(path), { recursive: true });
+        const made = await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
         // Keep the topmost directory made by any attempt: its entry must be made durable too.
         if (made !== undefined && (created === undefined || made.length < created.length)) created = made;
       } catch (mkdirErr) {
