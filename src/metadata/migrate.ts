@@ -8,6 +8,9 @@ import { migration006 } from './migrations/006-replication-policies.js';
 import { migration007 } from './migrations/007-replication-executions.js';
 import { migration008 } from './migrations/008-replication-tombstones.js';
 import { migration009 } from './migrations/009-labels.js';
+import { migration010 } from './migrations/010-login-throttle.js';
+import { migration012 } from './migrations/012-upload-owners.js';
+import { migration013 } from './migrations/013-replication-skipped-deletions.js';
 
 export interface Migration {
   version: number;
@@ -26,6 +29,9 @@ export const MIGRATIONS: readonly Migration[] = [
   migration007,
   migration008,
   migration009,
+  migration010,
+  migration012,
+  migration013,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

@@ -30,17 +30,6 @@ export async function insertUserIfAbsent(
   return rows.length > 0;
 }
 
-export async function updateUserPassword(
-  db: Queryable,
-  username: string,
-  passwordHash: string,
-): Promise<void> {
-  await db.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1', [
-    username,
-    passwordHash,
-  ]);
-}
-
 export interface UserRecord {
   id: number;
   username: string;
@@ -121,14 +110,24 @@ export async function updateUserProfile(
   );
 }
 
+/**
+ * Sets a new password and ends every session of the user, in one statement: whoever changes a
+ * password (the user, an administrator, an operator's reset) signs out whoever held the old one,
+ * on every instance (sessions are rows, never cached in a process).
+ */
 export async function setUserPasswordHash(db: Queryable, id: number, passwordHash: string): Promise<void> {
-  await db.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1', [id, passwordHash]);
+  await db.query(
+    `WITH ended AS (DELETE FROM sessions WHERE user_id = $1)
+     UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1`,
+    [id, passwordHash],
+  );
 }
 
 export async function setUserSysadmin(db: Queryable, id: number, sysadmin: boolean): Promise<void> {
   await db.query('UPDATE users SET sysadmin = $2, updated_at = now() WHERE id = $1', [id, sysadmin]);
 }
 
+/** Deletes the user; its sessions go with it (ON DELETE CASCADE), on every instance. */
 export async function deleteUser(db: Queryable, id: number): Promise<void> {
   await db.query(`DELETE FROM project_members WHERE entity_type = 'u' AND entity_id = $1`, [id]);
   await db.query('DELETE FROM users WHERE id = $1', [id]);

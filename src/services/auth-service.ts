@@ -1,28 +1,27 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Database } from '../metadata/database.js';
-import { clearFailures, lockedUntil, recordFailure } from '../metadata/login-failures-table.js';
+import { upgradeRobotSecretHash, upgradeUserPasswordHash } from '../metadata/credential-upgrades-table.js';
 import { findRobotByName } from '../metadata/robots-table.js';
-import { findUserByName, insertUserIfAbsent, updateUserPassword } from '../metadata/users-table.js';
-import { generatePassword, hashPassword, needsRehash, verifyPassword } from './passwords.js';
+import { findUserByName, insertUserIfAbsent } from '../metadata/users-table.js';
+import { LoginThrottle, type LoginThrottleSettings } from './login-throttle.js';
+import {
+  generatePassword,
+  hashPassword,
+  needsRehash,
+  prepareDummyHash,
+  verifyDummy,
+  verifyPassword,
+} from './passwords.js';
 import type { Principal } from './principal.js';
+
+export { LoginThrottledError } from './login-throttle.js';
 
 /** How long a verified credential is remembered in this process, to spare the KDF on every request. */
 const VERIFIED_TTL_MS = 60_000;
 const MAX_VERIFIED = 10_000;
 
-/** Failed logins are counted per account and per client address over this window. */
-const FAILURE_WINDOW_SECONDS = 15 * 60;
-const MAX_FAILURES_PER_ACCOUNT = 10;
-const MAX_FAILURES_PER_ADDRESS = 50;
-const LOCK_SECONDS = 5 * 60;
-
-/** Too many failed logins for this account or from this address: refuse without checking. */
-export class LoginThrottledError extends Error {
-  constructor(readonly retryAfterSeconds: number) {
-    super(`too many failed logins; retry in ${retryAfterSeconds} s`);
-    this.name = 'LoginThrottledError';
-  }
-}
+/** Longer names cannot be any account's (the longest robot name is 517 bytes), and bound index entries. */
+const MAX_LOGIN_NAME_BYTES = 1024;
 
 interface Account {
   principal: Principal;
@@ -34,24 +33,70 @@ interface Remembered extends Account {
   expires: number;
 }
 
+/** A credential that checked out: who, and the stored hash it matched (for compare-and-set). */
+export interface VerifiedLogin {
+  principal: Principal;
+  credentialHash: string;
+}
+
 /** Robot accounts log in with this prefix, as in Harbor. */
 export const ROBOT_PREFIX = 'robot$';
 
 /**
- * Checks credentials of users and robot accounts. Verifying a password costs a deliberate ~50 ms
- * of scrypt; a registry client sends the same Basic credentials on every request of a push, so a
- * verified pair is remembered for a minute under an HMAC with a per-process key (the password
- * itself is never kept). This is an accelerator only: another instance simply verifies again.
- * Every use of a remembered credential is rechecked against the account's current row.
+ * Whether a string may be a login name at all. NUL and other control characters, broken UTF-16
+ * (lone surrogates, which PostgreSQL text refuses), U+FFFD (what invalid UTF-8 decodes to) and
+ * oversized names are no account's: such a login fails as a wrong password would (401), without
+ * reaching SQL or the KDF (no account can have such a name, so a fast answer reveals nothing).
+ */
+export function isPlausibleLoginName(name: string): boolean {
+  return (
+    name !== '' &&
+    name.isWellFormed() &&
+    !/[\p{Cc}\uFFFD]/u.test(name) &&
+    Buffer.byteLength(name, 'utf8') <= MAX_LOGIN_NAME_BYTES
+  );
+}
+
+/**
+ * Checks credentials of users and robot accounts. Verifying a password costs a deliberate few
+ * hundred ms of scrypt; a registry client sends the same Basic credentials on every request of a
+ * push, so a verified pair is remembered for a minute under an HMAC with a per-process key (the
+ * password itself is never kept). This is an accelerator only: another instance simply verifies
+ * again. Every use of a remembered credential is rechecked against the account's current row.
  * A robot that is disabled or expired is refused even while remembered (checked on every hit).
+ *
+ * Every path that checks a password (Basic on /v2 and the API, the token service, the portal
+ * login, the old password of a password change) goes through `verify`, hence the one throttle
+ * (see login-throttle.ts), and a name that is not an account costs the same KDF as one that is.
  */
 export class AuthService {
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, Remembered>();
+  readonly throttle: LoginThrottle;
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    throttle?: LoginThrottleSettings,
+  ) {
+    this.throttle = new LoginThrottle(db, throttle);
+    // Made in the background; a failure here (memory exhaustion) is retried by the first use.
+    prepareDummyHash().catch(() => undefined);
+  }
 
   async authenticate(username: string, password: string, clientAddress?: string): Promise<Principal | null> {
+    return (await this.verify(username, password, clientAddress))?.principal ?? null;
+  }
+
+  /** As authenticate, with the stored hash the credential matched. Throws LoginThrottledError. */
+  async verify(username: string, password: string, clientAddress = ''): Promise<VerifiedLogin | null> {
+    if (!isPlausibleLoginName(username)) {
+      await this.throttle.failed(null, clientAddress);
+      return null;
+    }
+    // A locked pair or address is refused before any password is checked, even a remembered one
+    // (else a locked-out guesser could keep trying against the cache, at no cost), so guessing
+    // costs the attacker time on every instance (the counters are in the database).
+    await this.throttle.check(username, clientAddress);
     const fingerprint = createHmac('sha256', this.cacheKey)
       .update(username)
       .update('\0')
@@ -66,43 +111,49 @@ export class AuthService {
       // any instance takes effect on every instance at once, with or without Redis, and however
       // a verification raced with the change.
       const current = await this.loadAccount(username);
-      if (current && current.hash === hit.hash) return current.principal;
+      if (current && current.hash === hit.hash) {
+        return { principal: current.principal, credentialHash: current.hash };
+      }
       this.verified.delete(fingerprint);
     }
-    // Throttling: a locked account or address is refused before any password is checked, so
-    // guessing costs the attacker time on every instance (the counters are in the database).
-    const keys = [`user:${username}`, ...(clientAddress ? [`addr:${clientAddress}`] : [])];
-    const locked = await lockedUntil(this.db, keys);
-    if (locked) throw new LoginThrottledError(Math.max(1, Math.ceil((locked.getTime() - now) / 1000)));
     const account = await this.loadAccount(username);
-    if (!account || !(await verifyPassword(password, account.hash))) {
-      await recordFailure(
-        this.db,
-        `user:${username}`,
-        FAILURE_WINDOW_SECONDS,
-        MAX_FAILURES_PER_ACCOUNT,
-        LOCK_SECONDS,
-      );
-      if (clientAddress) {
-        await recordFailure(
-          this.db,
-          `addr:${clientAddress}`,
-          FAILURE_WINDOW_SECONDS,
-          MAX_FAILURES_PER_ADDRESS,
-          LOCK_SECONDS,
-        );
-      }
+    // No account: the same KDF against a dummy hash, so the answer takes as long as for a real one.
+    const matches = account ? await verifyPassword(password, account.hash) : await verifyDummy(password);
+    if (!account || !matches) {
+      await this.throttle.failed(username, clientAddress);
       return null;
     }
-    if (account.principal.kind === 'user' && needsRehash(account.hash)) {
-      // Hashes imported from Harbor (PBKDF2) or made with older parameters become scrypt now.
-      account.hash = await hashPassword(password);
-      await updateUserPassword(this.db, username, account.hash);
-    }
-    await clearFailures(this.db, `user:${username}`);
+    if (needsRehash(account.hash)) await this.upgradeHash(account, password);
+    await this.throttle.succeeded(username, clientAddress);
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
     this.verified.set(fingerprint, { ...account, expires: now + VERIFIED_TTL_MS });
-    return account.principal;
+    return { principal: account.principal, credentialHash: account.hash };
+  }
+
+  /**
+   * The old-password check of a password change: the same throttle and counters as a login of
+   * that name from that address, so it is no side door for guessing. Throws LoginThrottledError.
+   */
+  async confirmPassword(username: string, password: string, clientAddress?: string): Promise<boolean> {
+    const login = await this.verify(username, password, clientAddress);
+    return login?.principal.kind === 'user' && login.principal.username === username;
+  }
+
+  /**
+   * Replaces a hash imported from Harbor (PBKDF2) or made with older parameters by one at the
+   * current parameters, now that the secret is known. Only if the stored hash is still the one
+   * that matched: a concurrent change of the password wins.
+   */
+  private async upgradeHash(account: Account, password: string): Promise<void> {
+    const upgraded = await hashPassword(password);
+    const { principal } = account;
+    const replaced =
+      principal.kind === 'user'
+        ? await upgradeUserPasswordHash(this.db, principal.id, account.hash, upgraded)
+        : principal.kind === 'robot'
+          ? await upgradeRobotSecretHash(this.db, principal.id, account.hash, upgraded)
+          : false;
+    if (replaced) account.hash = upgraded;
   }
 
   /**

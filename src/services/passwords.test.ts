@@ -1,3 +1,4 @@
+import { scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   HarborHashError,
@@ -5,6 +6,8 @@ import {
   hashPassword,
   isWharfHash,
   needsRehash,
+  SCRYPT_PARAMETERS,
+  verifyDummy,
   verifyPassword,
 } from './passwords.js';
 
@@ -113,7 +116,7 @@ describe('needsRehash', () => {
       true,
     );
     expect(needsRehash(harborHashToStored(VECTORS[0].sha1, VECTORS[0].salt, 'sha1') as string)).toBe(true);
-    expect(needsRehash(current.replace(/^scrypt\$32768\$/, 'scrypt$16384$'))).toBe(true);
+    expect(needsRehash(current.replace(/^scrypt\$131072\$/, 'scrypt$32768$'))).toBe(true);
     expect(needsRehash('')).toBe(true);
   });
 
@@ -134,5 +137,40 @@ describe('isWharfHash', () => {
     expect(isWharfHash(await hashPassword('x-password'))).toBe(true);
     expect(isWharfHash(harborHashToStored(VECTORS[0].sha1, 's', 'sha1') as string)).toBe(false);
     expect(isWharfHash('!')).toBe(false);
+  });
+});
+
+describe('scrypt parameters', () => {
+  it("hashes at OWASP's current parameters: N=2^17, r=8, p=1", async () => {
+    expect(SCRYPT_PARAMETERS).toEqual({ N: 131072, r: 8, p: 1 });
+    expect(await hashPassword('Owasp-Passw0rd')).toMatch(
+      /^scrypt\$131072\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]{44}$/,
+    );
+  });
+
+  it('verifies a hash of the former parameters (N=2^15) and asks for it to be replaced', async () => {
+    const salt = Buffer.from('older-salt-bytes');
+    const key = scryptSync('Older-Passw0rd', salt, 32, { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    const stored = `scrypt$32768$8$1$${salt.toString('base64')}$${key.toString('base64')}`;
+    expect(await verifyPassword('Older-Passw0rd', stored)).toBe(true);
+    expect(await verifyPassword('Other-Passw0rd', stored)).toBe(false);
+    expect(needsRehash(stored)).toBe(true);
+  });
+
+  it('refuses stored parameters that would make a check allocate or compute without bound', async () => {
+    const key = Buffer.alloc(32).toString('base64');
+    for (const stored of [
+      `scrypt$${2 ** 21}$8$1$c2FsdA==$${key}`,
+      `scrypt$131071$8$1$c2FsdA==$${key}`,
+      `scrypt$131072$64$1$c2FsdA==$${key}`,
+      `scrypt$131072$8$17$c2FsdA==$${key}`,
+    ]) {
+      expect(await verifyPassword('password', stored)).toBe(false);
+    }
+  });
+
+  it('the dummy check never succeeds, whatever the password', async () => {
+    expect(await verifyDummy('')).toBe(false);
+    expect(await verifyDummy('Any-Passw0rd')).toBe(false);
   });
 });

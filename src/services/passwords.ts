@@ -1,18 +1,24 @@
 import { pbkdf2, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-// Password hashing with scrypt (memory-hard, built into Node). Stored form:
+// Password hashing with scrypt (memory-hard, built into Node) at OWASP's current parameters:
+// N=2^17, r=8, p=1 (128 MiB and a few hundred milliseconds per hash). Stored form:
 // `scrypt$N$r$p$<salt base64>$<hash base64>`, so parameters can be raised later without breaking
-// existing hashes.
+// existing hashes; a hash with other parameters is replaced at the next successful login.
 //
 // Hashes imported from Harbor are kept as they were made, so imported users log in with their old
 // passwords: `pbkdf2-<digest>$<iterations>$<salt base64>$<key base64>` where digest is sha1 or
 // sha256. They verify here and are replaced by a scrypt hash at the next successful login
 // (needsRehash), because Harbor's 4096 PBKDF2 rounds are cheap to brute-force.
 
-const N = 1 << 15;
+const N = 1 << 17;
 const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
+
+/** Bounds what a stored scrypt string can make us compute or allocate (N=2^20, r=8 is 1 GiB). */
+const MAX_SCRYPT_N = 1 << 20;
+const MAX_SCRYPT_R = 32;
+const MAX_SCRYPT_P = 16;
 
 /** Harbor's fixed PBKDF2 parameters (src/common/utils/encrypt.go): 4096 rounds, 16-byte key. */
 const HARBOR_ITERATIONS = 4096;
@@ -44,8 +50,13 @@ function pbkdf2Async(
   });
 }
 
+/** The parameters in use, for tests and diagnostics: `{ N, r, p }`. */
+export const SCRYPT_PARAMETERS = Object.freeze({ N, r: R, p: P });
+
 function options(n: number, r: number, p: number): ScryptOptions {
-  return { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 };
+  // scrypt needs 128 * N * r bytes (128 MiB at N=2^17, r=8) plus a little; Node's default cap is
+  // 32 MiB, so the cap is set explicitly from the parameters, with room to spare.
+  return { N: n, r, p, maxmem: 128 * n * r * 2 + 1024 * 1024 };
 }
 
 export async function hashPassword(password: string): Promise<string> {
@@ -62,6 +73,7 @@ async function verifyScrypt(password: string, parts: string[]): Promise<boolean>
   if (parts.length !== 6) return false;
   const [n, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
   if (![n, r, p].every(isPositiveInteger)) return false;
+  if (n > MAX_SCRYPT_N || (n & (n - 1)) !== 0 || r > MAX_SCRYPT_R || p > MAX_SCRYPT_P) return false;
   const salt = Buffer.from(parts[4] as string, 'base64');
   const expected = Buffer.from(parts[5] as string, 'base64');
   if (expected.length === 0) return false;
@@ -89,6 +101,27 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (parts[0] === 'scrypt') return verifyScrypt(password, parts);
   if (parts[0]?.startsWith('pbkdf2-')) return verifyPbkdf2(password, parts);
   return false;
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * A check that always fails but costs what a real one does: a login for a name that does not
+ * exist (or cannot log in) verifies against this hash of a random password at the current
+ * parameters, so the time of the answer does not tell which names exist.
+ */
+export async function verifyDummy(password: string): Promise<false> {
+  await verifyPassword(password, await prepareDummyHash());
+  return false;
+}
+
+/** Makes the dummy hash now (at start), so that not even the first missing-name login differs. */
+export function prepareDummyHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(18).toString('base64url')).catch((err: unknown) => {
+    dummyHash = undefined; // tried again next time rather than failing every login after
+    throw err;
+  });
+  return dummyHash;
 }
 
 /** True for any stored hash not made with the current algorithm and parameters. */

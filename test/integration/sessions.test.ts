@@ -62,7 +62,9 @@ describe('login sessions', () => {
     const entries = (await audit.json()) as Array<{ username: string; operation: string }>;
     expect(entries.some((e) => e.username === 'admin' && e.operation === 'login')).toBe(true);
 
-    const out = await fetch(`${wharf.url}/c/log_out`, { headers: { cookie } });
+    // The logout needs the CSRF token too: with the cookie alone, any site could sign users out.
+    expect((await fetch(`${wharf.url}/c/log_out`, { headers: { cookie } })).status).toBe(403);
+    const out = await fetch(`${wharf.url}/c/log_out`, { headers: { cookie, 'x-harbor-csrf-token': csrf } });
     expect(out.status).toBe(200);
     const after = await fetch(`${wharf.url}/api/v2.0/users/current`, { headers: { cookie } });
     expect(after.status).toBe(401);

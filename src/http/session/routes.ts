@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LoginThrottledError } from '../../services/auth-service.js';
 import { ServiceError } from '../../services/service-error.js';
 import type { SessionService } from '../../services/session-service.js';
 import type { AuditService } from '../../services/audit-service.js';
@@ -6,7 +7,7 @@ import { sendApiError } from '../api/error-handler.js';
 
 // Harbor's portal login: POST /c/login (form: principal, password) sets the session cookie;
 // /c/log_out ends it. The CSRF token comes back in X-Harbor-CSRF-Token and must accompany every
-// cookie-authenticated write to the API.
+// cookie-authenticated write to the API, and the logout too (else any site could sign users out).
 
 export const SESSION_COOKIE = 'sid';
 export const CSRF_HEADER = 'x-harbor-csrf-token';
@@ -57,8 +58,9 @@ export async function registerSessionRoutes(
       try {
         session = await sessions.login(username, password, request.ip);
       } catch (err) {
-        if ((err as Error).name === 'LoginThrottledError') {
-          throw new ServiceError('too-many-attempts', (err as Error).message);
+        if (err instanceof LoginThrottledError) {
+          reply.header('retry-after', String(err.retryAfterSeconds));
+          throw new ServiceError('too-many-attempts', err.message);
         }
         throw err;
       }
@@ -71,15 +73,22 @@ export async function registerSessionRoutes(
         clientIp: request.ip,
       });
       reply
-        .header('set-cookie', sessionCookie(session.token, request.protocol === 'https', 24 * 3600))
+        .header(
+          'set-cookie',
+          sessionCookie(session.token, sessions.secureCookie(request.protocol), sessions.cookieMaxAgeSeconds),
+        )
         .header(CSRF_HEADER, session.csrfToken)
         .send();
     });
 
     const logout = async (request: FastifyRequest, reply: FastifyReply) => {
       const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
-      if (token) await sessions.logout(token);
-      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`).send();
+      const csrf = request.headers[CSRF_HEADER];
+      if (token) await sessions.logout(token, typeof csrf === 'string' ? csrf : undefined);
+      const secure = sessions.secureCookie(request.protocol) ? '; Secure' : '';
+      reply
+        .header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${secure}`)
+        .send();
     };
     c.get('/c/log_out', logout);
     c.post('/c/log_out', logout);
