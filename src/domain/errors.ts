@@ -9,6 +9,7 @@ export type RegistryErrorCode =
   | 'MANIFEST_BLOB_UNKNOWN'
   | 'MANIFEST_INVALID'
   | 'MANIFEST_UNKNOWN'
+  | 'TAG_INVALID'
   | 'NAME_INVALID'
   | 'NAME_UNKNOWN'
   | 'SIZE_INVALID'

@@ -16,6 +16,8 @@ export const ERROR_CATALOGUE: Record<RegistryErrorCode, CatalogueEntry> = {
   MANIFEST_BLOB_UNKNOWN: { status: 400, code: 'MANIFEST_BLOB_UNKNOWN' },
   MANIFEST_INVALID: { status: 400, code: 'MANIFEST_INVALID' },
   MANIFEST_UNKNOWN: { status: 404, code: 'MANIFEST_UNKNOWN' },
+  // Not in the OCI spec's table; distribution's code for a tag a push may not use, which clients print.
+  TAG_INVALID: { status: 400, code: 'TAG_INVALID' },
   NAME_INVALID: { status: 400, code: 'NAME_INVALID' },
   NAME_UNKNOWN: { status: 404, code: 'NAME_UNKNOWN' },
   SIZE_INVALID: { status: 400, code: 'SIZE_INVALID' },

@@ -11,17 +11,18 @@ export interface UploadSessionRow {
   updated_at: Date;
 }
 
+/** `owner`: who opened the session (limits.max_upload_sessions_per_principal), null for no one. */
 export async function createUploadSession(
   db: Queryable,
   id: string,
   repositoryId: number,
   hashAlgorithm: string,
+  owner: string | null = null,
 ): Promise<void> {
-  await db.query('INSERT INTO upload_sessions (id, repository_id, hash_algorithm) VALUES ($1, $2, $3)', [
-    id,
-    repositoryId,
-    hashAlgorithm,
-  ]);
+  await db.query(
+    'INSERT INTO upload_sessions (id, repository_id, hash_algorithm, owner) VALUES ($1, $2, $3, $4)',
+    [id, repositoryId, hashAlgorithm, owner],
+  );
 }
 
 /** Opens a session in an existing repository in one statement; false when the repository is unknown. */
@@ -30,13 +31,30 @@ export async function createUploadSessionByName(
   id: string,
   repositoryName: string,
   hashAlgorithm: string,
+  owner: string | null = null,
 ): Promise<boolean> {
   const rows = await db.query<{ id: string }>(
-    `INSERT INTO upload_sessions (id, repository_id, hash_algorithm)
-     SELECT $1, r.id, $3 FROM repositories r WHERE r.name = $2 RETURNING id`,
-    [id, repositoryName, hashAlgorithm],
+    `INSERT INTO upload_sessions (id, repository_id, hash_algorithm, owner)
+     SELECT $1, r.id, $3, $4 FROM repositories r WHERE r.name = $2 RETURNING id`,
+    [id, repositoryName, hashAlgorithm, owner],
   );
   return rows.length > 0;
+}
+
+/**
+ * Serialises session openings of one owner until the transaction ends, so that counting its
+ * sessions and opening one more cannot interleave with another instance doing the same.
+ */
+export async function lockUploadOwner(tx: Queryable, owner: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('upload-owner:' || $1))`, [owner]);
+}
+
+export async function countOwnedUploadSessions(db: Queryable, owner: string): Promise<number> {
+  const rows = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM upload_sessions WHERE owner = $1',
+    [owner],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 export async function findUploadSession(

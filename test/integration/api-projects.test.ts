@@ -58,19 +58,19 @@ describe('/api/v2.0/projects', () => {
     expect(fuzzy.map((p) => p.name)).toEqual(['alpha']);
 
     expect(
-      (await call('PUT', '/projects/alpha', admin, { metadata: { public: 'false', auto_scan: 'true' } }))
+      (await call('PUT', '/projects/alpha', admin, { metadata: { public: 'false', auto_scan: 'false' } }))
         .status,
     ).toBe(200);
     const meta = (await (await call('GET', '/projects/alpha/metadatas', admin)).json()) as Record<
       string,
       string
     >;
-    expect(meta).toMatchObject({ public: 'false', auto_scan: 'true' });
+    expect(meta).toMatchObject({ public: 'false', auto_scan: 'false' });
     expect(
-      (await call('PUT', '/projects/alpha/metadatas/auto_scan', admin, { auto_scan: 'false' })).status,
+      (await call('PUT', '/projects/alpha/metadatas/severity', admin, { severity: 'high' })).status,
     ).toBe(200);
-    expect(await (await call('GET', '/projects/alpha/metadatas/auto_scan', admin)).json()).toEqual({
-      auto_scan: 'false',
+    expect(await (await call('GET', '/projects/alpha/metadatas/severity', admin)).json()).toEqual({
+      severity: 'high',
     });
     expect((await call('DELETE', '/projects/alpha/metadatas/auto_scan', admin)).status).toBe(200);
     expect((await call('GET', '/projects/alpha/metadatas/auto_scan', admin)).status).toBe(404);
@@ -99,7 +99,8 @@ describe('/api/v2.0/projects', () => {
   it('private projects are hidden from non-members; anonymous callers get 401', async () => {
     expect((await call('POST', '/projects', admin, { project_name: 'secret' })).status).toBe(201);
     const plain = basicAuth('plain', 'Plain-Passw0rd');
-    expect((await call('GET', '/projects/secret', plain)).status).toBe(403);
+    // The answer a missing project gets: private means invisible (issue #10, point 11).
+    expect((await call('GET', '/projects/secret', plain)).status).toBe(404);
     expect((await call('GET', '/projects/secret', undefined)).status).toBe(401);
     const visible = (await (await call('GET', '/projects?page_size=100', plain)).json()) as Array<{
       name: string;

@@ -491,13 +491,13 @@ describe('tags on push and delete', () => {
     expect(await tags.json()).toEqual({ name: repo, tags: ['extra', 'main'] });
   });
 
-  it('an invalid tag, in the path or in ?tag=, is 400 MANIFEST_INVALID and applies nothing', async () => {
+  it('an invalid tag, in the path or in ?tag=, is 400 TAG_INVALID and applies nothing', async () => {
     const repo = uniqueRepo('tags');
     const blobs = await blobsFor(repo);
     const bytes = imageManifest(blobs);
     const tooLong = 'x'.repeat(129);
-    await expectOciError(await putRaw(repo, tooLong, bytes, OCI_MANIFEST), 400, 'MANIFEST_INVALID');
-    await expectOciError(await putRaw(repo, '-dash', bytes, OCI_MANIFEST), 400, 'MANIFEST_INVALID');
+    await expectOciError(await putRaw(repo, tooLong, bytes, OCI_MANIFEST), 400, 'TAG_INVALID');
+    await expectOciError(await putRaw(repo, '-dash', bytes, OCI_MANIFEST), 400, 'TAG_INVALID');
     const res = await client.request(
       'PUT',
       `/v2/${repo}/manifests/${digestOf(bytes)}?tag=ok&tag=${tooLong}`,
@@ -506,7 +506,7 @@ describe('tags on push and delete', () => {
         body: bytes,
       },
     );
-    await expectOciError(res, 400, 'MANIFEST_INVALID');
+    await expectOciError(res, 400, 'TAG_INVALID');
     await expectOciError(await getManifest(repo, 'ok'), 404, 'MANIFEST_UNKNOWN');
   });
 
@@ -585,10 +585,30 @@ describe('unknown manifests', () => {
     await expectOciError(await getManifest(repo, image.config.digest), 404, 'MANIFEST_UNKNOWN');
   });
 
-  it('a malformed digest reference is 400 DIGEST_INVALID', async () => {
+  it('a reference that is neither a tag nor a digest is 404 MANIFEST_UNKNOWN to GET and HEAD, 400 to PUT', async () => {
+    // The OCI conformance suite reads ".INVALID_MANIFEST_NAME" and expects 404: no such manifest.
+    const repo = uniqueRepo('unk');
+    const image = await client.pushImage(repo, 'v1');
+    for (const reference of ['.INVALID_MANIFEST_NAME', '-dash', 'x'.repeat(129), 'sha256:short', 'md5:abc']) {
+      await expectOciError(await getManifest(repo, reference), 404, 'MANIFEST_UNKNOWN');
+      const head = await client.request('HEAD', `/v2/${repo}/manifests/${reference}`);
+      expect(head.status, reference).toBe(404);
+    }
+    await expectOciError(
+      await putRaw(repo, '.INVALID_MANIFEST_NAME', image.bytes, image.mediaType),
+      400,
+      'MANIFEST_INVALID',
+    );
+    await expectOciError(
+      await putRaw(repo, 'sha256:short', image.bytes, image.mediaType),
+      400,
+      'DIGEST_INVALID',
+    );
+  });
+
+  it('a malformed digest reference is 400 DIGEST_INVALID to DELETE', async () => {
     const repo = uniqueRepo('unk');
     await client.pushImage(repo, 'v1');
-    await expectOciError(await getManifest(repo, 'sha256:short'), 400, 'DIGEST_INVALID');
     await expectOciError(
       await client.request('DELETE', `/v2/${repo}/manifests/sha256:short`),
       400,

@@ -113,9 +113,11 @@ describe('path traversal', () => {
       ['GET', `/v2/${repo}/blobs/sha256:..%2F..%2F..%2F${marker}`, 400, 'DIGEST_INVALID'],
       ['GET', `/v2/${repo}/blobs/..%2F..%2F${marker}`, 400, 'DIGEST_INVALID'],
       ['DELETE', `/v2/${repo}/blobs/%2e%2e`, 400, 'DIGEST_INVALID'],
-      ['GET', `/v2/${repo}/manifests/..%2F..%2F${marker}`, 400, 'MANIFEST_INVALID'],
-      ['PUT', `/v2/${repo}/manifests/%2e%2e`, 400, 'MANIFEST_INVALID'],
-      ['GET', `/v2/${repo}/manifests/sha256:%2e%2e`, 400, 'DIGEST_INVALID'],
+      // A reference that can name no manifest is unknown to a read (OCI conformance), invalid to a write.
+      ['GET', `/v2/${repo}/manifests/..%2F..%2F${marker}`, 404, 'MANIFEST_UNKNOWN'],
+      ['PUT', `/v2/${repo}/manifests/%2e%2e`, 400, 'TAG_INVALID'],
+      ['GET', `/v2/${repo}/manifests/sha256:%2e%2e`, 404, 'MANIFEST_UNKNOWN'],
+      ['DELETE', `/v2/${repo}/manifests/sha256:%2e%2e`, 400, 'DIGEST_INVALID'],
       ['PATCH', `/v2/${repo}/blobs/uploads/%2e%2e`, 404, 'BLOB_UPLOAD_UNKNOWN'],
       ['GET', `/v2/${repo}/blobs/uploads/..%2F..%2F${marker}`, 404, 'BLOB_UPLOAD_UNKNOWN'],
       ['GET', `/v2/${repo}/referrers/..%2F${marker}`, 400, 'DIGEST_INVALID'],
@@ -129,7 +131,8 @@ describe('path traversal', () => {
     // Decoding the whole path first would read this as repository "<repo>/manifests/a", tag "b".
     const repo = uniqueRepo('trav');
     await client.pushImage(repo, 'v1');
-    await expectRefused('GET', `/v2/${repo}/manifests/a%2Fmanifests%2Fb`, 400, 'MANIFEST_INVALID');
+    await expectRefused('GET', `/v2/${repo}/manifests/a%2Fmanifests%2Fb`, 404, 'MANIFEST_UNKNOWN');
+    await expectRefused('PUT', `/v2/${repo}/manifests/a%2Fmanifests%2Fb`, 400, 'TAG_INVALID');
     await expectRefused('GET', `/v2/${repo}/tags/list%2F..`, 404, 'NAME_INVALID');
   });
 

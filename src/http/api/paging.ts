@@ -11,18 +11,26 @@ export interface PageRequest {
 
 export const MAX_API_PAGE_SIZE = 100;
 
-function positiveInt(value: unknown, name: string, fallback: number): number {
+/**
+ * The highest page number served. The offset it implies must fit PostgreSQL's bigint and stay an
+ * exact JavaScript number: a page beyond it is a 400, not an arithmetic error in SQL.
+ */
+export const MAX_API_PAGE = 1_000_000_000;
+
+function positiveInt(value: unknown, name: string, fallback: number, max: number): number {
   if (value === undefined || value === '') return fallback;
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) < 1) {
-    throw new ApiError('BAD_REQUEST', `${name} must be a positive integer`);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    const range = Number.isFinite(max) ? `an integer from 1 to ${max}` : 'a positive integer';
+    throw new ApiError('BAD_REQUEST', `${name} must be ${range}`);
   }
   return Number(value);
 }
 
 export function pageRequest(query: unknown, defaultSize = 10): PageRequest {
   const q = (query ?? {}) as Record<string, unknown>;
-  const page = positiveInt(q.page, 'page', 1);
-  const pageSize = Math.min(positiveInt(q.page_size, 'page_size', defaultSize), MAX_API_PAGE_SIZE);
+  const page = positiveInt(q.page, 'page', 1, MAX_API_PAGE);
+  // A larger page_size is served as the largest page, as Harbor does.
+  const pageSize = Math.min(positiveInt(q.page_size, 'page_size', defaultSize, Infinity), MAX_API_PAGE_SIZE);
   return { page, pageSize, offset: (page - 1) * pageSize };
 }
 

@@ -11,15 +11,28 @@ export interface HarborQuery {
   allOf: Record<string, string[]>;
 }
 
+/** Longest `q` accepted: far above any real filter, and bounds the work of splitting it. */
+export const MAX_QUERY_LENGTH = 4096;
+
 export function parseHarborQuery(q: string | undefined): HarborQuery {
   const result: HarborQuery = { exact: {}, fuzzy: {}, range: {}, anyOf: {}, allOf: {} };
   if (!q) return result;
-  for (const part of splitTopLevel(decodeURIComponentSafe(q))) {
+  const decoded = decodeURIComponentSafe(q);
+  // The second decoding can make a NUL (`%2500`) that the API's check of the raw URL did not see;
+  // PostgreSQL text cannot hold one, so it is refused here, as is a query no filter needs.
+  if (decoded.includes('\0')) throw new ApiError('BAD_REQUEST', 'q must not contain NUL characters');
+  if (decoded.length > MAX_QUERY_LENGTH) {
+    throw new ApiError('BAD_REQUEST', `q is longer than ${MAX_QUERY_LENGTH} characters`);
+  }
+  for (const part of splitTopLevel(decoded)) {
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new ApiError('BAD_REQUEST', `invalid query "${part}": expected key=value`);
+    if (eq <= 0) {
+      throw new ApiError('BAD_REQUEST', `invalid query "${part.slice(0, 100)}": expected key=value`);
+    }
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
-    if (!/^[a-z_][a-z0-9_.]*$/i.test(key)) throw new ApiError('BAD_REQUEST', `invalid query key "${key}"`);
+    if (!/^[a-z_][a-z0-9_.]*$/i.test(key))
+      throw new ApiError('BAD_REQUEST', `invalid query key "${key.slice(0, 100)}"`);
     if (value.startsWith('~')) result.fuzzy[key] = value.slice(1);
     else if (value.startsWith('[') && value.endsWith(']')) {
       const [min, max] = value

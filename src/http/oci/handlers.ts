@@ -5,6 +5,11 @@ import type { BlobService } from '../../services/registry/blob-service.js';
 import type { ListingService, Page } from '../../services/registry/listing-service.js';
 import type { ManifestService, StoredManifest } from '../../services/registry/manifest-service.js';
 import type { UploadService, UploadStatus } from '../../services/registry/upload-service.js';
+import {
+  parseManifestReference,
+  requireRepositoryName,
+  requireTag,
+} from '../../services/registry/validate.js';
 import type { HttpMetrics } from '../metrics.js';
 import {
   contentLength,
@@ -30,6 +35,8 @@ export interface OciServices {
   mayPullFrom?: (repository: string) => Promise<boolean>;
   /** Whether the caller may state origin push times (origin-headers.ts): replication's own writes. */
   mayStateOrigins?: () => Promise<boolean>;
+  /** Whose open upload sessions a new one counts against (uploadOwner); null or absent: no one's. */
+  uploadOwner?: string | null;
   /** Records an audited event of this request (push, pull or delete of a manifest or tag). */
   audit?: (event: OciAuditEvent) => Promise<void>;
 }
@@ -170,7 +177,11 @@ const uploads: Handler<Extract<OciRoute, { kind: 'uploads' }>> = async (s, route
     s.metrics.bytesReceived.inc(length ?? 0);
     return sendBlobCreated(reply, route.name, committed.value);
   }
-  const status = await s.uploads.start(route.name, queryValue(req.query, 'digest-algorithm'));
+  const status = await s.uploads.start(
+    route.name,
+    queryValue(req.query, 'digest-algorithm'),
+    s.uploadOwner ?? null,
+  );
   if (hasBody(req)) {
     // A POST body without ?digest= is a first chunk; keep it rather than dropping bytes.
     const length = contentLength(req);
@@ -278,6 +289,9 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       return void manifestHeaders(reply, content).send(content.bytes);
     }
     case 'PUT': {
+      // Everything the path and query say is checked before a byte of the body is read.
+      parseManifestReference(route.reference);
+      queryValues(req.query, 'tag').forEach(requireTag);
       // A stated origin counts only from replication (else it is ignored: the push is the
       // caller's right, the time is not; the sender records the time its own way then).
       const stated = statedOrigin(req.headers);
@@ -378,6 +392,9 @@ export async function handleOciRoute(
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
+  // An invalid name is refused before any handler may read the body (authorisation cannot place
+  // such a name in a project, so nothing else would stop a body from being read for it).
+  if ('name' in route) requireRepositoryName(route.name);
   switch (route.kind) {
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed(req, reply, READ_METHODS);

@@ -65,11 +65,28 @@ export function requestedRange(
   return { start, end };
 }
 
-/** Every value of a repeated query parameter (`?tag=a&tag=b`). */
+/** Longest query value accepted: far above any name, digest, media type or scope list. */
+export const MAX_QUERY_VALUE_LENGTH = 4096;
+
+/**
+ * Every value of a repeated query parameter (`?tag=a&tag=b`). A NUL (which PostgreSQL text cannot
+ * hold) or an absurdly long value is a client error here, before any service sees it.
+ */
 export function queryValues(query: unknown, name: string): string[] {
   const value = (query as Record<string, unknown>)[name];
   if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+  const values = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+  for (const v of values) {
+    if (v.includes('\0') || v.length > MAX_QUERY_VALUE_LENGTH) {
+      throw new RegistryError(
+        'UNSUPPORTED',
+        `query parameter ${name} must be text without NUL, at most ${MAX_QUERY_VALUE_LENGTH} characters`,
+        undefined,
+        400,
+      );
+    }
+  }
+  return values;
 }
 
 export function queryValue(query: unknown, name: string): string | undefined {

@@ -32,7 +32,9 @@ export class BlobService {
     if (cached) return cached;
     const epoch = this.deps.lookups.epoch();
     const row = await findLinkedBlob(this.deps.db, repository, digest.value);
-    if (row) {
+    // Bytes taken out of service (fsck quarantined them) make the blob unknown, so that a client
+    // uploads it again instead of skipping it; one stat per cache miss, not per request.
+    if (row && (await this.deps.storage.stat(blobKey(digest)))) {
       this.deps.lookups.set(repository, key, row, epoch);
       return row;
     }
@@ -105,7 +107,8 @@ export class BlobService {
     if (!parsed.ok || !isRepositoryName(from)) return null;
     const digest = parsed.digest;
     const source = await findLinkedBlob(this.deps.db, from, digest.value);
-    if (!source) return null;
+    // Without its bytes the blob must be uploaded: a mount would skip the push that restores them.
+    if (!source || !(await this.deps.storage.stat(blobKey(digest)))) return null;
     await this.deps.db.transaction(async (tx) => {
       const repo = await ensureRepository(tx, repository);
       await linkBlob(tx, repo.id, digest.value);

@@ -10,7 +10,13 @@ export interface RegistryDeps {
   manifestCache: ManifestCache;
   /** Hot-path lookups; invalidate the repository on every write to it. */
   lookups: LookupCache;
-  limits: { manifestMaxBytes: number };
+  limits: {
+    manifestMaxBytes: number;
+    /** Largest blob accepted (limits.max_blob_size_bytes); 0 or absent: unlimited. */
+    maxBlobBytes?: number;
+    /** Open upload sessions per owner (limits.max_upload_sessions_per_principal); 0 or absent: unlimited. */
+    maxUploadSessionsPerOwner?: number;
+  };
   /** How long a tombstone beats older replicated writes (replication.tombstone_days; default 7 days). */
   tombstoneTtlMs?: number;
 }

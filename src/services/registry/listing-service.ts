@@ -2,7 +2,7 @@ import { RegistryError } from '../../domain/errors.js';
 import { listTags } from '../../metadata/manifests-table.js';
 import { findRepository, listRepositoryNames } from '../../metadata/repositories-table.js';
 import type { RegistryDeps } from './deps.js';
-import { requireRepositoryName } from './validate.js';
+import { requireQueryText, requireRepositoryName } from './validate.js';
 
 /** Largest page served, whatever `n` asks; clients follow the Link header for more. */
 export const MAX_PAGE_SIZE = 10_000;
@@ -32,12 +32,14 @@ export class ListingService {
 
   async tags(repository: string, n: number | undefined, last: string | undefined): Promise<Page> {
     requireRepositoryName(repository);
+    requireQueryText(last, 'last');
     const repo = await findRepository(this.deps.db, repository);
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
     return page((limit) => listTags(this.deps.db, repo.id, last, limit), pageSize(n));
   }
 
   async catalog(n: number | undefined, last: string | undefined): Promise<Page> {
+    requireQueryText(last, 'last');
     return page((limit) => listRepositoryNames(this.deps.db, last, limit), pageSize(n));
   }
 }

@@ -33,7 +33,14 @@ import type { Queryable } from '../../metadata/database.js';
 import { StorageNotFoundError } from '../../storage/driver.js';
 import { blobKey } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
-import { parseManifestReference, requireDigest, requireRepositoryName, requireTag } from './validate.js';
+import {
+  lookupReference,
+  parseManifestReference,
+  requireDigest,
+  requireQueryText,
+  requireRepositoryName,
+  requireTag,
+} from './validate.js';
 
 export interface StoredManifest {
   digest: string;
@@ -179,17 +186,22 @@ export class ManifestService {
     const cached = this.deps.lookups.get<StoredManifest>(repository, reference);
     if (cached) return cached;
     const epoch = this.deps.lookups.epoch();
-    const ref = parseManifestReference(reference);
-    const row = await resolveManifest(
-      this.deps.db,
-      repository,
-      'tag' in ref ? { tag: ref.tag } : { digest: ref.digest.value },
-    );
+    const ref = lookupReference(reference);
+    const row =
+      ref &&
+      (await resolveManifest(
+        this.deps.db,
+        repository,
+        'tag' in ref ? { tag: ref.tag } : { digest: ref.digest.value },
+      ));
     if (!row) {
       if (!(await findRepository(this.deps.db, repository))) {
         throw new RegistryError('NAME_UNKNOWN', `repository ${repository} is not known`);
       }
-      throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository ${repository}`);
+      throw new RegistryError(
+        'MANIFEST_UNKNOWN',
+        `manifest ${reference.slice(0, 150)} is not in repository ${repository}`,
+      );
     }
     const stored = toStored(row);
     this.deps.lookups.set(repository, reference, stored, epoch);
@@ -249,6 +261,7 @@ export class ManifestService {
   async referrers(repository: string, digestValue: string, artifactType?: string): Promise<ReferrersIndex> {
     requireRepositoryName(repository);
     const digest = requireDigest(digestValue);
+    requireQueryText(artifactType, 'artifactType');
     const repo = await findRepository(this.deps.db, repository);
     const rows = repo ? await listReferrers(this.deps.db, repo.id, digest.value, artifactType) : [];
     return {

@@ -30,6 +30,7 @@ describe('UploadService hashing: finishing never re-reads bytes hashed on arriva
   let uploads: UploadService;
   const repo = 'unit/uploads';
 
+  // Opening PGlite alone can take over ten seconds on a loaded machine.
   beforeAll(async () => {
     db = await openPgliteDatabase(undefined);
     await migrate(db);
@@ -43,7 +44,7 @@ describe('UploadService hashing: finishing never re-reads bytes hashed on arriva
       lookups: disabledLookupCache,
       limits: { manifestMaxBytes: 4 * 1024 * 1024 },
     });
-  });
+  }, 60_000);
   afterAll(async () => {
     await db?.close();
   });

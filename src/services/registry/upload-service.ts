@@ -6,16 +6,20 @@ import { RegistryError } from '../../domain/errors.js';
 import { nativeHasher, resumableHasher, type StreamHasher } from '../../domain/hashing.js';
 import { commitBlob } from '../../metadata/blobs-table.js';
 import { ensureRepository } from '../../metadata/repositories-table.js';
+import type { Queryable } from '../../metadata/database.js';
 import {
   advanceUploadSession,
+  countOwnedUploadSessions,
   createUploadSession,
   createUploadSessionByName,
   deleteUploadSession,
   findUploadSession,
+  lockUploadOwner,
   type UploadSessionRow,
 } from '../../metadata/uploads-table.js';
 import { StorageLimitError, StorageRangeError } from '../../storage/driver.js';
 import { blobKey, uploadDataKey, uploadPrefix } from '../../storage/paths.js';
+import { isSystemReplication, principalName, type Principal } from '../principal.js';
 import type { RegistryDeps } from './deps.js';
 import { requireDigest, requireRepositoryName } from './validate.js';
 
@@ -39,42 +43,118 @@ export interface ChunkInput {
   length?: number;
 }
 
-/** Counts and hashes bytes on their way to storage. */
+/**
+ * Counts and hashes bytes on their way to storage. Past `maxBytes` it fails the stream, so a
+ * body larger than the blob size limit is cut off as it arrives, not after it was stored.
+ */
 class HashingCounter extends Transform {
   bytes = 0;
-  constructor(private readonly hasher: StreamHasher) {
+  tooLarge = false;
+  constructor(
+    private readonly hasher: StreamHasher,
+    private readonly maxBytes: number,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hasher.update(chunk);
     this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      this.tooLarge = true;
+      done(new Error('the blob size limit was exceeded'));
+      return;
+    }
+    this.hasher.update(chunk);
     done(null, chunk);
   }
 }
 
 /** source → hashing counter, with a source failure (client hung up) failing the counter too. */
-function hashThrough(source: Readable, hasher: StreamHasher): HashingCounter {
-  const counter = new HashingCounter(hasher);
+function hashThrough(source: Readable, hasher: StreamHasher, maxBytes = Infinity): HashingCounter {
+  const counter = new HashingCounter(hasher, maxBytes);
+  // The storage write consuming the counter sees its failure (and the caller reads tooLarge);
+  // a second 'error' emitted after that consumer let go must not become an uncaught exception.
+  counter.on('error', () => undefined);
   source.once('error', (err) => counter.destroy(err));
   source.once('aborted', () => counter.destroy(new Error('request aborted')));
   source.pipe(counter);
   return counter;
 }
 
+/**
+ * Whose upload sessions a caller's count against: the account, however it signed in (a user's
+ * Basic credentials and the bearer tokens issued to it count as one). This registry's own
+ * replication counts against no one.
+ */
+export function uploadOwner(principal: Principal): string | null {
+  return isSystemReplication(principal) ? null : principalName(principal);
+}
+
 export class UploadService {
   constructor(private readonly deps: RegistryDeps) {}
 
-  /** Opens a session. `digestAlgorithm` (from the `digest-algorithm` parameter) picks the hash. */
-  async start(repository: string, digestAlgorithm?: string): Promise<UploadStatus> {
+  /**
+   * Opens a session. `digestAlgorithm` (from the `digest-algorithm` parameter) picks the hash.
+   * `owner` names who opens it (see uploadOwner); an owner holding the most open sessions allowed
+   * is refused (DENIED) until it finishes or cancels one, or the janitor purges one.
+   */
+  async start(
+    repository: string,
+    digestAlgorithm?: string,
+    owner: string | null = null,
+  ): Promise<UploadStatus> {
     requireRepositoryName(repository);
     const algorithm = this.requireAlgorithm(digestAlgorithm);
     const id = randomUUID();
-    // One statement when the repository exists (every push but a repository's first).
-    if (!(await createUploadSessionByName(this.deps.db, id, repository, algorithm))) {
-      const repo = await ensureRepository(this.deps.db, repository);
-      await createUploadSession(this.deps.db, id, repo.id, algorithm);
+    const limit = this.deps.limits.maxUploadSessionsPerOwner ?? 0;
+    if (owner !== null && limit > 0) {
+      await this.deps.db.transaction(async (tx) => {
+        await lockUploadOwner(tx, owner);
+        if ((await countOwnedUploadSessions(tx, owner)) >= limit) {
+          throw new RegistryError(
+            'DENIED',
+            `${owner} already has ${limit} open upload sessions, the most allowed; finish or cancel one first`,
+          );
+        }
+        await this.createSession(tx, id, repository, algorithm, owner);
+      });
+    } else {
+      await this.createSession(this.deps.db, id, repository, algorithm, owner);
     }
     return { id, repository, offset: 0 };
+  }
+
+  private async createSession(
+    db: Queryable,
+    id: string,
+    repository: string,
+    algorithm: DigestAlgorithm,
+    owner: string | null,
+  ): Promise<void> {
+    // One statement when the repository exists (every push but a repository's first).
+    if (!(await createUploadSessionByName(db, id, repository, algorithm, owner))) {
+      const repo = await ensureRepository(db, repository);
+      await createUploadSession(db, id, repo.id, algorithm, owner);
+    }
+  }
+
+  /** The blob size limit in bytes; Infinity when there is none. */
+  private get maxBlobBytes(): number {
+    const max = this.deps.limits.maxBlobBytes ?? 0;
+    return max > 0 ? max : Infinity;
+  }
+
+  /** Refuses a blob that would end past the size limit (413 SIZE_INVALID). */
+  private checkBlobSize(totalBytes: number): void {
+    if (totalBytes > this.maxBlobBytes) throw this.tooLarge();
+  }
+
+  private tooLarge(): RegistryError {
+    return new RegistryError(
+      'SIZE_INVALID',
+      `the blob is larger than this registry's limit of ${this.maxBlobBytes} bytes`,
+      undefined,
+      413,
+    );
   }
 
   async status(repository: string, id: string): Promise<UploadStatus> {
@@ -131,12 +211,19 @@ export class UploadService {
   ): Promise<Digest> {
     requireRepositoryName(repository);
     const expected = requireDigest(digestValue);
+    // A declared length is checked before the body is read; an undeclared one as it arrives.
+    if (length !== undefined) this.checkBlobSize(length);
     const id = randomUUID();
     const key = uploadDataKey(id);
     try {
       const hasher = nativeHasher(expected.algorithm);
-      const counter = hashThrough(body, hasher);
-      await this.deps.storage.write(key, counter);
+      const counter = hashThrough(body, hasher, this.maxBlobBytes);
+      try {
+        await this.deps.storage.write(key, counter);
+      } catch (err) {
+        if (counter.tooLarge) throw this.tooLarge();
+        throw err;
+      }
       // pipe() does not forward source errors; a client that hung up must not commit a short blob.
       if (body.errored || (length !== undefined && counter.bytes !== length)) {
         throw new RegistryError(
@@ -219,11 +306,13 @@ export class UploadService {
       if (chunk.length !== undefined && chunk.length !== rangeLength) {
         throw new RegistryError('SIZE_INVALID', 'Content-Length does not match Content-Range', { offset });
       }
+      this.checkBlobSize(chunk.range.end + 1);
     }
+    if (chunk.length !== undefined) this.checkBlobSize(offset + chunk.length);
     const algorithm = this.sessionAlgorithm(session);
     const streamedFromStart = offset === 0 && !chunk.range;
     const hasher = streamedFromStart ? nativeHasher(algorithm) : await this.resumeHasher(session, algorithm);
-    const counter = hashThrough(chunk.body, hasher);
+    const counter = hashThrough(chunk.body, hasher, this.maxBlobBytes - offset);
     let size: number;
     try {
       size = await this.deps.storage.writeAt(uploadDataKey(session.id), offset, counter);
@@ -231,6 +320,9 @@ export class UploadService {
         throw new RegistryError('BLOB_UPLOAD_INVALID', 'the request body was interrupted', { offset });
       }
     } catch (err) {
+      // The bytes past the limit were not counted: the session keeps its offset, and the next
+      // write cuts off whatever of this chunk reached storage.
+      if (counter.tooLarge) throw this.tooLarge();
       if (chunk.body.errored || (counter.destroyed && !counter.writableFinished)) {
         throw new RegistryError('BLOB_UPLOAD_INVALID', 'the request body was interrupted', { offset });
       }
