@@ -1,4 +1,4 @@
-import { isProjectRole } from '../domain/rbac.js';
+import { isProjectRole, roleGrants, ROLE_NAMES, type ProjectRole } from '../domain/rbac.js';
 import type { Database } from '../metadata/database.js';
 import {
   deleteMember,
@@ -11,12 +11,17 @@ import {
   type ProjectRow,
 } from '../metadata/projects-table.js';
 import { findUserRecord, findUserRecordByName } from '../metadata/users-table.js';
-import type { AccessService } from './access-service.js';
+import { accessFacts, type AccessService } from './access-service.js';
+import { callerExpiry } from './caller-expiry.js';
+import { requireGrantsHeld } from './held-grants.js';
 import type { Principal } from './principal.js';
 import type { ProjectService } from './project-service.js';
 import { ServiceError } from './service-error.js';
 
 // Project membership: which user holds which role. Changes drop the cached access facts.
+// No caller grants more than it holds: giving a role, or changing or removing a member's role,
+// needs every grant of that role (a robot with member:create cannot make anyone projectAdmin),
+// and since memberships never expire, a robot that does expire cannot grant one.
 
 export class MemberService {
   constructor(
@@ -50,8 +55,8 @@ export class MemberService {
     user: { id?: number; username?: string },
   ): Promise<number> {
     await this.projects.require(principal, project, 'member', 'create');
-    if (!isProjectRole(role))
-      throw new ServiceError('invalid', 'role_id must be 1 (projectAdmin) to 5 (limitedGuest)');
+    const granted = parseRole(role);
+    await this.requireRoleHeld(principal, project, granted, 'grant');
     const target =
       user.id !== undefined
         ? await findUserRecord(this.db, user.id)
@@ -62,7 +67,7 @@ export class MemberService {
     if ((await userProjectRole(this.db, target.id, project.id)) !== null) {
       throw new ServiceError('conflict', `${target.username} is already a member of ${project.name}`);
     }
-    const id = await setUserMembership(this.db, project.id, target.id, role);
+    const id = await setUserMembership(this.db, project.id, target.id, granted);
     await this.access.invalidateProject(project.name);
     return id;
   }
@@ -74,17 +79,50 @@ export class MemberService {
     role: unknown,
   ): Promise<void> {
     await this.projects.require(principal, project, 'member', 'update');
-    if (!isProjectRole(role))
-      throw new ServiceError('invalid', 'role_id must be 1 (projectAdmin) to 5 (limitedGuest)');
-    await this.get(principal, project, memberId);
-    await updateMemberRole(this.db, memberId, role);
+    const granted = parseRole(role);
+    const member = await this.get(principal, project, memberId);
+    await this.requireRoleHeld(principal, project, member.role, 'change the role of');
+    await this.requireRoleHeld(principal, project, granted, 'grant');
+    await updateMemberRole(this.db, memberId, granted);
     await this.access.invalidateProject(project.name);
   }
 
   async remove(principal: Principal, project: ProjectRow, memberId: number): Promise<void> {
     await this.projects.require(principal, project, 'member', 'delete');
-    await this.get(principal, project, memberId);
+    const member = await this.get(principal, project, memberId);
+    await this.requireRoleHeld(principal, project, member.role, 'remove');
     await deleteMember(this.db, memberId);
     await this.access.invalidateProject(project.name);
   }
+
+  /**
+   * Refuses unless the caller holds every grant of the role in the project: granting it, or
+   * changing or removing a member who has it (so a lesser caller cannot demote its betters).
+   */
+  private async requireRoleHeld(
+    principal: Principal,
+    project: ProjectRow,
+    role: number,
+    verb: 'grant' | 'change the role of' | 'remove',
+  ): Promise<void> {
+    // A stored role outside 1..5 carries no grants; only a system administrator manages it.
+    if (!isProjectRole(role)) {
+      if (this.access.isSysadmin(principal)) return;
+      throw new ServiceError('forbidden', `cannot ${verb} a member with an unknown role`);
+    }
+    if (verb === 'grant' && (await callerExpiry(this.db, principal)) !== null) {
+      throw new ServiceError(
+        'forbidden',
+        'a membership does not expire: credentials that do expire cannot grant one',
+      );
+    }
+    const what = verb === 'grant' ? `grant the role ${ROLE_NAMES[role]}` : `${verb} a ${ROLE_NAMES[role]}`;
+    await requireGrantsHeld(this.access, principal, accessFacts(project), roleGrants(role), what);
+  }
+}
+
+function parseRole(role: unknown): ProjectRole {
+  if (!isProjectRole(role))
+    throw new ServiceError('invalid', 'role_id must be 1 (projectAdmin) to 5 (limitedGuest)');
+  return role;
 }

@@ -33,7 +33,8 @@ describe('robot expiry and secrets', () => {
     const projects = new ProjectService(db, access, () => Promise.resolve('everyone'));
     auth = new AuthService(db);
     robots = new RobotService(db, projects, access, auth);
-  });
+    // Hashing the admin password at production cost can take seconds on a loaded machine.
+  }, 60_000);
   afterAll(async () => {
     await db?.close();
   });
@@ -79,6 +80,70 @@ describe('robot expiry and secrets', () => {
     // And back to never.
     await robots.update(admin, robot.id, { duration: -1 });
     expect(await auth.authenticate(robot.name, secret)).not.toBeNull();
+  });
+
+  it('a robot caller is held to its own expiry, read from its row, to the hour', async () => {
+    const own = [
+      {
+        kind: 'project',
+        namespace: 'proj',
+        access: ['project:read', 'repository:pull', 'robot:create', 'robot:update'].map((grant) => {
+          const [resource, action] = grant.split(':');
+          return { resource, action };
+        }),
+      },
+    ];
+    const { robot: maker } = await robots.create(admin, {
+      name: 'maker',
+      description: '',
+      level: 'project',
+      duration: -1,
+      disable: false,
+      permissions: own,
+    });
+    // It had a lifetime of never; now 36 hours are left, as if an admin had just shortened it.
+    await db.query("UPDATE robots SET expires_at = now() + interval '36 hours' WHERE id = $1", [maker.id]);
+    const caller: Principal = {
+      kind: 'robot',
+      id: maker.id,
+      name: maker.name,
+      projectId: maker.project_id,
+      permissions: maker.permissions,
+    };
+    const make = (name: string, duration: number) =>
+      robots.create(caller, {
+        name,
+        description: '',
+        level: 'project',
+        duration,
+        disable: false,
+        permissions,
+      });
+
+    const { robot: child } = await make('one-day', 1);
+    expect(child.expires_at?.getTime()).toBeLessThanOrEqual(Date.now() + 36 * 3_600_000);
+    await expect(make('two-days', 2)).rejects.toMatchObject({ kind: 'forbidden' });
+    await expect(make('never', -1)).rejects.toMatchObject({ kind: 'forbidden' });
+    await expect(robots.update(caller, child.id, { duration: 2 })).rejects.toMatchObject({
+      kind: 'forbidden',
+    });
+    await expect(robots.update(caller, maker.id, { duration: 2 })).rejects.toMatchObject({
+      kind: 'forbidden',
+    });
+
+    // A robot that outlives the caller is out of its reach, even with no more permissions.
+    const { robot: longer } = await robots.create(admin, {
+      name: 'longer',
+      description: '',
+      level: 'project',
+      duration: 3,
+      disable: false,
+      permissions,
+    });
+    await expect(robots.refreshSecret(caller, longer.id, undefined)).rejects.toMatchObject({
+      kind: 'forbidden',
+    });
+    expect(await robots.refreshSecret(caller, child.id, undefined)).toMatch(/^[A-Za-z0-9]{32}$/);
   });
 
   it('generated secrets are strong and satisfy Harbor’s rule', () => {

@@ -16,6 +16,8 @@ import {
 } from '../metadata/robots-table.js';
 import { accessFacts, type AccessService } from './access-service.js';
 import { ROBOT_PREFIX, type AuthService } from './auth-service.js';
+import { callerExpiry, endsLater } from './caller-expiry.js';
+import { requireGrantsHeld, type Grant } from './held-grants.js';
 import { hashPassword } from './passwords.js';
 import { principalName, type Principal } from './principal.js';
 import type { ProjectService } from './project-service.js';
@@ -25,6 +27,11 @@ import { ServiceError } from './service-error.js';
 // project permissions. System-level robots (any namespace, or '*') are made by system admins;
 // project-level robots by whoever may create robots in that one project, and never with more
 // rights than their creator holds there. The secret is stored only as a hash.
+//
+// No caller gains rights through a robot: what it creates or changes holds no more than the
+// caller holds in that project and ends no later than the caller's own credentials (a robot's
+// expiry; users do not expire), and it may update, refresh or delete only robots that hold no
+// more and end no later than itself (else resetting a stronger robot's secret would take it over).
 
 /** Every Resource of domain/rbac.ts, at run time; the type check below keeps the list complete. */
 const RESOURCES = [
@@ -74,6 +81,7 @@ const ROBOT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const DEFAULT_DURATION_DAYS = 30;
 /** Far beyond any real lifetime, and well inside PostgreSQL's timestamp range. */
 const MAX_DURATION_DAYS = 365_000;
+const DAY_MS = 86_400_000;
 const MAX_ACCESS_ENTRIES = 200;
 const MAX_PERMISSIONS = 100;
 const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -219,6 +227,7 @@ export class RobotService {
       );
     }
     const project = await this.authorisePermissions(principal, level, permissions, 'create');
+    await this.requireLifetimeWithinCaller(principal, new Date(), duration);
     const fullName =
       level === 'project' && project
         ? `${ROBOT_PREFIX}${project.name}+${input.name}`
@@ -271,13 +280,13 @@ export class RobotService {
 
   async get(principal: Principal, id: number): Promise<RobotRow> {
     const robot = await this.find(principal, id);
-    await this.requireRobotAccess(principal, robot, 'read');
+    await this.requireRobotAccess(principal, robot, 'read', 'read');
     return robot;
   }
 
   async update(principal: Principal, id: number, input: RobotUpdateInput): Promise<RobotRow> {
     const robot = await this.find(principal, id);
-    await this.requireRobotAccess(principal, robot, 'update');
+    await this.requireRobotAccess(principal, robot, 'update', 'change');
     if (input.name !== undefined && input.name !== robot.name && input.name !== shortName(robot)) {
       throw new ServiceError('invalid', 'the name of a robot cannot be changed');
     }
@@ -290,6 +299,8 @@ export class RobotService {
     };
     if (input.duration !== undefined && input.duration !== null && input.duration !== robot.duration) {
       changes.duration = parseDuration(input.duration);
+      // updateRobot counts the days from the robot's creation.
+      await this.requireLifetimeWithinCaller(principal, robot.created_at, changes.duration);
     }
     if (input.permissions !== undefined && input.permissions !== null) {
       const permissions = parsePermissions(input.permissions);
@@ -307,7 +318,7 @@ export class RobotService {
 
   async delete(principal: Principal, id: number): Promise<void> {
     const robot = await this.find(principal, id);
-    await this.requireRobotAccess(principal, robot, 'delete');
+    await this.requireRobotAccess(principal, robot, 'delete', 'delete');
     await deleteRobot(this.db, robot.id);
     this.auth.forgetVerified();
   }
@@ -318,7 +329,7 @@ export class RobotService {
    */
   async refreshSecret(principal: Principal, id: number, secret: string | undefined): Promise<string | null> {
     const robot = await this.find(principal, id);
-    await this.requireRobotAccess(principal, robot, 'update');
+    await this.requireRobotAccess(principal, robot, 'update', 'reset the secret of');
     if (secret !== undefined && !isValidRobotSecret(secret)) {
       throw new ServiceError(
         'invalid',
@@ -356,17 +367,52 @@ export class RobotService {
     return project;
   }
 
-  /** System robots: system admins; project robots: `robot:<action>` in their project. */
+  /**
+   * System robots: system admins; project robots: `robot:<action>` in their project, and for
+   * anything but reading, a robot that holds no more than the caller and ends no later.
+   */
   private async requireRobotAccess(
     principal: Principal,
     robot: RobotRow,
     action: 'read' | 'update' | 'delete',
+    verb: string,
   ): Promise<void> {
     if (robot.level === 'system' || robot.project_id === null) {
       this.requireSysadmin(principal);
       return;
     }
-    await this.projects.require(principal, await this.projectById(robot.project_id), 'robot', action);
+    const project = await this.projectById(robot.project_id);
+    await this.projects.require(principal, project, 'robot', action);
+    if (action === 'read' || this.access.isSysadmin(principal)) return;
+    await requireGrantsHeld(
+      this.access,
+      principal,
+      accessFacts(project),
+      allowedGrants(robot.permissions),
+      `${verb} ${robot.name}`,
+    );
+    const callerEnd = await callerExpiry(this.db, principal);
+    if (endsLater(robot.expires_at, callerEnd)) {
+      throw new ServiceError(
+        'forbidden',
+        `cannot ${verb} ${robot.name}: it is valid longer than your own credentials`,
+      );
+    }
+  }
+
+  /** Refuses a lifetime (days from `start`, -1 never) that would end after the caller's own. */
+  private async requireLifetimeWithinCaller(principal: Principal, start: Date, days: number): Promise<void> {
+    const callerEnd = await callerExpiry(this.db, principal);
+    if (callerEnd === null) return;
+    const end = days === -1 ? null : new Date(start.getTime() + days * DAY_MS);
+    if (endsLater(end, callerEnd)) {
+      const most = Math.floor((callerEnd.getTime() - start.getTime()) / DAY_MS);
+      throw new ServiceError(
+        'forbidden',
+        `a robot cannot be valid longer than your own credentials (until ${callerEnd.toISOString()}): ` +
+          (most >= 1 ? `duration is at most ${most} days` : 'no duration fits'),
+      );
+    }
   }
 
   /**
@@ -399,16 +445,13 @@ export class RobotService {
     const project = await this.projects.visible(principal, only.namespace, true);
     await this.projects.require(principal, project, 'robot', action);
     if (!this.access.isSysadmin(principal)) {
-      const facts = accessFacts(project);
-      for (const a of only.access) {
-        if (a.effect === 'deny') continue;
-        if (!(await this.access.can(principal, facts, a.resource as Resource, a.action as Action))) {
-          throw new ServiceError(
-            'forbidden',
-            `cannot grant ${a.action} of ${a.resource} in ${project.name}: you do not hold it`,
-          );
-        }
-      }
+      await requireGrantsHeld(
+        this.access,
+        principal,
+        accessFacts(project),
+        allowedGrants([only]),
+        'give a robot these permissions',
+      );
     }
     return project;
   }
@@ -419,4 +462,13 @@ export function shortName(robot: Pick<RobotRow, 'name' | 'level'>): string {
   const bare = robot.name.startsWith(ROBOT_PREFIX) ? robot.name.slice(ROBOT_PREFIX.length) : robot.name;
   const plus = bare.indexOf('+');
   return robot.level === 'project' && plus >= 0 ? bare.slice(plus + 1) : bare;
+}
+
+/** Every (resource, action) a robot is allowed; deny entries only take rights away. */
+function allowedGrants(permissions: RobotPermission[]): Grant[] {
+  return permissions.flatMap((p) =>
+    p.access
+      .filter((a) => (a.effect ?? 'allow') !== 'deny')
+      .map((a) => ({ resource: a.resource, action: a.action })),
+  );
 }
