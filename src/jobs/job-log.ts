@@ -1,5 +1,6 @@
 import type { Database } from '../metadata/database.js';
 import { insertJobLogLines, readJobLog } from '../metadata/jobs-table.js';
+import { RETRY_UNTIL_DEADLINE } from './queue.js';
 
 // Job logs live in the database so that any instance can serve them (an instance that ran a job
 // may be gone). Lines are buffered and written in batches: a chatty handler costs one INSERT per
@@ -15,6 +16,16 @@ export function cleanLine(line: string): string {
   // eslint-disable-next-line no-control-regex
   const flat = line.replace(/\r?\n/g, ' ').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
   return flat.length > MAX_LINE_LENGTH ? `${flat.slice(0, MAX_LINE_LENGTH)}…` : flat;
+}
+
+/**
+ * The first line of an attempt, counted plainly: "attempt 2 of 5 started on wharf-1", or just
+ * "attempt 2 started on wharf-1" for jobs that a deadline ends (an "of 1000000" tells nothing).
+ * The instance is named by its instance name, as in X-Wharf-Instance, never by a pool id.
+ */
+export function attemptStartedLine(attempt: number, maxAttempts: number, instanceName: string): string {
+  const of = maxAttempts >= RETRY_UNTIL_DEADLINE ? '' : ` of ${maxAttempts}`;
+  return `attempt ${attempt}${of} started on ${instanceName}`;
 }
 
 /** The text/plain body of GET /jobservice/jobs/{id}/log: one "time line" row per line. */

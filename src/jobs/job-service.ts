@@ -89,7 +89,7 @@ export class JobService {
     this.db = options.db;
     const onError = options.onError ?? (() => undefined);
     this.logs = new JobLogWriter(this.db, (err) => onError(err, 'writing job logs'));
-    this.pool = new WorkerPool(this.db, this.poolId, this.logs, onError);
+    this.pool = new WorkerPool(this.db, this.poolId, this.logs, onError, options.instanceName);
   }
 
   /** Registers the handler of a job type (before start). Handlers must be idempotent. */
@@ -262,9 +262,11 @@ export class JobService {
 
   private async pollOnce(): Promise<void> {
     for (const r of await reclaimExpired(this.db, 100)) {
+      // Named as the instance calls itself (its pool row, while its heartbeat is recent).
+      const owner = r.previous_owner ? await findPool(this.db, r.previous_owner) : undefined;
       this.logs.append(
         r.id,
-        `the lease of ${r.previous_owner ?? '?'} expired; ${r.status === 'pending' ? 'to be run again' : r.status}`,
+        `the lease of ${owner?.host ?? r.previous_owner ?? '?'} expired; ${r.status === 'pending' ? 'to be run again' : r.status}`,
       );
     }
     const rules = new Map<string, ScheduleJobRules>(

@@ -24,9 +24,29 @@ export interface JobContext {
 
 /**
  * Does the job's work. Must be idempotent: a job may run again after a crash or a lost lease,
- * possibly after part of its work was done. Should stop soon after `signal` fires.
+ * possibly after part of its work was done. Should stop soon after `signal` fires. A returned
+ * line is the job's outcome in its log, in place of "succeeded" (a step that skipped its work
+ * says so, once). Throwing FinalJobFailure ends the job in error at once, without a retry.
  */
-export type JobHandler = (job: JobContext) => Promise<void>;
+export type JobHandler = (job: JobContext) => Promise<void | string>;
+
+/**
+ * A failure the handler has recorded as final (e.g. a replication task marked Failed): the job
+ * ends in error without a retry, and its message is the one outcome line of the log, so the log
+ * never says "succeeded" after a failed step.
+ */
+export class FinalJobFailure extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'FinalJobFailure';
+  }
+}
+
+/**
+ * maxAttempts of job types whose retries a deadline ends, not a count: their logs number the
+ * attempts without an "of N" (a million is no count a reader can use).
+ */
+export const RETRY_UNTIL_DEADLINE = 1_000_000;
 
 export interface JobTypeOptions {
   /** Attempts before a failing job ends in error (default 3). */

@@ -8,8 +8,8 @@ import {
   type Claim,
   type JobRow,
 } from '../metadata/jobs-table.js';
-import type { JobLogWriter } from './job-log.js';
-import { backoffMs, errorText, type ResolvedJobType } from './queue.js';
+import { attemptStartedLine, type JobLogWriter } from './job-log.js';
+import { backoffMs, errorText, FinalJobFailure, type ResolvedJobType } from './queue.js';
 
 // The jobs this instance is running: their handlers, abort controllers and leases. It renews
 // leases (a third of the lease), looks for stop requests made on any instance (every check, so
@@ -32,6 +32,8 @@ export class WorkerPool {
   // Plain fields, no parameter properties: test harnesses run these sources with type stripping.
   private readonly db: Database;
   private readonly owner: string;
+  /** How logs name this instance (cluster.instance_name): the owner is a pool id nobody knows. */
+  private readonly instanceName: string;
   private readonly logs: JobLogWriter;
   private readonly onError: (err: unknown, context: string) => void;
 
@@ -40,9 +42,11 @@ export class WorkerPool {
     owner: string,
     logs: JobLogWriter,
     onError: (err: unknown, context: string) => void,
+    instanceName: string = owner,
   ) {
     this.db = db;
     this.owner = owner;
+    this.instanceName = instanceName;
     this.logs = logs;
     this.onError = onError;
   }
@@ -74,7 +78,7 @@ export class WorkerPool {
       done: Promise.resolve(),
     };
     this.running.set(row.id, entry);
-    this.logs.append(row.id, `attempt ${row.attempts} of ${row.max_attempts} started on ${this.owner}`);
+    this.logs.append(row.id, attemptStartedLine(row.attempts, row.max_attempts, this.instanceName));
     entry.done = this.run(entry, row).finally(() => this.running.delete(row.id));
   }
 
@@ -82,8 +86,9 @@ export class WorkerPool {
     const { claim, type } = entry;
     let failure: unknown = null;
     let ok = false;
+    let outcome: string | void = undefined;
     try {
-      await type.handler({
+      outcome = await type.handler({
         id: row.id,
         type: row.type,
         payload: row.payload,
@@ -98,7 +103,7 @@ export class WorkerPool {
     try {
       // The handler's lines are stored before the outcome: a finished job has its whole log.
       await this.logs.flush();
-      await this.settle(entry, ok, failure);
+      await this.settle(entry, ok, failure, outcome);
       await this.logs.flush();
     } catch (err) {
       // The database is away: the lease expires and another instance runs the job again.
@@ -106,15 +111,15 @@ export class WorkerPool {
     }
   }
 
-  private async settle(entry: Running, ok: boolean, failure: unknown): Promise<void> {
+  private async settle(entry: Running, ok: boolean, failure: unknown, outcome: string | void): Promise<void> {
     const { claim, type } = entry;
     const log = (line: string) => this.logs.append(claim.id, line);
     if (entry.reason === 'lost') {
-      log(`attempt ${claim.attempt} abandoned: ${this.owner} lost the lease`);
+      log(`attempt ${claim.attempt} abandoned: ${this.instanceName} lost the lease`);
       return;
     }
     if (ok) {
-      if (await finishJob(this.db, claim)) log('succeeded');
+      if (await finishJob(this.db, claim)) log(outcome || 'succeeded');
       return;
     }
     if (entry.reason === 'stop') {
@@ -122,13 +127,16 @@ export class WorkerPool {
       return;
     }
     if (entry.reason === 'shutdown') {
-      if (await releaseJob(this.db, claim)) log(`released at the shutdown of ${this.owner}`);
+      if (await releaseJob(this.db, claim)) log(`released at the shutdown of ${this.instanceName}`);
       return;
     }
     const message = errorText(failure);
-    const delay = backoffMs(claim.attempt, type);
-    const status = await failJob(this.db, claim, message, delay);
-    if (status === 'pending') log(`failed: ${message}; retry in ${(delay / 1000).toFixed(1)} s`);
+    const final = failure instanceof FinalJobFailure;
+    const delay = final ? 0 : backoffMs(claim.attempt, type);
+    const status = await failJob(this.db, claim, message, delay, final);
+    if (status === 'pending')
+      log(`attempt ${claim.attempt} failed: ${message}; retry in ${(delay / 1000).toFixed(1)} s`);
+    else if (final && status === 'error') log(`failed: ${message}`);
     else if (status === 'stopped') log(`failed: ${message}; stopped on request`);
     else if (status === 'error') log(`failed: ${message}; no retry left`);
   }
@@ -210,7 +218,10 @@ export class WorkerPool {
     for (const r of this.running.values()) {
       try {
         if (await releaseJob(this.db, r.claim)) {
-          this.logs.append(r.claim.id, `released at the shutdown of ${this.owner} (handler still running)`);
+          this.logs.append(
+            r.claim.id,
+            `released at the shutdown of ${this.instanceName} (handler still running)`,
+          );
         }
       } catch (err) {
         this.onError(err, `releasing job ${r.claim.id}`);

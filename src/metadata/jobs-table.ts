@@ -128,31 +128,33 @@ export async function finishJob(db: Queryable, claim: Claim): Promise<boolean> {
 
 /**
  * Records a failed attempt: back to pending after `retryInMs` while attempts and the deadline
- * allow, else final (error; stopped when a stop was requested). Returns the new status, or
- * undefined when the claim was no longer current.
+ * allow, else final (error; stopped when a stop was requested). `final` ends it at once (a
+ * failure its handler recorded as final). Returns the new status, or undefined when the claim
+ * was no longer current.
  */
 export async function failJob(
   db: Queryable,
   claim: Claim,
   error: string,
   retryInMs: number,
+  final = false,
 ): Promise<JobStatus | undefined> {
   const rows = await db.query<{ status: JobStatus }>(
     `UPDATE jobs SET
        status = CASE
          WHEN stop_requested THEN 'stopped'
-         WHEN attempts < max_attempts
+         WHEN NOT $6::boolean AND attempts < max_attempts
            AND (deadline IS NULL OR now() + $5::float8 * interval '1 millisecond' < deadline) THEN 'pending'
          ELSE 'error' END,
        run_at = now() + $5::float8 * interval '1 millisecond',
        finished_at = CASE
-         WHEN NOT stop_requested AND attempts < max_attempts
+         WHEN NOT stop_requested AND NOT $6::boolean AND attempts < max_attempts
            AND (deadline IS NULL OR now() + $5::float8 * interval '1 millisecond' < deadline) THEN NULL
          ELSE now() END,
        lease_owner = NULL, lease_until = NULL, last_error = $4, updated_at = now()
      WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND attempts = $3
      RETURNING status`,
-    [claim.id, claim.owner, claim.attempt, error, retryInMs],
+    [claim.id, claim.owner, claim.attempt, error, retryInMs, final],
   );
   return rows[0]?.status;
 }

@@ -28,12 +28,16 @@ export async function startWharfs(count: number): Promise<WharfHandle[]> {
 }
 
 /** The admin's OCI client for one instance. */
-export function ociOf(handle: WharfHandle): OciClient {
+export function ociOf(handle: Pick<WharfHandle, 'url' | 'adminUser' | 'adminPassword'>): OciClient {
   return new OciClient(handle.url, adminAuth(handle));
 }
 
 /** The digest `repository:tag` has on an instance (as its admin), or null. */
-export function digestAt(handle: WharfHandle, repository: string, tag: string): Promise<string | null> {
+export function digestAt(
+  handle: Pick<WharfHandle, 'url' | 'adminUser' | 'adminPassword'>,
+  repository: string,
+  tag: string,
+): Promise<string | null> {
   return headDigest(handle.url, adminAuth(handle), repository, tag);
 }
 

@@ -35,7 +35,7 @@ export interface TaskJson {
   end_time: string | null;
 }
 
-export function adminApi(handle: WharfHandle) {
+export function adminApi(handle: Pick<WharfHandle, 'url' | 'adminUser' | 'adminPassword'>) {
   const call = apiCaller(() => handle.url);
   const auth = adminAuth(handle);
   const json = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
@@ -57,7 +57,7 @@ export function adminApi(handle: WharfHandle) {
 }
 
 /** A registry endpoint on `on` for another Wharf, as its admin. */
-export function wharfEndpoint(name: string, peer: WharfHandle) {
+export function wharfEndpoint(name: string, peer: Pick<WharfHandle, 'url' | 'adminUser' | 'adminPassword'>) {
   return {
     name,
     url: peer.url,

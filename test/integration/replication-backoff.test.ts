@@ -69,7 +69,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication retr
           const res = await api.call('GET', `/jobservice/jobs/${id}/log`);
           if (res.status === 404) break;
           const text = await res.text();
-          if (!/planning failed, to be retried/.test(text)) continue;
+          if (!/attempt \d+ failed: .*ECONNREFUSED/.test(text)) continue;
           const found = [...text.matchAll(/retry in ([\d.]+) s/g)].map((m) => Number(m[1]));
           if (found.length > 0) return found;
         }

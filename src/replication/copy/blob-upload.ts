@@ -99,7 +99,7 @@ class BlobUpload {
           );
         }
         this.#ctx.log(
-          `blob ${short(this.#blob.digest)}: interrupted at ${this.#checkpoint.offset} of ${this.#blob.size} bytes (${err.message}); attempt ${failures + 1}`,
+          `blob ${short(this.#blob.digest)}: interrupted at ${this.#checkpoint.offset} of ${this.#blob.size} bytes (${err.message}); retrying, attempt ${failures + 1} of ${settings.attempts} without progress`,
         );
         // A session the destination no longer knows cannot be asked where it stands.
         if (err.kind === 'not-found' && err.side === 'destination') this.#restart();

@@ -98,6 +98,11 @@ function mountCandidates(request: CopyRequest, given: readonly string[]): string
 }
 
 /** Short digest for log lines. */
+/** `repository:tag` for a tag, `repository@digest` for a digest (a tag never holds a colon). */
+export function referenceText(repository: string, reference: string): string {
+  return `${repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+}
+
 export function short(digest: string): string {
   const colon = digest.indexOf(':');
   return colon < 0 ? digest : digest.slice(0, colon + 13);

@@ -1,4 +1,4 @@
-import { CopyContext, short } from './context.js';
+import { CopyContext, referenceText, short } from './context.js';
 import { abortedError, CopyError, onPeer } from './errors.js';
 import { copyManifest, readManifest } from './manifest-copy.js';
 import { copyReferrers } from './referrer-copy.js';
@@ -28,7 +28,7 @@ async function run(ctx: CopyContext, request: CopyRequest): Promise<CopyResult> 
   const dest = request.destination;
   const tag = dest.tag;
   ctx.log(
-    `copy ${src.registry.url}/${src.repository}:${src.reference.slice(0, 80)} → ${dest.registry.url}/${dest.repository}${tag ? `:${tag}` : ' (by digest)'}`,
+    `copy ${src.registry.url}/${referenceText(src.repository, src.reference.slice(0, 80))} → ${dest.registry.url}/${dest.repository}${tag ? `:${tag}` : ' (by digest)'}`,
   );
   const root = await readManifest(ctx, src.reference);
   const result = (

@@ -1,7 +1,7 @@
 import { requiredBlobDigests, parseManifest, type ParsedManifest } from '../../domain/manifest.js';
 import type { RemoteManifest } from '../remote/index.js';
 import { ensureBlob } from './blob-copy.js';
-import { short, type CopyContext } from './context.js';
+import { referenceText, short, type CopyContext } from './context.js';
 import { CopyError, onPeer } from './errors.js';
 import { forEachLimit } from './pool.js';
 
@@ -27,7 +27,7 @@ export async function readManifest(ctx: CopyContext, reference: string): Promise
   if (!manifest) {
     throw new CopyError(
       'not-found',
-      `source: ${src.repository}:${reference.slice(0, 160)} does not exist`,
+      `source: ${referenceText(src.repository, reference.slice(0, 160))} does not exist`,
       'source',
     );
   }

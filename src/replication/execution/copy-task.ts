@@ -19,24 +19,28 @@ import type { ExecutionDeps, TaskWork } from './types.js';
 // tag's write carries the origin push time, which a Wharf destination records in the same
 // transaction as the tag, so no one ever sees the copy with its copy time as push time; other
 // destinations learn it afterwards through the peer API where they can (best effort).
+//
+// A copy that must not happen (the tag gone or changed at the source, the destination's version
+// winning) ends with one outcome line, "skipped: <why>", in place of the job's "succeeded".
 
-export async function performCopy(deps: ExecutionDeps, work: TaskWork): Promise<void> {
+export async function performCopy(deps: ExecutionDeps, work: TaskWork): Promise<string | void> {
   const { task, policy, source, destination, job, tombstoneTtlMs } = work;
   const { signal } = job;
   const here = await source.tagRecord(task.src_repository, task.tag, signal);
   const digest = here.digests.get(task.tag);
   if (digest === undefined) {
-    job.log(`${task.src_repository}:${task.tag} is no longer at the source: nothing copied`);
-    return;
+    return `skipped: ${task.src_repository}:${task.tag} is no longer at the source, nothing copied`;
   }
   const pushedAt = here.pushTimes?.get(task.tag);
+  // Why the copy must not write the tag, once stillWins says so: the task's outcome line.
+  let lost: string | null = null;
   const stillWins = async (sourceAgain: boolean): Promise<boolean> => {
     if (!here.pushTimes || !destination.tellsPushTimes) return true;
     // Before the tag write, the source again too: a version deleted or replaced there while the
     // copy ran is not written.
     const now = sourceAgain ? await source.tagRecord(task.src_repository, task.tag, signal) : here;
     if (now.digests.get(task.tag) !== digest) {
-      job.log(`not copied: ${task.src_repository}:${task.tag} changed at the source meanwhile`);
+      lost = `${task.src_repository}:${task.tag} changed at the source meanwhile`;
       return false;
     }
     const there = await destination.tagRecord(task.dst_repository, task.tag, signal);
@@ -45,10 +49,10 @@ export async function performCopy(deps: ExecutionDeps, work: TaskWork): Promise<
       now: Date.now(),
       ttlMs: tombstoneTtlMs,
     });
-    if (!check.copy) job.log(`not copied: ${check.reason ?? 'the destination wins'}`);
+    if (!check.copy) lost = check.reason ?? 'the destination wins';
     return check.copy;
   };
-  if (!(await stillWins(false))) return;
+  if (!(await stillWins(false))) return `skipped: not copied, ${lost ?? 'the destination wins'}`;
   const mountCandidates = mountCandidatesFor(
     deps.db,
     policy,
@@ -82,15 +86,14 @@ export async function performCopy(deps: ExecutionDeps, work: TaskWork): Promise<
     },
   });
   if (result.tagSkipped) {
-    // beforeTag logged its reason; otherwise override is off.
-    job.log(`${task.dst_repository}:${task.tag} not tagged at the destination`);
-    return;
+    // Either a side changed while the copy ran (stillWins said so), or override is off.
+    const why = lost ?? 'the destination differs and override is off';
+    return `skipped: ${task.dst_repository}:${task.tag} not tagged at the destination, ${why}`;
   }
   if (pushedAt === undefined) return;
   const recorded = result.tagAnswer?.header(ORIGIN_RECORDED_HEADER);
   if (recorded === 'superseded') {
-    job.log(`not copied: the destination holds a later version of ${task.tag} (decided there)`);
-    return;
+    return `skipped: not copied, the destination holds a later version of ${task.tag} (decided there)`;
   }
   if (recorded === 'true') {
     job.log(`origin push time ${new Date(pushedAt).toISOString()} recorded with the tag`);

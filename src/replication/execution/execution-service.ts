@@ -1,3 +1,4 @@
+import { RETRY_UNTIL_DEADLINE } from '../../jobs/queue.js';
 import {
   endExecution,
   findExecution,
@@ -50,8 +51,6 @@ export interface ExecutionView {
   counts: TaskCounts;
 }
 
-const MAX_ATTEMPTS = 1_000_000; // the deadline, not a count, ends retries
-
 export class ReplicationExecutionService {
   readonly #deps: ExecutionDeps;
   readonly #reconciler: Reconciler;
@@ -69,7 +68,8 @@ export class ReplicationExecutionService {
     const backoffBaseMs = options.backoffBaseMs ?? EXECUTION_DEFAULTS.backoffBaseMs;
     const backoffMaxMs = options.backoffMaxMs ?? EXECUTION_DEFAULTS.backoffMaxMs;
     const retrying = {
-      maxAttempts: MAX_ATTEMPTS,
+      // The deadline, not a count, ends retries.
+      maxAttempts: RETRY_UNTIL_DEADLINE,
       backoffBaseMs,
       backoffMaxMs,
       // The handlers end retries at the policy's deadline themselves (marking the task or the

@@ -116,6 +116,23 @@ export class PeerApi {
     }
   }
 
+  /** The tags of an artifact (by digest); empty when untagged or absent. */
+  async artifactTags(name: string, digest: string, signal?: AbortSignal): Promise<string[]> {
+    const slash = name.indexOf('/');
+    if (!isRepositoryName(name) || slash < 0) return [];
+    const project = encodeURIComponent(name.slice(0, slash));
+    const repository = encodeURIComponent(encodeURIComponent(name.slice(slash + 1)));
+    const path = `/api/v2.0/projects/${project}/repositories/${repository}/artifacts/${encodeURIComponent(digest)}?with_tag=true`;
+    try {
+      const { body } = await this.#http.apiGet<ArtifactJson | null>(path, signal);
+      const tags = Array.isArray(body?.tags) ? body.tags : [];
+      return tags.flatMap((t) => (typeof t?.name === 'string' ? [t.name] : []));
+    } catch (err) {
+      if (err instanceof RemoteError && err.kind === 'not-found') return [];
+      throw err;
+    }
+  }
+
   /** The peer's tombstones for a repository (or one tag); null when it keeps none (not Wharf). */
   async tombstones(repository: string, signal?: AbortSignal, tag?: string): Promise<PeerTombstone[] | null> {
     try {

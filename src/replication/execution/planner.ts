@@ -1,4 +1,4 @@
-import type { JobContext } from '../../jobs/queue.js';
+import { FinalJobFailure, type JobContext } from '../../jobs/queue.js';
 import {
   endExecution,
   findExecution,
@@ -13,6 +13,11 @@ import {
   type ExecutionRow,
   type NewTask,
 } from '../../metadata/replication-executions-table.js';
+import {
+  forgetSkippedDeletions,
+  listSkippedDeletions,
+  type SkippedDeletion,
+} from '../../metadata/replication-skipped-deletions-table.js';
 import { purgeTombstones } from '../../metadata/tombstones-table.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import {
@@ -22,6 +27,7 @@ import {
   type ArtifactFacts,
   type RepositoryPair,
 } from '../plan/index.js';
+import { withholdImpossibleDeletions, type DeletionView } from './deletion-skips.js';
 import { prepareDestinationProjects, projectOf } from './destination-projects.js';
 import { isRetryable, messageOf } from './failures.js';
 import { openWork, workKey } from './open-work.js';
@@ -56,8 +62,9 @@ export async function runExecutionJob(
   if (!execution || execution.status !== 'InProgress' || execution.planned) return;
   const policy = await deps.policies.byId(execution.policy_id);
   if (!policy) {
-    await endExecution(deps.db, execution.id, 'Failed', `policy ${execution.policy_id} no longer exists`);
-    return;
+    const message = `policy ${execution.policy_id} no longer exists`;
+    await endExecution(deps.db, execution.id, 'Failed', message);
+    throw new FinalJobFailure(message);
   }
   await startPlanning(deps.db, execution.id);
   // Housekeeping on the job service: tombstones past their TTL count as absent already.
@@ -66,9 +73,10 @@ export async function runExecutionJob(
   const remoteId = sides.source.registryId ?? sides.destination.registryId;
   let tasks: NewTask[];
   let summary: string;
+  let lapsed: SkippedDeletion[];
   try {
     let known: ReadonlySet<string>;
-    ({ tasks, summary, known } = await plan(
+    ({ tasks, summary, known, lapsed } = await plan(
       policy,
       sides.source,
       sides.destination,
@@ -77,6 +85,7 @@ export async function runExecutionJob(
       tombstoneTtlOf(deps),
       // Read before the sides: a task that ends meanwhile shows as done there.
       await openWork(deps.db, policy.id),
+      await listSkippedDeletions(deps.db, policy.id),
       job,
     ));
     await prepareDestinationProjects(tasks, known, sides.source, sides.destination, job);
@@ -86,9 +95,9 @@ export async function runExecutionJob(
     const retryable = isRetryable(err);
     if (retryable && remoteId !== null) await deps.registries.recordHealth(remoteId, false);
     if (retryable && Date.now() < execution.start_time.getTime() + deadlineMs) {
-      job.log(`planning failed, to be retried: ${message}`);
-      // Shown in the execution list: an InProgress run says what it is waiting for. (Best effort:
-      // with the database away the retry itself is what matters.)
+      // The job service logs the failed attempt and its retry. Shown in the execution list: an
+      // InProgress run says what it is waiting for. (Best effort: with the database away the
+      // retry itself is what matters.)
       await noteExecutionWaiting(
         deps.db,
         execution.id,
@@ -96,11 +105,13 @@ export async function runExecutionJob(
       ).catch(() => undefined);
       throw err;
     }
-    job.log(`planning failed: ${message}`);
     await endExecution(deps.db, execution.id, 'Failed', message);
     // The retry window is over: a fresh run will compare both sides again once the peer is back.
     if (retryable) await reconciler.request(policy.id, `the retry window of execution ${execution.id} ended`);
-    return;
+    // The job's one outcome line, as the execution's status says: failed.
+    throw new FinalJobFailure(`planning failed: ${message}${retryable ? '; the retry window is over' : ''}`, {
+      cause: err,
+    });
   } finally {
     await sides.close();
   }
@@ -121,6 +132,8 @@ export async function runExecutionJob(
     if (fresh.length < tasks.length)
       job.log(`${tasks.length - fresh.length} planned tasks are already under way`);
     tasks = fresh;
+    // Impossible deletions whose obstacle is gone are planned again from now on.
+    await forgetSkippedDeletions(tx, policy.id, lapsed);
     // Tasks, their jobs and the planned mark in one transaction: a crash leaves either a plan
     // whose every task has its job, or no plan at all (and this job runs again).
     const rows = await insertTasks(tx, execution.id, tasks);
@@ -174,8 +187,9 @@ async function plan(
   deadlineMs: number,
   tombstoneTtlMs: number,
   open: ReadonlySet<string>,
+  skips: readonly SkippedDeletion[],
   job: JobContext,
-): Promise<{ tasks: NewTask[]; summary: string; known: ReadonlySet<string> }> {
+): Promise<{ tasks: NewTask[]; summary: string; known: ReadonlySet<string>; lapsed: SkippedDeletion[] }> {
   const { signal } = job;
   const filters = compileFilters(policy.filters);
   const repositories: string[] = [];
@@ -184,6 +198,8 @@ async function plan(
 
   const pairs: RepositoryPair[] = [];
   const known = new Set<string>();
+  // Both sides' whole listings per destination repository: what a recorded skip is checked on.
+  const views = new Map<string, DeletionView>();
   const twoWay: TwoWayPair[] = [];
   for (const name of repositories) {
     if (!filters.repository(name)) continue;
@@ -200,7 +216,9 @@ async function plan(
       [...listed.digests.keys()].filter((tag) => !filters.artifact(listed.facts?.get(tag) ?? AN_IMAGE)),
     );
     const here = withoutTags(listed, excluded);
-    const there = withoutTags(await destination.tagRecords(mapped.name, signal), excluded);
+    const listedThere = await destination.tagRecords(mapped.name, signal);
+    views.set(mapped.name, { source: listed.digests, destination: listedThere.digests });
+    const there = withoutTags(listedThere, excluded);
     // A destination repository with tags lives in a project that exists: no need to ask again.
     if (there.digests.size > 0) known.add(projectOf(mapped.name));
     if (here.pushTimes && there.pushTimes) {
@@ -285,15 +303,24 @@ async function plan(
       deadlineMs,
     })),
   ];
+  // Deletions the destination cannot perform (recorded by their tasks) wait for their obstacle to go.
+  const {
+    tasks: possible,
+    withheld,
+    lapsed,
+  } = withholdImpossibleDeletions(planned, skips, views, filters.tag);
+  for (const w of withheld) job.log(`skipped ${w.task.dstRepository}:${w.task.tag}: ${w.reason}`);
   // What an open task of this policy does already is not planned twice.
-  const tasks = planned.filter((t) => !open.has(workKey(t.operation, t.dstRepository, t.tag, t.digest)));
-  const underWay = planned.length - tasks.length;
+  const tasks = possible.filter((t) => !open.has(workKey(t.operation, t.dstRepository, t.tag, t.digest)));
+  const underWay = possible.length - tasks.length;
   for (const s of result.skipped)
     job.log(`skipped ${s.destination}:${s.tag}: the destination differs and override is off`);
   for (const c of result.conflicts)
     job.log(`conflict at ${c.destination}:${c.tag}: several sources differ; left alone`);
   const held =
     both.heldByDestination.length > 0 ? `, ${both.heldByDestination.length} won by the destination` : '';
-  const summary = `${allPairs.length} repositories compared (${twoWay.length} two-way): ${result.copy.length} to copy, ${result.delete.length} to delete${underWay > 0 ? ` (${underWay} under way already)` : ''}, ${result.unchanged.length} unchanged${held}, ${result.skipped.length} skipped, ${result.conflicts.length} conflicts`;
-  return { tasks, summary, known };
+  const impossible =
+    withheld.length > 0 ? `, ${withheld.length} deletions the destination cannot perform skipped` : '';
+  const summary = `${allPairs.length} repositories compared (${twoWay.length} two-way): ${result.copy.length} to copy, ${result.delete.length - withheld.length} to delete${underWay > 0 ? ` (${underWay} under way already)` : ''}, ${result.unchanged.length} unchanged${held}, ${result.skipped.length} skipped${impossible}, ${result.conflicts.length} conflicts`;
+  return { tasks, summary, known, lapsed };
 }

@@ -49,6 +49,11 @@ export interface Side {
   /** Records a deletion replication made here, with the origin's time; false when unsupported. */
   recordDeletion(t: DeletionRecord, signal?: AbortSignal): Promise<boolean>;
   /**
+   * The tags of an artifact (by digest; empty when untagged or absent); undefined when the side
+   * cannot tell (any OCI registry that is not Harbor or Wharf, where a manifest goes with its tag).
+   */
+  artifactTags(repository: string, digest: string, signal?: AbortSignal): Promise<string[] | undefined>;
+  /**
    * A project of the side: null when missing, undefined when the side has no projects (any
    * OCI registry that is not Harbor or Wharf).
    */
@@ -169,6 +174,8 @@ async function remoteSide(deps: SideDeps, id: number): Promise<Side> {
       config.type === 'harbor' && peerApi().createProject(name, isPublic, signal),
     recordOrigin: async (o, signal) => config.type === 'harbor' && peerApi().recordTagOrigin(o, signal),
     recordDeletion: async (t, signal) => config.type === 'harbor' && peerApi().recordTombstone(t, signal),
+    artifactTags: async (name, digest, signal) =>
+      config.type === 'harbor' ? peerApi().artifactTags(name, digest, signal) : undefined,
     client: async () => client,
     close: async () => {
       await Promise.allSettled([client.close(), api?.close()]);
@@ -282,6 +289,10 @@ function localSide(deps: SideDeps): Side {
         pushTime: new Date(o.pushedAt),
         origin: o.origin,
       }),
+    async artifactTags(name, digest) {
+      const states = await localTagStates(deps.db, name);
+      return [...states].filter(([, s]) => s.digest === digest).map(([tag]) => tag);
+    },
     recordDeletion: (t) =>
       putTombstone(deps.db, {
         repository: t.repository,

@@ -1,4 +1,4 @@
-import type { JobContext } from '../../jobs/queue.js';
+import { FinalJobFailure, type JobContext } from '../../jobs/queue.js';
 import {
   findExecution,
   findTask,
@@ -17,44 +17,52 @@ import type { ExecutionDeps, TaskPayload } from './types.js';
 // The replication-task job: one copy or one tag deletion. A retryable failure (the peer
 // unreachable) is thrown, so the job service retries it with backoff, until the task's deadline
 // (the policy's retry window); never dropped after a few tries. Any other failure ends the task
-// at once, with the message in its log. A stop aborts the signal: the copy engine stops its
-// streams and the task (already marked Stopped by the stop request) is left alone.
+// at once. A stop aborts the signal: the copy engine stops its streams and the task (already
+// marked Stopped by the stop request) is left alone.
+//
+// The log says each outcome once, and as the task's status says it: the job service writes the
+// line of a failed attempt (with its retry) and the final "succeeded", or the task's own outcome
+// line ("skipped: ..."); a task marked Failed ends its job with FinalJobFailure, so its log ends
+// with "failed: ..." and never with "succeeded".
 
 export async function runTaskJob(
   deps: ExecutionDeps,
   reconciler: Reconciler,
   job: JobContext,
-): Promise<void> {
+): Promise<string | void> {
   const { taskId } = job.payload as TaskPayload;
   const task = await findTask(deps.db, taskId);
-  if (!task || (task.status !== 'Pending' && task.status !== 'InProgress')) return;
+  if (!task) return `skipped: task ${taskId} no longer exists`;
+  if (task.status !== 'Pending' && task.status !== 'InProgress') {
+    return `skipped: task ${task.id} is ${task.status} already`;
+  }
   const execution = await findExecution(deps.db, task.execution_id);
   const policy = execution ? await deps.policies.byId(execution.policy_id) : null;
   if (!execution || execution.status !== 'InProgress' || !policy) {
-    job.log(policy ? 'the execution is over: task stopped' : 'the policy no longer exists');
     await setTaskStatus(deps.db, task.id, policy ? 'Stopped' : 'Failed');
     await finishExecutionIfDone(deps.db, task.execution_id);
-    return;
+    if (!policy) throw new FinalJobFailure('the policy no longer exists');
+    return 'stopped: the execution is over';
   }
-  if (!(await setTaskStatus(deps.db, task.id, 'InProgress'))) return;
+  if (!(await setTaskStatus(deps.db, task.id, 'InProgress'))) {
+    return `skipped: task ${task.id} was stopped`;
+  }
   const sides = await sidesOf(deps, policy);
   const remoteId = sides.source.registryId ?? sides.destination.registryId;
+  let outcome: string | void;
   try {
-    await perform(deps, task, policy, sides.source, sides.destination, job);
+    outcome = await perform(deps, task, policy, sides.source, sides.destination, job);
   } catch (err) {
     if (job.signal.aborted) throw err;
     const message = messageOf(err);
     const retryable = isRetryable(err);
     if (retryable && remoteId !== null) await deps.registries.recordHealth(remoteId, false);
-    if (retryable && Date.now() < task.deadline.getTime()) {
-      job.log(`attempt ${job.attempt} failed, to be retried: ${message}`);
-      throw err;
-    }
-    job.log(retryable ? `failed: ${message}; the retry window is over` : `failed: ${message}`);
+    // The job service logs this attempt's failure and when the next one comes.
+    if (retryable && Date.now() < task.deadline.getTime()) throw err;
     await setTaskStatus(deps.db, task.id, 'Failed');
     await finishExecutionIfDone(deps.db, task.execution_id);
     if (retryable) await reconciler.request(policy.id, `the retry window of task ${task.id} ended`);
-    return;
+    throw new FinalJobFailure(retryable ? `${message}; the retry window is over` : message, { cause: err });
   } finally {
     await sides.close();
   }
@@ -66,6 +74,7 @@ export async function runTaskJob(
     await deps.registries.recordHealth(remoteId, true);
     await reconciler.request(policy.id, 'the peer answers again');
   }
+  return outcome;
 }
 
 async function perform(
@@ -75,8 +84,8 @@ async function perform(
   source: Side,
   destination: Side,
   job: JobContext,
-): Promise<void> {
+): Promise<string | void> {
   const work = { task, policy, source, destination, job, tombstoneTtlMs: tombstoneTtlOf(deps) };
-  if (task.operation === 'copy') await performCopy(deps, work);
-  else await performDeletion(work);
+  if (task.operation === 'copy') return performCopy(deps, work);
+  return performDeletion(deps, work);
 }
