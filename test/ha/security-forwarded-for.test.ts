@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHaproxy, startNginx, type LoadBalancer } from '../helpers/load-balancer.js';
-import { startSecurityWharf, type SecurityWharf } from '../helpers/security-wharf.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Issue #10, point 4: a client cannot choose the address Wharf sees. Through the real nginx and
 // HAProxy samples, requests that each forge a different X-Forwarded-For still count against one
@@ -26,14 +26,14 @@ const balancers = [
 
 describe.each(settings)('trust_proxy: $name', ({ trustProxy }) => {
   describe.each(balancers)('through $kind', ({ start }) => {
-    let wharf: SecurityWharf;
+    let wharf: InProcessWharf;
     let lb: LoadBalancer;
 
     beforeAll(async () => {
-      wharf = await startSecurityWharf(
-        { http: { trust_proxy: trustProxy }, limits: { requests_per_minute: LIMIT } },
-        [],
-      );
+      wharf = await startInProcessWharf({
+        http: { trust_proxy: trustProxy },
+        limits: { requests_per_minute: LIMIT },
+      });
       lb = await start([{ host: '127.0.0.1', port: Number(new URL(wharf.url).port) }]);
     });
     afterAll(async () => {

@@ -1,52 +1,143 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { loadConfig } from '../../src/config/load.js';
-import { createLogger, startServer } from '../../src/wharf.js';
-import { createProject, DEFAULT_TEST_PROJECTS, type WharfHandle } from './server.js';
+import type { FastifyInstance } from 'fastify';
+import { configSchema, type WharfConfig } from '../../src/config/schema.js';
+import { createLogger, startServer, type RunningServer } from '../../src/wharf.js';
 import { testDatabaseUrl } from './postgres.js';
 
-// A Wharf running inside the test process, on loopback with a port of its own (peers reach it
-// over HTTP, as replication needs), on the database the vitest project asks for: the sources
-// under test run as they are, without a build. Stopped by its handle.
+// Wharf built inside the test process from the sources (the composition root itself, no build),
+// listening on loopback port 0: tests drive it with `app.inject` (choosing each request's client
+// address with `remoteAddress`) and peers or raw sockets still reach it over HTTP. The database
+// follows the vitest project unless a test names one (two instances on one database). `stop()`
+// keeps the data directory so a test can inspect the database and storage afterwards.
 
-export type InProcessWharf = Pick<WharfHandle, 'url' | 'host' | 'port' | 'adminUser' | 'adminPassword'> & {
+export const IN_PROCESS_ADMIN_PASSWORD = 'Harbor12345-inproc';
+
+export interface InProcessReply {
+  status: number;
+  /** The parsed JSON body (the text when it is not JSON), or undefined for an empty one. */
+  body: unknown;
+}
+
+export interface InProcessWharf {
+  app: FastifyInstance;
+  server: RunningServer;
+  config: WharfConfig;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** 127.0.0.1:PORT */
+  host: string;
+  port: number;
   instanceName: string;
+  adminUser: 'admin';
+  adminPassword: string;
+  /** Authorization header value of the admin account. */
+  adminAuth: string;
+  /** The external database it runs on, if any (else the embedded PGlite). */
+  databaseUrl: string | undefined;
+  /** Sends one request through `inject` (JSON body when given) and parses the JSON answer. */
+  call(
+    method: string,
+    url: string,
+    authorization: string | undefined,
+    body?: unknown,
+  ): Promise<InProcessReply>;
+  /** Shuts the server down, keeping its data. */
   stop(): Promise<void>;
-};
+  /** Shuts down (if still running) and removes the data. */
+  close(): Promise<void>;
+}
 
-export async function startInProcessWharf(instanceName: string): Promise<InProcessWharf> {
+type Settings = Record<string, unknown>;
+
+export interface InProcessOptions {
+  /** Private projects the admin creates before the handle is returned. */
+  projects?: string[];
+  /** An external database to share with another instance. */
+  databaseUrl?: string;
+}
+
+export function basicAuth(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+/** Starts Wharf in this process; `settings` are merged one level deep into the configuration. */
+export async function startInProcessWharf(
+  settings: Settings = {},
+  options: InProcessOptions = {},
+): Promise<InProcessWharf> {
   const root = await mkdtemp(join(tmpdir(), 'wharf-inproc-'));
-  const adminPassword = 'Harbor12345-test';
-  const databaseUrl = process.env.WHARF_TEST_DATABASE === 'postgres' ? await testDatabaseUrl() : undefined;
-  const configPath = join(root, 'config.yml');
-  await writeFile(
-    configPath,
-    stringify({
-      data_dir: join(root, 'data'),
-      admin_password: adminPassword,
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'error' },
-      cluster: { instance_name: instanceName },
-      shutdown: { drain_seconds: 0 },
-      ...(databaseUrl && { database: { url: databaseUrl } }),
-    }),
-  );
-  const config = loadConfig({ file: configPath, env: {} });
+  const databaseUrl =
+    options.databaseUrl ??
+    (process.env.WHARF_TEST_DATABASE === 'postgres' ? await testDatabaseUrl() : undefined);
+  const base: Settings = {
+    data_dir: join(root, 'data'),
+    admin_password: IN_PROCESS_ADMIN_PASSWORD,
+    http: { host: '127.0.0.1', port: 0 },
+    log: { level: 'silent', requests: false },
+    shutdown: { drain_seconds: 0, grace_seconds: 5 },
+    ...(databaseUrl && { database: { url: databaseUrl } }),
+  };
+  for (const [key, value] of Object.entries(settings)) {
+    const current = base[key];
+    base[key] = isPlainObject(current) && isPlainObject(value) ? { ...current, ...value } : value;
+  }
+  const config = configSchema.parse(base);
   const server = await startServer(config, createLogger(config));
-  const handle: InProcessWharf = {
+  const adminAuth = basicAuth('admin', IN_PROCESS_ADMIN_PASSWORD);
+  const call: InProcessWharf['call'] = async (method, url, authorization, body) => {
+    const res = await server.app.inject({
+      method: method as 'GET',
+      url,
+      headers: {
+        ...(authorization && { authorization }),
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
+      ...(body !== undefined && { payload: JSON.stringify(body) }),
+    });
+    return { status: res.statusCode, body: parseBody(res.body) };
+  };
+  for (const name of options.projects ?? []) {
+    const res = await call('POST', '/api/v2.0/projects', adminAuth, {
+      project_name: name,
+      metadata: { public: 'false' },
+    });
+    if (res.status !== 201)
+      throw new Error(`creating project ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= server.shutdown({ drain: false }));
+  return {
+    app: server.app,
+    server,
+    config,
     url: server.url,
     host: new URL(server.url).host,
     port: server.port,
-    adminUser: 'admin',
-    adminPassword,
     instanceName: server.instanceName,
-    async stop() {
-      await server.shutdown({ drain: false });
+    adminUser: 'admin' as const,
+    adminPassword: IN_PROCESS_ADMIN_PASSWORD,
+    adminAuth,
+    databaseUrl,
+    call,
+    stop,
+    async close() {
+      await stop();
       await rm(root, { recursive: true, force: true });
     },
   };
-  for (const name of DEFAULT_TEST_PROJECTS) await createProject(handle, name);
-  return handle;
+}
+
+function isPlainObject(value: unknown): value is Settings {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseBody(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }

@@ -36,6 +36,7 @@ export interface WharfHandle {
 
 /** Settings rendered under the generated file's one `auth:` key (see the configuration schema). */
 export interface AuthConfig {
+  require_signin?: boolean;
   challenge?: 'bearer' | 'basic';
   realm?: string;
   token?: {
@@ -92,7 +93,11 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
     configPath,
     [
       stringify({
-        auth: { anonymous_pull: options.anonymousPull ?? false, ...options.authConfig },
+        // Only when a test asks: the key is deprecated (false means auth.require_signin: true).
+        auth: {
+          ...(options.anonymousPull !== undefined && { anonymous_pull: options.anonymousPull }),
+          ...options.authConfig,
+        },
       }).trimEnd(),
       `log:`,
       `  level: warn`,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackends } from '../../src/wharf.js';
 import { blobKey, uploadDataKey } from '../../src/storage/paths.js';
 import { parseDigest } from '../../src/domain/digest.js';
-import { startSecurityWharf, type SecurityWharf } from '../helpers/security-wharf.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Issue #10, point 14: malformed requests get a 4xx, never a 5xx. Several thousand generated
 // requests (fixed seed: the same ones on every run) go to every route the app has: the /v2 API
@@ -73,7 +73,7 @@ interface Failure {
   body: string;
 }
 
-let wharf: SecurityWharf;
+let wharf: InProcessWharf;
 let fixture: Fixture;
 const failures: Failure[] = [];
 let sent = 0;
@@ -981,7 +981,7 @@ async function pushImage(
 }
 
 beforeAll(async () => {
-  wharf = await startSecurityWharf({}, ['test']);
+  wharf = await startInProcessWharf({}, { projects: ['test'] });
   const pub = await inject({
     method: 'POST',
     url: '/api/v2.0/projects',

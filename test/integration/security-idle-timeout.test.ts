@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSecurityWharf, type SecurityWharf } from '../helpers/security-wharf.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Issue #10, point 13: http.idle_timeout_seconds is applied. A client that opens a kept-alive
 // connection and then says nothing is disconnected after that many seconds (it used to be held
@@ -25,10 +25,10 @@ function oneResponse(socket: Socket): Promise<string> {
 }
 
 describe('http.idle_timeout_seconds', () => {
-  let wharf: SecurityWharf;
+  let wharf: InProcessWharf;
 
   beforeAll(async () => {
-    wharf = await startSecurityWharf({ http: { idle_timeout_seconds: 1 } }, []);
+    wharf = await startInProcessWharf({ http: { idle_timeout_seconds: 1 } });
   });
   afterAll(async () => {
     await wharf?.close();

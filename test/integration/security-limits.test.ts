@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, startSecurityWharf, type SecurityWharf } from '../helpers/security-wharf.js';
+import { basicAuth, startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Issue #10, point 10: abuse has limits. A blob larger than limits.max_blob_size_bytes is
 // refused (declared up front or as it streams in), one account holds at most
@@ -21,9 +21,9 @@ function errorCode(body: string): string | undefined {
 
 describe('blob size limit (limits.max_blob_size_bytes)', () => {
   const LIMIT = 1000;
-  let wharf: SecurityWharf;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
-    wharf = await startSecurityWharf({ limits: { max_blob_size_bytes: LIMIT } });
+    wharf = await startInProcessWharf({ limits: { max_blob_size_bytes: LIMIT } }, { projects: ['test'] });
   });
   afterAll(async () => {
     await wharf?.close();
@@ -122,10 +122,13 @@ describe('blob size limit (limits.max_blob_size_bytes)', () => {
 
 describe('open upload sessions per principal (limits.max_upload_sessions_per_principal)', () => {
   const LIMIT = 3;
-  let wharf: SecurityWharf;
+  let wharf: InProcessWharf;
   const other = basicAuth('uploader2', 'Uploader2-Passw0rd');
   beforeAll(async () => {
-    wharf = await startSecurityWharf({ limits: { max_upload_sessions_per_principal: LIMIT } });
+    wharf = await startInProcessWharf(
+      { limits: { max_upload_sessions_per_principal: LIMIT } },
+      { projects: ['test'] },
+    );
     const api = (url: string, payload: object) =>
       wharf.app.inject({
         method: 'POST',
@@ -230,9 +233,9 @@ async function answerWithoutBody(
 }
 
 describe('no body is read before authorisation', () => {
-  let wharf: SecurityWharf;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
-    wharf = await startSecurityWharf();
+    wharf = await startInProcessWharf({}, { projects: ['test'] });
   });
   afterAll(async () => {
     await wharf?.close();

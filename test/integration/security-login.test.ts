@@ -2,10 +2,10 @@ import type * as Crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   basicAuth,
-  INJECT_ADMIN_PASSWORD,
-  startInjectableWharf,
-  type InjectableWharf,
-} from '../helpers/inject-wharf.js';
+  IN_PROCESS_ADMIN_PASSWORD,
+  startInProcessWharf,
+  type InProcessWharf,
+} from '../helpers/in-process-wharf.js';
 
 // Issue #10, points 5, 7, 13 and 14 (sign-in): each attack is performed against Wharf built in
 // this process and driven with inject, from loopback addresses of our choosing (127.0.0.x).
@@ -32,7 +32,7 @@ interface Answer {
   body: string;
 }
 
-let wharf: InjectableWharf;
+let wharf: InProcessWharf;
 
 async function call(
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
@@ -116,7 +116,7 @@ describe('with the default limits: 10 failures per name and address, 50 per addr
   beforeAll(async () => {
     // No projects: nothing signs in as admin before the first test, so no verified credential is
     // remembered when the attack on admin runs.
-    wharf = await startInjectableWharf();
+    wharf = await startInProcessWharf();
   });
   afterAll(async () => {
     await wharf?.close();
@@ -126,7 +126,7 @@ describe('with the default limits: 10 failures per name and address, 50 per addr
     const attacker = '127.0.0.66';
     await failLogins('admin', attacker, 10);
     // The attacker's address is throttled for admin, even with the right password, on every path.
-    const admin = basicAuth('admin', INJECT_ADMIN_PASSWORD);
+    const admin = basicAuth('admin', IN_PROCESS_ADMIN_PASSWORD);
     expectThrottled(await call('GET', '/v2/', { auth: admin, from: attacker }));
     expectThrottled(await call('GET', '/api/v2.0/users/current', { auth: admin, from: attacker }));
     expectThrottled(
@@ -135,12 +135,13 @@ describe('with the default limits: 10 failures per name and address, 50 per addr
     expectThrottled(
       await call('POST', '/c/login', {
         from: attacker,
-        form: `principal=admin&password=${INJECT_ADMIN_PASSWORD}`,
+        form: `principal=admin&password=${IN_PROCESS_ADMIN_PASSWORD}`,
       }),
     );
     // Admin, from anywhere else, is not affected: Basic on /v2, the API, the token service, the portal.
     expect(
-      (await call('POST', '/c/login', { form: `principal=admin&password=${INJECT_ADMIN_PASSWORD}` })).status,
+      (await call('POST', '/c/login', { form: `principal=admin&password=${IN_PROCESS_ADMIN_PASSWORD}` }))
+        .status,
     ).toBe(200);
     expect((await call('GET', '/v2/', { auth: admin })).status).toBe(200);
     expect((await call('GET', '/api/v2.0/users/current', { auth: admin })).status).toBe(200);
@@ -214,7 +215,7 @@ describe('with the default limits: 10 failures per name and address, 50 per addr
 // need fewer deliberate failures, each of which costs a real KDF run.
 describe('with low limits', () => {
   beforeAll(async () => {
-    wharf = await startInjectableWharf({
+    wharf = await startInProcessWharf({
       login: { max_failures_per_account: 3, max_failures_per_address: 10 },
     });
   });

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSecurityWharf, type SecurityWharf } from '../helpers/security-wharf.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Issue #10, point 12: a stored endpoint's credential goes to that endpoint's origin only (not to
 // a new URL given to ping or update, not to a token realm a peer names on another host, not over
@@ -95,7 +95,7 @@ const tokenService: Handler = (req, res) => {
 const stored = (seen: (string | undefined)[]) => seen.filter((a) => a === STORED).length;
 
 describe('outbound connections and endpoint credentials', () => {
-  let wharf: SecurityWharf;
+  let wharf: InProcessWharf;
   let tlsDir: string;
   let tls: { key: string; cert: string };
   // Peers, started before Wharf: its configuration names some of their ports.
@@ -179,20 +179,17 @@ describe('outbound connections and endpoint credentials', () => {
     );
     denied = await record(basicRegistry(STORED), { host: '127.0.0.3' });
 
-    wharf = await startSecurityWharf(
-      {
-        outbound: {
-          // Of loopback, only 127.0.0.1 may be reached: a configured deny list with an exception.
-          deny_networks: ['127.0.0.0/8'],
-          allow_networks: ['127.0.0.1/32'],
-          token_realms: {
-            [`127.0.0.1:${trustedRealmPeer.port}`]: [`127.0.0.1:${realm.port}`],
-            [`127.0.0.1:${tlsPeer.port}`]: [`127.0.0.1:${realm.port}`],
-          },
+    wharf = await startInProcessWharf({
+      outbound: {
+        // Of loopback, only 127.0.0.1 may be reached: a configured deny list with an exception.
+        deny_networks: ['127.0.0.0/8'],
+        allow_networks: ['127.0.0.1/32'],
+        token_realms: {
+          [`127.0.0.1:${trustedRealmPeer.port}`]: [`127.0.0.1:${realm.port}`],
+          [`127.0.0.1:${tlsPeer.port}`]: [`127.0.0.1:${realm.port}`],
         },
       },
-      [],
-    );
+    });
   });
   afterAll(async () => {
     await wharf?.close();

@@ -5,6 +5,7 @@ import type { OciClient } from '../helpers/oci-client.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/poll.js';
 import { ociOf, digestAt } from '../helpers/replication-cluster.js';
+import { DEFAULT_TEST_PROJECTS } from '../helpers/server.js';
 import {
   adminApi,
   dockerRegistryEndpoint,
@@ -41,8 +42,8 @@ describe('replication reports the truth', () => {
 
   beforeAll(async () => {
     [src, peer, dr] = await Promise.all([
-      startInProcessWharf('src-wharf'),
-      startInProcessWharf('peer-wharf'),
+      startInProcessWharf({ cluster: { instance_name: 'src-wharf' } }, { projects: DEFAULT_TEST_PROJECTS }),
+      startInProcessWharf({ cluster: { instance_name: 'peer-wharf' } }, { projects: DEFAULT_TEST_PROJECTS }),
       startDockerRegistry(),
     ]);
     api = adminApi(src);
@@ -69,7 +70,7 @@ describe('replication reports the truth', () => {
   }, 300_000);
 
   afterAll(async () => {
-    await Promise.all([src?.stop(), peer?.stop(), dr?.stop()]);
+    await Promise.all([src?.close(), peer?.close(), dr?.stop()]);
   }, 60_000);
 
   const artifactPath = (repository: string, reference: string) =>

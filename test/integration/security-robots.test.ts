@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth } from '../helpers/api-client.js';
-import { startRbacTestWharf, type RbacTestWharf } from '../helpers/rbac-test-wharf.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Issue #10, point 1: robots never gain rights. Each attack is made through the HTTP API by a
 // robot holding only the narrow permission the attack needs, and must be refused; the paths
@@ -44,7 +44,7 @@ const LIMITED_GUEST = grants(
 );
 
 describe('robots and members never gain rights', () => {
-  let wharf: RbacTestWharf;
+  let wharf: InProcessWharf;
   let admin: string;
   let projectAdmin: string;
   let maintainer: string;
@@ -107,7 +107,7 @@ describe('robots and members never gain rights', () => {
     ).role_id;
 
   beforeAll(async () => {
-    wharf = await startRbacTestWharf([PROJECT, OTHER]);
+    wharf = await startInProcessWharf({}, { projects: [PROJECT, OTHER] });
     admin = wharf.adminAuth;
     projectAdmin = await addUser('sec-padmin', 1);
     maintainer = await addUser('sec-maintainer', 4);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   basicAuth,
-  INJECT_ADMIN_PASSWORD,
-  startInjectableWharf,
-  type InjectableWharf,
-} from '../helpers/inject-wharf.js';
+  IN_PROCESS_ADMIN_PASSWORD,
+  startInProcessWharf,
+  type InProcessWharf,
+} from '../helpers/in-process-wharf.js';
 import { testDatabaseUrl } from '../helpers/postgres.js';
 
 // Issue #10, points 8 and 13 (sessions): a session ends when its user's password changes or the
@@ -19,7 +19,7 @@ type Session = {
   'x-harbor-csrf-token': string;
 };
 
-async function login(wharf: InjectableWharf, username: string, password = PASSWORD) {
+async function login(wharf: InProcessWharf, username: string, password = PASSWORD) {
   const res = await wharf.app.inject({
     method: 'POST',
     url: '/c/login',
@@ -36,7 +36,7 @@ async function login(wharf: InjectableWharf, username: string, password = PASSWO
 }
 
 /** Whether the session still signs its holder in. */
-async function alive(wharf: InjectableWharf, session: Session): Promise<boolean> {
+async function alive(wharf: InProcessWharf, session: Session): Promise<boolean> {
   const res = await wharf.app.inject({
     method: 'GET',
     url: '/api/v2.0/users/current',
@@ -47,7 +47,7 @@ async function alive(wharf: InjectableWharf, session: Session): Promise<boolean>
 }
 
 async function api(
-  wharf: InjectableWharf,
+  wharf: InProcessWharf,
   method: 'POST' | 'PUT' | 'DELETE',
   url: string,
   headers: Record<string, string>,
@@ -62,7 +62,7 @@ async function api(
   return res;
 }
 
-async function createUser(wharf: InjectableWharf, username: string): Promise<number> {
+async function createUser(wharf: InProcessWharf, username: string): Promise<number> {
   const res = await api(
     wharf,
     'POST',
@@ -78,9 +78,9 @@ async function createUser(wharf: InjectableWharf, username: string): Promise<num
 }
 
 describe('one instance', () => {
-  let wharf: InjectableWharf;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
-    wharf = await startInjectableWharf();
+    wharf = await startInProcessWharf();
   });
   afterAll(async () => {
     await wharf?.close();
@@ -151,15 +151,15 @@ describe('one instance', () => {
   });
 
   it('point 13: without an https external URL, a plain-http login sets no Secure cookie', async () => {
-    const { setCookie } = await login(wharf, 'admin', INJECT_ADMIN_PASSWORD);
+    const { setCookie } = await login(wharf, 'admin', IN_PROCESS_ADMIN_PASSWORD);
     expect(setCookie).toMatch(/^sid=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/);
   });
 });
 
 describe('an https external URL and a short absolute lifetime', () => {
-  let wharf: InjectableWharf;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
-    wharf = await startInjectableWharf({
+    wharf = await startInProcessWharf({
       http: { external_url: 'https://registry.example.test' },
       login: { session_idle_seconds: 3600, session_max_seconds: 2 },
     });
@@ -169,13 +169,13 @@ describe('an https external URL and a short absolute lifetime', () => {
   });
 
   it('point 13: the cookie is Secure although the request came over plain http (TLS ends at the proxy)', async () => {
-    const { setCookie } = await login(wharf, 'admin', INJECT_ADMIN_PASSWORD);
+    const { setCookie } = await login(wharf, 'admin', IN_PROCESS_ADMIN_PASSWORD);
     expect(setCookie).toMatch(/; Secure$/);
     expect(setCookie).toMatch(/; Max-Age=2;/);
   });
 
   it('point 8: a session in use still ends at its absolute lifetime', async () => {
-    const { session } = await login(wharf, 'admin', INJECT_ADMIN_PASSWORD);
+    const { session } = await login(wharf, 'admin', IN_PROCESS_ADMIN_PASSWORD);
     // The session was created before this instant, so it ends by started + 2 s at the latest.
     const started = Date.now();
     // Used all along: the idle timeout (an hour) never applies.
@@ -189,13 +189,13 @@ describe('an https external URL and a short absolute lifetime', () => {
 });
 
 describe('two instances on one database (point 8: "on every instance")', () => {
-  let a: InjectableWharf;
-  let b: InjectableWharf;
+  let a: InProcessWharf;
+  let b: InProcessWharf;
   beforeAll(async () => {
     // Two instances need a database they can share: a real PostgreSQL, in both test projects.
     const databaseUrl = await testDatabaseUrl();
-    a = await startInjectableWharf({}, { databaseUrl });
-    b = await startInjectableWharf({}, { databaseUrl });
+    a = await startInProcessWharf({}, { databaseUrl });
+    b = await startInProcessWharf({}, { databaseUrl });
   });
   afterAll(async () => {
     await a?.close();

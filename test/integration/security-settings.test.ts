@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSecurityWharf, type SecurityWharf } from '../helpers/security-wharf.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Issue #10, point 18: no setting is silently ignored. Harbor's project settings for features
 // Wharf does not have (quotas, proxy cache, content trust, scanning, retention) were accepted
@@ -7,10 +7,10 @@ import { startSecurityWharf, type SecurityWharf } from '../helpers/security-whar
 // storage_limit. A value asking for such a behaviour is now a 400 naming the setting, on POST and
 // PUT /projects and on /metadatas; the values meaning "off" pass.
 
-let wharf: SecurityWharf;
+let wharf: InProcessWharf;
 
 beforeAll(async () => {
-  wharf = await startSecurityWharf({}, []);
+  wharf = await startInProcessWharf({});
 });
 afterAll(async () => {
   await wharf?.close();
