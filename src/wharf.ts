@@ -8,7 +8,7 @@ import { createRedisBus, noClusterBus, soloBus } from './cluster/bus.js';
 import { createCoherentLookupCache } from './cluster/coherent-cache.js';
 import { createLocalLookupCache } from './cluster/lookup-cache.js';
 import { createManifestCache } from './cluster/manifest-cache.js';
-import type { WharfConfig } from './config/schema.js';
+import { signInRequired, type WharfConfig } from './config/schema.js';
 import { buildApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import type { Database } from './metadata/database.js';
@@ -35,8 +35,10 @@ import { loadEncryptionKey, SecretBox } from './services/secret-box.js';
 import { AuthService } from './services/auth-service.js';
 import { loadTokenKeys } from './services/token-keys.js';
 import { TokenService } from './services/token-service.js';
-import { insertProject } from './metadata/projects-table.js';
-import { findUserByName } from './metadata/users-table.js';
+import { initialiseDatabase, type FirstAccount } from './services/first-account.js';
+import { ServiceError } from './services/service-error.js';
+import { ConfigError } from './config/load.js';
+import { secureEmbeddedDatabase, securePrivatePaths } from './private-paths.js';
 import { BlobService } from './services/registry/blob-service.js';
 import type { RegistryDeps } from './services/registry/deps.js';
 import { ListingService } from './services/registry/listing-service.js';
@@ -48,6 +50,7 @@ import { UploadService } from './services/registry/upload-service.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem-driver.js';
 import { S3Driver } from './storage/s3-driver.js';
+import { OutboundGuard } from './net/outbound-guard.js';
 
 // The composition root: builds every component from the configuration and owns their lifecycle.
 
@@ -85,6 +88,7 @@ export async function openBackends(config: WharfConfig): Promise<Backends> {
     await db.close();
   };
   try {
+    await secureEmbeddedDatabase(config);
     await migrate(db);
   } catch (err) {
     await close().catch(() => undefined);
@@ -103,8 +107,6 @@ export interface RunningServer {
   /** http://host:port actually bound (port 0 in the configuration picks a free one). */
   url: string;
   port: number;
-  /** The generated admin password on the very first start, else null. Print it once. */
-  generatedAdminPassword: string | null;
   /** The name in every response's X-Wharf-Instance header. */
   instanceName: string;
   /**
@@ -129,8 +131,23 @@ export function createLogger(config: WharfConfig): Logger {
   });
 }
 
-export async function startServer(config: WharfConfig, logger: Logger): Promise<RunningServer> {
+export interface StartHooks {
+  /**
+   * Called as soon as the first account has been committed (the database's initialisation), before
+   * anything else that could fail: a generated password printed here is never lost to a later error.
+   */
+  onFirstAccount?: (account: FirstAccount) => void;
+}
+
+export async function startServer(
+  config: WharfConfig,
+  logger: Logger,
+  hooks: StartHooks = {},
+): Promise<RunningServer> {
+  await securePrivatePaths(config, logger);
   const backends = await openBackends(config);
+  // First, before any connection that would keep a failed start alive (Redis) is opened.
+  await initialiseOnce(config, backends, logger, hooks);
   const { db, storage } = backends;
   const instanceName = config.cluster.instance_name ?? `${hostname()}:${config.http.port || process.pid}`;
   const external = usesExternalDatabase(config);
@@ -151,18 +168,26 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       cacheBus,
       (outcome) => metrics.lookupCache.inc({ outcome }),
     ),
-    limits: { manifestMaxBytes: config.limits.manifest_max_bytes },
+    limits: {
+      manifestMaxBytes: config.limits.manifest_max_bytes,
+      maxBlobBytes: config.limits.max_blob_size_bytes,
+      maxUploadSessionsPerOwner: config.limits.max_upload_sessions_per_principal,
+    },
     tombstoneTtlMs: config.replication.tombstone_days * 86_400_000,
   };
-  const auth = new AuthService(db);
-  const admin = await auth.ensureAdmin(config.admin_password);
-  const generatedAdminPassword = admin.generatedPassword;
-  if (admin.created) {
-    // As in Harbor: a public project "library", owned by the administrator, exists from the start.
-    const adminRow = await findUserByName(db, 'admin');
-    await insertProject(db, 'library', adminRow?.id ?? null, { public: 'true' });
+  const auth = new AuthService(db, {
+    windowSeconds: config.login.failure_window_seconds,
+    maxFailuresPerAccount: config.login.max_failures_per_account,
+    maxFailuresPerAddress: config.login.max_failures_per_address,
+    lockSeconds: config.login.lock_seconds,
+  });
+  if (config.auth.anonymous_pull !== undefined) {
+    logger.warn(
+      { anonymous_pull: config.auth.anonymous_pull, require_signin: signInRequired(config.auth) },
+      'auth.anonymous_pull is deprecated: use auth.require_signin (public projects are pullable by anyone unless it is true)',
+    );
   }
-  const access = new AccessService(db, deps.lookups);
+  const access = new AccessService(db, deps.lookups, { requireSignIn: signInRequired(config.auth) });
   const pullStats = new PullStatsService(db, (err) => logger.warn({ err }, 'writing pull statistics failed'));
   const audit = new AuditService(db, { auditPulls: config.audit.log_pulls }, (err) =>
     logger.warn({ err }, 'writing pull audit records failed'),
@@ -199,6 +224,8 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
         config.secrets.encryption_key_file === undefined,
       ),
     ),
+    // Every connection to a peer or its token realm passes the outbound policy.
+    { outbound: new OutboundGuard(config.outbound), tokenRealms: config.outbound.token_realms },
   );
   // Replication policies; the service registers itself as a user of registry endpoints.
   const replicationPolicies = new ReplicationPolicyService(db, registries, deps.lookups);
@@ -276,7 +303,11 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       users: new UserService(db, auth),
       audit,
       db,
-      sessions: new SessionService(db, auth, 30 * 60),
+      sessions: new SessionService(db, auth, {
+        idleSeconds: config.login.session_idle_seconds,
+        maxSeconds: config.login.session_max_seconds,
+        externalUrl: config.http.external_url,
+      }),
       settings,
       members: new MemberService(db, projects, access),
       robots: new RobotService(db, projects, access, auth),
@@ -294,7 +325,6 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
       tokens,
       access,
       policy: {
-        anonymousPull: config.auth.anonymous_pull,
         challenge: config.auth.challenge,
         realm: config.auth.realm,
         externalUrl: config.http.external_url,
@@ -316,7 +346,8 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     lifecycle: { isDraining: () => draining },
     replicationEvents: replicationEvent,
   });
-  app.server.keepAliveTimeout = 65_000;
+  // http.idle_timeout_seconds: idle kept-alive connections close after it (above the balancer's own).
+  app.server.keepAliveTimeout = config.http.idle_timeout_seconds * 1000;
   app.server.requestTimeout = 0; // large blob uploads may legitimately take long
   app.server.headersTimeout = 60_000;
   await app.listen({ host: config.http.host, port: config.http.port });
@@ -360,7 +391,34 @@ export async function startServer(config: WharfConfig, logger: Logger): Promise<
     })();
     return stopped;
   };
-  return { app, url: `http://${host}:${port}`, port, generatedAdminPassword, instanceName, shutdown };
+  return { app, url: `http://${host}:${port}`, port, instanceName, shutdown };
+}
+
+/**
+ * Creates the first account if the database was never initialised (see first-account.ts). A weak
+ * configured admin_password stops the start before anything is written.
+ */
+async function initialiseOnce(
+  config: WharfConfig,
+  backends: Backends,
+  logger: Logger,
+  hooks: StartHooks,
+): Promise<void> {
+  let outcome;
+  try {
+    outcome = await initialiseDatabase(backends.db, config.admin_password);
+  } catch (err) {
+    await backends.close().catch(() => undefined);
+    if (err instanceof ServiceError) throw new ConfigError(`admin_password: ${err.message}`);
+    throw err;
+  }
+  if (outcome.kind === 'created') hooks.onFirstAccount?.(outcome.account);
+  else if (config.admin_password !== undefined) {
+    logger.info(
+      'admin_password applies only when the database is initialised and is ignored now; ' +
+        'change a password through the API or with "wharf admin reset-password USER"',
+    );
+  }
 }
 
 /** This instance as seen from itself: an unspecified bind address is reached through loopback. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outboundSchema, trustProxySchema } from './network-schema.js';
 
 // The one configuration schema. Keys are snake_case like Harbor's; every key has a default so
 // that an empty (or absent) file gives the embedded single-instance setup.
@@ -141,12 +142,16 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(5000),
-        /** Seconds a request may stay idle before the socket is dropped. */
+        /**
+         * Seconds a kept-alive connection may stay idle between requests before it is closed (a
+         * request in progress is not cut: a paused upload is the client's and the proxy's to time out).
+         * Keep it above the load balancer's own idle timeout, so the balancer always closes first.
+         */
         idle_timeout_seconds: z.number().int().positive().default(120),
         /** The URL clients reach Wharf at (behind a load balancer); token realms are built from it. */
         external_url: z.string().url().optional(),
-        /** Trust X-Forwarded-* from the load balancer in front (client address, protocol). */
-        trust_proxy: z.boolean().default(false),
+        /** Whose X-Forwarded-For/-Proto to believe: false, the proxies' addresses/CIDRs, or a hop count. */
+        trust_proxy: trustProxySchema,
       })
       .strict()
       .default({ host: '127.0.0.1', port: 5000, idle_timeout_seconds: 120, trust_proxy: false }),
@@ -166,8 +171,16 @@ export const configSchema = z
       .default({}),
     auth: z
       .object({
-        /** Registry-wide: anonymous clients may pull from public projects. */
-        anonymous_pull: z.boolean().default(false),
+        /**
+         * Require sign-in everywhere: anonymous callers may not pull, get no token and read nothing
+         * through the API. Off (the default, as Harbor): public projects are readable by anyone.
+         */
+        require_signin: z.boolean().default(false),
+        /**
+         * Deprecated; before require_signin it was the switch for anonymous pulls of public
+         * projects (default false). `false` now means require_signin: true; `true` is the default.
+         */
+        anonymous_pull: z.boolean().optional(),
         realm: z.string().min(1).default('Wharf'),
         /** How /v2 asks for credentials: a bearer-token challenge (Basic is accepted too), or Basic. */
         challenge: z.enum(['bearer', 'basic']).default('bearer'),
@@ -190,8 +203,12 @@ export const configSchema = z
           }),
       })
       .strict()
+      .refine((a) => !(a.require_signin && a.anonymous_pull === true), {
+        message: 'true contradicts auth.require_signin: true; drop this deprecated key',
+        path: ['anonymous_pull'],
+      })
       .default({
-        anonymous_pull: false,
+        require_signin: false,
         realm: 'Wharf',
         challenge: 'bearer',
         token: {
@@ -210,9 +227,18 @@ export const configSchema = z
           .default(4 * MiB),
         /** Requests per minute from one client address; 0 = unlimited. Excess gets 429 TOOMANYREQUESTS. */
         requests_per_minute: z.number().int().min(0).default(0),
+        /** Largest blob (layer, config) accepted, in bytes; 0 = unlimited. Larger: 413 SIZE_INVALID. */
+        max_blob_size_bytes: z.number().int().min(0).default(0),
+        /** Upload sessions one user or robot may hold open at once; 0 = unlimited. More: 403 DENIED. */
+        max_upload_sessions_per_principal: z.number().int().min(0).default(100),
       })
       .strict()
-      .default({ manifest_max_bytes: 4 * MiB, requests_per_minute: 0 }),
+      .default({
+        manifest_max_bytes: 4 * MiB,
+        requests_per_minute: 0,
+        max_blob_size_bytes: 0,
+        max_upload_sessions_per_principal: 100,
+      }),
     uploads: z
       .object({
         /** Upload sessions untouched for this long are purged. */
@@ -239,6 +265,43 @@ export const configSchema = z
       })
       .strict()
       .default({ log_pulls: true, retention_days: 0 }),
+    login: z
+      .object({
+        /** Failed logins are counted over this window, per (login name, client address) and per address. */
+        failure_window_seconds: z.number().int().min(60).max(86_400).default(900),
+        /** Failures of one name from one address in the window before that pair is locked. */
+        max_failures_per_account: z.number().int().min(3).max(1000).default(10),
+        /**
+         * Failures from one address (any names) in the window before the address is locked for
+         * names that have not signed in from it in the last 30 days (password spraying).
+         */
+        max_failures_per_address: z.number().int().min(10).max(100_000).default(50),
+        /** How long a lock lasts (429 with Retry-After); an administrator can lift it earlier. */
+        lock_seconds: z.number().int().min(1).max(86_400).default(300),
+        /** A portal/API session unused this long ends. */
+        session_idle_seconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 86_400)
+          .default(1800),
+        /** A session ends this long after its sign-in, however active it is. */
+        session_max_seconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(30 * 86_400)
+          .default(43_200),
+      })
+      .strict()
+      .default({
+        failure_window_seconds: 900,
+        max_failures_per_account: 10,
+        max_failures_per_address: 50,
+        lock_seconds: 300,
+        session_idle_seconds: 1800,
+        session_max_seconds: 43_200,
+      }),
     jobservice: z
       .object({
         /** Jobs one instance runs at once, per job type (Harbor's max_job_workers). */
@@ -294,10 +357,17 @@ export const configSchema = z
       })
       .strict()
       .default({ drain_seconds: 5, grace_seconds: 30 }),
+    /** Where Wharf may connect to (registry endpoints, token realms): see src/net/outbound-guard.ts. */
+    outbound: outboundSchema,
   })
   .strict();
 
 export type WharfConfig = z.infer<typeof configSchema>;
+
+/** Whether every request must be signed in: auth.require_signin, or the older anonymous_pull: false. */
+export function signInRequired(auth: WharfConfig['auth']): boolean {
+  return auth.require_signin || auth.anonymous_pull === false;
+}
 export type DatabaseConfig = WharfConfig['database'];
 export type RedisConfig = NonNullable<WharfConfig['redis']>;
 export type S3Config = NonNullable<WharfConfig['storage']['s3']>;

@@ -25,6 +25,9 @@ import type { AuditService } from '../services/audit-service.js';
 import type { PullStatsService } from '../services/pull-stats-service.js';
 import { principalName, type Principal } from '../services/principal.js';
 import { parseOciPath } from './oci/routes.js';
+import { uploadOwner } from '../services/registry/upload-service.js';
+import type { TrustProxySetting } from '../config/network-schema.js';
+import { fastifyTrustProxy, trustProxyWarning } from './trust-proxy.js';
 
 export interface HealthCheck {
   name: string;
@@ -43,8 +46,8 @@ export interface AppDeps {
   pullStats: PullStatsService;
   metrics: HttpMetrics;
   health: HealthCheck[];
-  /** Trust X-Forwarded-* headers (a load balancer in front). */
-  trustProxy: boolean;
+  /** Whose X-Forwarded-* headers to believe (http.trust_proxy; see trust-proxy.ts). */
+  trustProxy: TrustProxySetting;
   /** Requests per minute per client address; 0 turns the limit off. */
   requestsPerMinute: number;
   /** Shared rate-limit counters (Redis); null: counted per process. */
@@ -87,8 +90,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 1024 },
     // Requests that arrive on an open connection while closing are served (see onRequest).
     return503OnClosing: false,
-    trustProxy: deps.trustProxy,
+    // What Fastify refuses before routing (a malformed percent-encoding in the path) is answered
+    // in the same error shape as everything else (on /v2: a code from the spec's list).
+    frameworkErrors: (error, request, reply) => {
+      sendError(error, request as FastifyRequest, reply as FastifyReply, deps);
+    },
+    trustProxy: fastifyTrustProxy(deps.trustProxy),
   });
+  const trustWarning = trustProxyWarning(deps.trustProxy);
+  if (trustWarning) deps.logger.warn(trustWarning);
 
   // Bodies are streams handed to the services untouched: no parser may buffer a blob.
   app.removeAllContentTypeParsers();
@@ -198,6 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         ...deps.oci,
         mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess),
         mayStateOrigins: () => mayStateOrigins(principal, deps.ociAccess),
+        uploadOwner: uploadOwner(principal),
         audit,
       },
       route,

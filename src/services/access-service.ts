@@ -18,8 +18,11 @@ import {
   userProjectRole,
   type ProjectRow,
 } from '../metadata/projects-table.js';
+import { findRobotByName } from '../metadata/robots-table.js';
 import { findUserByName } from '../metadata/users-table.js';
-import type { Principal } from './principal.js';
+import { isSignedIn, type Principal, type RobotPrincipal, type UserPrincipal } from './principal.js';
+import { robotDecision } from './robot-permissions.js';
+import { ROBOT_PREFIX } from './auth-service.js';
 
 /** The facts about a project that access decisions need, cached where the cache is exact. */
 export interface ProjectAccessFacts {
@@ -33,6 +36,14 @@ export function accessFacts(row: Pick<ProjectRow, 'id' | 'name' | 'public'>): Pr
   return { id: row.id, name: row.name, public: row.public };
 }
 
+export interface AccessOptions {
+  /**
+   * auth.require_signin: anonymous callers get nothing, not even what PUBLIC_PROJECT_GRANTS lets
+   * anyone do in a public project. Off (Harbor's behaviour): public projects are readable by all.
+   */
+  requireSignIn: boolean;
+}
+
 const FACTS_KEY = 'facts';
 const cacheScope = (project: string) => `project:${project}`;
 
@@ -44,7 +55,18 @@ export class AccessService {
   constructor(
     private readonly db: Queryable,
     private readonly cache: LookupCache,
+    private readonly options: AccessOptions = { requireSignIn: false },
   ) {}
+
+  /** Whether every request must be signed in (auth.require_signin). */
+  get requireSignIn(): boolean {
+    return this.options.requireSignIn;
+  }
+
+  /** May this caller read public projects as anyone may? Everyone, unless sign-in is required. */
+  readsPublicProjects(principal: Principal): boolean {
+    return !this.options.requireSignIn || isSignedIn(principal);
+  }
 
   async project(name: string): Promise<ProjectAccessFacts | null> {
     const scope = cacheScope(name);
@@ -96,7 +118,18 @@ export class AccessService {
     resource: Resource,
     action: Action,
   ): Promise<boolean> {
-    if (project.public && grantsAllow(PUBLIC_PROJECT_GRANTS, resource, action)) return true;
+    // A robot's deny entry overrides everything else, public grants included (as Harbor).
+    if (
+      principal.kind === 'robot' &&
+      robotDecision(principal.permissions, project.name, resource, action) === 'deny'
+    )
+      return false;
+    if (
+      project.public &&
+      this.readsPublicProjects(principal) &&
+      grantsAllow(PUBLIC_PROJECT_GRANTS, resource, action)
+    )
+      return true;
     switch (principal.kind) {
       case 'anonymous':
         return false;
@@ -107,14 +140,7 @@ export class AccessService {
       }
       case 'robot':
         if (principal.projectId !== null && principal.projectId !== project.id) return false;
-        return principal.permissions.some(
-          (p) =>
-            p.kind === 'project' &&
-            (p.namespace === project.name || p.namespace === '*') &&
-            p.access.some(
-              (a) => a.resource === resource && a.action === action && (a.effect ?? 'allow') === 'allow',
-            ),
-        );
+        return robotDecision(principal.permissions, project.name, resource, action) === 'allow';
       case 'token':
         // Tokens only ever speak for repositories; their claims were decided when issued.
         return false;
@@ -128,13 +154,50 @@ export class AccessService {
    */
   canSystem(principal: Principal, resource: SystemResource, action: Action): boolean {
     if (this.isSysadmin(principal)) return SYSTEM_RESOURCE_ACTIONS[resource].includes(action);
-    if (principal.kind !== 'user' && principal.kind !== 'robot') return false;
+    if (!isSignedIn(principal)) return false;
+    if (principal.kind === 'robot' && robotDecision(principal.permissions, null, resource, action) === 'deny')
+      return false;
     return SIGNED_IN_SYSTEM_GRANTS[resource]?.includes(action) ?? false;
   }
 
   /** System-level decisions (users, settings, system robots, catalog): sysadmins only. */
   isSysadmin(principal: Principal): boolean {
     return principal.kind === 'user' && principal.sysadmin;
+  }
+
+  /**
+   * May the caller see that the project exists? Whoever may read it or pull from it. Anyone else
+   * must get the same answer as for a project that does not exist (private means invisible).
+   */
+  async sees(principal: Principal, project: ProjectAccessFacts): Promise<boolean> {
+    return (
+      (await this.can(principal, project, 'project', 'read')) ||
+      (await this.can(principal, project, 'repository', 'pull'))
+    );
+  }
+
+  /**
+   * The account a registry token names as its subject, as it is now: the user, or the robot
+   * if still enabled and unexpired; null for anyone else (anonymous tokens, replication's own).
+   * Used only to explain a refusal, never to grant what the token's claims do not list.
+   */
+  async accountOf(subject: string): Promise<UserPrincipal | RobotPrincipal | null> {
+    if (subject === '') return null;
+    // The same split of login names as AuthService makes: robots carry Harbor's prefix.
+    if (!subject.startsWith(ROBOT_PREFIX)) {
+      const user = await findUserByName(this.db, subject);
+      return user && { kind: 'user', id: user.id, username: user.username, sysadmin: user.sysadmin };
+    }
+    const robot = await findRobotByName(this.db, subject);
+    if (!robot || robot.disabled) return null;
+    if (robot.expires_at && robot.expires_at.getTime() <= Date.now()) return null;
+    return {
+      kind: 'robot',
+      id: robot.id,
+      name: robot.name,
+      projectId: robot.project_id,
+      permissions: robot.permissions,
+    };
   }
 
   /**

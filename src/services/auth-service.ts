@@ -2,16 +2,9 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Database } from '../metadata/database.js';
 import { upgradeRobotSecretHash, upgradeUserPasswordHash } from '../metadata/credential-upgrades-table.js';
 import { findRobotByName } from '../metadata/robots-table.js';
-import { findUserByName, insertUserIfAbsent } from '../metadata/users-table.js';
+import { findUserByName } from '../metadata/users-table.js';
 import { LoginThrottle, type LoginThrottleSettings } from './login-throttle.js';
-import {
-  generatePassword,
-  hashPassword,
-  needsRehash,
-  prepareDummyHash,
-  verifyDummy,
-  verifyPassword,
-} from './passwords.js';
+import { hashPassword, needsRehash, prepareDummyHash, verifyDummy, verifyPassword } from './passwords.js';
 import type { Principal } from './principal.js';
 
 export { LoginThrottledError } from './login-throttle.js';
@@ -188,18 +181,5 @@ export class AuthService {
       },
       hash: robot.secret_hash,
     };
-  }
-
-  /**
-   * Creates the `admin` account on first start. `generatedPassword` is set when none was
-   * configured (to be printed once); `created` tells the caller this is the first start.
-   */
-  async ensureAdmin(
-    configuredPassword: string | undefined,
-  ): Promise<{ created: boolean; generatedPassword: string | null }> {
-    if (await findUserByName(this.db, 'admin')) return { created: false, generatedPassword: null };
-    const password = configuredPassword ?? generatePassword();
-    const created = await insertUserIfAbsent(this.db, 'admin', await hashPassword(password), true);
-    return { created, generatedPassword: created && configuredPassword === undefined ? password : null };
   }
 }

@@ -36,7 +36,7 @@ import {
 } from '../metadata/tombstones-table.js';
 import type { ProjectRow } from '../metadata/projects-table.js';
 import type { AccessService } from './access-service.js';
-import type { Principal } from './principal.js';
+import { type Principal, requireSignedIn } from './principal.js';
 import type { ProjectService } from './project-service.js';
 import type { ManifestService } from './registry/manifest-service.js';
 import { parseManifestReference, requireTag } from './registry/validate.js';
@@ -374,7 +374,7 @@ export class CatalogApiService {
   }
 
   async statistics(principal: Principal): Promise<Statistics> {
-    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'sign in to see statistics');
+    requireSignedIn(principal, 'sign in to see statistics');
     const visible = await this.visibleProjects(principal);
     const scope = await this.scope(principal, visible);
     const counts = await repositoryCountsByProject(this.db, scope.ids);

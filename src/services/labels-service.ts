@@ -20,7 +20,7 @@ import {
 } from '../metadata/labels-table.js';
 import type { AccessService } from './access-service.js';
 import type { CatalogApiService, ResolvedArtifact } from './catalog-api-service.js';
-import type { Principal } from './principal.js';
+import { type Principal, requireSignedIn } from './principal.js';
 import type { ProjectService } from './project-service.js';
 import { ServiceError } from './service-error.js';
 
@@ -189,7 +189,7 @@ export class LabelService {
   private async find(principal: Principal, id: number): Promise<LabelRow> {
     const label = await findLabel(this.db, id);
     if (label) return label;
-    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    requireSignedIn(principal);
     throw new ServiceError('not-found', `label ${id} not found`);
   }
 
@@ -206,7 +206,7 @@ export class LabelService {
       return;
     }
     if (this.access.canSystem(principal, 'label', action)) return;
-    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    requireSignedIn(principal);
     throw new ServiceError('forbidden', `${action} of global labels is for system administrators`);
   }
 }

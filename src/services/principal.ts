@@ -1,20 +1,56 @@
 import type { RobotPermission } from '../metadata/robots-table.js';
+import { ServiceError } from './service-error.js';
 
 // Who is calling. Resolved once per request by the HTTP edge (Basic, session cookie or bearer
 // token) and handed to AccessService for every decision.
 
-export type Principal =
-  | { kind: 'anonymous' }
-  | { kind: 'user'; id: number; username: string; sysadmin: boolean }
-  | { kind: 'robot'; id: number; name: string; projectId: number | null; permissions: RobotPermission[] }
-  /** A registry bearer token: exactly the access its claims list, nothing else. */
-  | {
-      kind: 'token';
-      subject: string;
-      access: TokenAccess[];
-      /** This registry's own replication (an in-process token with the system claim). */
-      system?: true;
-    };
+export interface UserPrincipal {
+  kind: 'user';
+  id: number;
+  username: string;
+  sysadmin: boolean;
+}
+
+export interface RobotPrincipal {
+  kind: 'robot';
+  id: number;
+  name: string;
+  projectId: number | null;
+  permissions: RobotPermission[];
+}
+
+/** A registry bearer token: exactly the access its claims list, nothing else. */
+export interface TokenPrincipal {
+  kind: 'token';
+  subject: string;
+  access: TokenAccess[];
+  /** This registry's own replication (an in-process token with the system claim). */
+  system?: true;
+}
+
+export type Principal = { kind: 'anonymous' } | UserPrincipal | RobotPrincipal | TokenPrincipal;
+
+/**
+ * A signed-in account: a user or a robot whose credentials were checked on this request (or its
+ * session). Anonymous callers and registry tokens are not: a token speaks only for the /v2
+ * repositories its claims list, never for an account, so the management API treats it as anonymous.
+ */
+export function isSignedIn(p: Principal): p is UserPrincipal | RobotPrincipal {
+  return p.kind === 'user' || p.kind === 'robot';
+}
+
+/** Refuses anyone but a signed-in account: 401 at the edge, so the client can sign in. */
+export function requireSignedIn(
+  p: Principal,
+  message = 'authentication required',
+): asserts p is UserPrincipal | RobotPrincipal {
+  if (!isSignedIn(p)) throw new ServiceError('unauthorized', message);
+}
+
+/** How to refuse a caller who lacks a right: ask to sign in (401), or forbid a signed-in account (403). */
+export function refusalFor(p: Principal): 'unauthorized' | 'forbidden' {
+  return isSignedIn(p) ? 'forbidden' : 'unauthorized';
+}
 
 /** Writes made by this registry's replication itself (no events, may state origin times). */
 export function isSystemReplication(p: Principal): boolean {

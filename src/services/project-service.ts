@@ -13,7 +13,8 @@ import {
 } from '../metadata/projects-table.js';
 import { accessFacts, type AccessService } from './access-service.js';
 import { ServiceError } from './service-error.js';
-import type { Principal } from './principal.js';
+import { checkMetadataEnforceable } from './project-settings.js';
+import { isSignedIn, type Principal } from './principal.js';
 
 // Projects: the unit of ownership, visibility and membership. Names follow Harbor's rule.
 
@@ -30,6 +31,15 @@ const KNOWN_METADATA = new Set([
   'retention_id',
   'proxy_speed_kb',
 ]);
+
+/**
+ * Settings whose change needs more than the route's own permission, on every route that writes
+ * metadata (PUT /projects and /metadatas alike): visibility is the project administrator's, as
+ * PUT /projects has it, so a maintainer's metadata:update cannot make a private project public.
+ */
+const GUARDED_METADATA: Readonly<Record<string, { resource: 'project'; action: 'update' }>> = {
+  public: { resource: 'project', action: 'update' },
+};
 
 export interface ProjectView extends ProjectRow {
   metadata: Record<string, string>;
@@ -76,6 +86,8 @@ export class ProjectService {
         if (text !== 'true' && text !== 'false')
           throw new ServiceError('invalid', `${key} must be "true" or "false"`);
       }
+      // A setting for a feature Wharf lacks is refused unless it says "off" (project-settings.ts).
+      checkMetadataEnforceable(key, text);
       out[key] = text;
     }
     return out;
@@ -117,21 +129,31 @@ export class ProjectService {
 
   /** Looks a project up by name, or by id when `ref` is all digits and not forced to be a name. */
   async find(ref: string, forceName = false): Promise<ProjectRow | null> {
-    if (!forceName && /^\d+$/.test(ref)) return findProjectById(this.db, Number(ref));
+    if (!forceName && /^\d+$/.test(ref)) {
+      // An id beyond any row's (and PostgreSQL's bigint) names no project, rather than failing SQL.
+      return Number.isSafeInteger(Number(ref)) ? findProjectById(this.db, Number(ref)) : null;
+    }
     return findProjectByName(this.db, ref);
   }
 
-  /** The project if the principal may see it, else NOT_FOUND (private projects are not revealed). */
-  async visible(principal: Principal, ref: string, forceName = false): Promise<ProjectRow> {
+  /** The project if the principal may see it, else null: a private one is as absent as a missing one. */
+  async findVisible(principal: Principal, ref: string, forceName = false): Promise<ProjectRow | null> {
     const project = await this.find(ref, forceName);
-    if (!project) throw new ServiceError('not-found', `project ${ref} not found`);
-    const facts = accessFacts(project);
-    if (!(await this.access.can(principal, facts, 'project', 'read'))) {
-      if (principal.kind === 'anonymous')
-        throw new ServiceError('unauthorized', 'sign in to see this project');
-      throw new ServiceError('forbidden', `no access to project ${project.name}`);
+    return project && (await this.access.sees(principal, accessFacts(project))) ? project : null;
+  }
+
+  /**
+   * The project if the principal may see it. One it may not see gets exactly the answer a missing
+   * one gets, by name or by id (private means invisible): anonymous callers are asked to sign in,
+   * signed-in ones told it is not found; the message repeats the reference given, never the name.
+   */
+  async visible(principal: Principal, ref: string, forceName = false): Promise<ProjectRow> {
+    const project = await this.findVisible(principal, ref, forceName);
+    if (project) return project;
+    if (!isSignedIn(principal)) {
+      throw new ServiceError('unauthorized', `project ${ref} not found, or sign in to see it`);
     }
-    return project;
+    throw new ServiceError('not-found', `project ${ref} not found`);
   }
 
   async require(
@@ -142,7 +164,7 @@ export class ProjectService {
   ): Promise<void> {
     const facts = accessFacts(project);
     if (!(await this.access.can(principal, facts, resource, action))) {
-      if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+      if (!isSignedIn(principal)) throw new ServiceError('unauthorized', 'authentication required');
       throw new ServiceError('forbidden', `${action} of ${resource} in ${project.name} is not allowed`);
     }
   }
@@ -164,6 +186,9 @@ export class ProjectService {
     offset: number,
     limit: number,
   ): Promise<{ items: ProjectRow[]; total: number }> {
+    if (!this.access.readsPublicProjects(principal)) {
+      throw new ServiceError('unauthorized', 'this registry requires sign-in (auth.require_signin)');
+    }
     const seeAll = this.access.isSysadmin(principal);
     const userId = principal.kind === 'user' ? principal.id : -1;
     const robotProject = principal.kind === 'robot' ? principal.projectId : null;
@@ -201,6 +226,7 @@ export class ProjectService {
     metadata: Record<string, unknown>,
   ): Promise<void> {
     await this.require(principal, project, 'project', 'update');
+    await this.requireGuardedMetadata(principal, project, Object.keys(metadata));
     await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
     await this.access.invalidateProject(project.name);
   }
@@ -211,12 +237,26 @@ export class ProjectService {
     metadata: Record<string, unknown>,
   ): Promise<void> {
     await this.require(principal, project, 'metadata', 'update');
+    await this.requireGuardedMetadata(principal, project, Object.keys(metadata));
     await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
     await this.access.invalidateProject(project.name);
   }
 
+  /** The one check of GUARDED_METADATA, for every route that writes project metadata. */
+  private async requireGuardedMetadata(
+    principal: Principal,
+    project: ProjectRow,
+    keys: string[],
+  ): Promise<void> {
+    for (const key of keys) {
+      const guard = Object.hasOwn(GUARDED_METADATA, key) ? GUARDED_METADATA[key] : undefined;
+      if (guard) await this.require(principal, project, guard.resource, guard.action);
+    }
+  }
+
   async deleteMetadata(principal: Principal, project: ProjectRow, name: string): Promise<void> {
     await this.require(principal, project, 'metadata', 'delete');
+    await this.requireGuardedMetadata(principal, project, [name]);
     if (name === 'public') throw new ServiceError('invalid', 'public cannot be deleted; set it to "false"');
     if (!(await deleteProjectMetadata(this.db, project.id, name))) {
       throw new ServiceError('not-found', `metadata ${name} not found`);

@@ -24,7 +24,7 @@ import {
 } from '../replication/remote/index.js';
 import { DEFAULT_OUTBOUND_GUARD, type OutboundGuard } from '../net/outbound-guard.js';
 import { trustedRealmHosts } from '../net/token-realms.js';
-import type { Principal } from './principal.js';
+import { type Principal, refusalFor } from './principal.js';
 import type { SecretBox } from './secret-box.js';
 import { ServiceError } from './service-error.js';
 
@@ -254,7 +254,7 @@ export class RegistryEndpointService {
   requireAdmin(principal: Principal): void {
     if (principal.kind === 'user' && principal.sysadmin) return;
     throw new ServiceError(
-      principal.kind === 'anonymous' ? 'unauthorized' : 'forbidden',
+      refusalFor(principal),
       `only system administrators may manage ${RESOURCE} endpoints`,
     );
   }

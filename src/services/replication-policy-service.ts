@@ -16,7 +16,7 @@ import {
   type TriggerType,
 } from '../metadata/replication-policies-table.js';
 import { FilterError, parseFilter, type PolicyFilter } from '../replication/plan/filters.js';
-import { principalName, type Principal } from './principal.js';
+import { type Principal, principalName, refusalFor } from './principal.js';
 import type { RegistryEndpoint, RegistryEndpointService } from './registry-endpoint-service.js';
 import { ServiceError } from './service-error.js';
 import { disabledLookupCache, type LookupCache } from '../cluster/lookup-cache.js';
@@ -215,7 +215,7 @@ export class ReplicationPolicyService {
   requireAdmin(principal: Principal): void {
     if (principal.kind === 'user' && principal.sysadmin) return;
     throw new ServiceError(
-      principal.kind === 'anonymous' ? 'unauthorized' : 'forbidden',
+      refusalFor(principal),
       `only system administrators may manage ${RESOURCE.replace('-', ' ')}s`,
     );
   }

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Action, Resource } from '../domain/rbac.js';
 import type { Database } from '../metadata/database.js';
-import { findProjectById, findProjectByName, type ProjectRow } from '../metadata/projects-table.js';
+import { findProjectByName, type ProjectRow } from '../metadata/projects-table.js';
 import {
   deleteRobot,
   findRobotById,
@@ -19,7 +19,7 @@ import { ROBOT_PREFIX, type AuthService } from './auth-service.js';
 import { callerExpiry, endsLater } from './caller-expiry.js';
 import { requireGrantsHeld, type Grant } from './held-grants.js';
 import { hashPassword } from './passwords.js';
-import { principalName, type Principal } from './principal.js';
+import { type Principal, principalName, requireSignedIn } from './principal.js';
 import type { ProjectService } from './project-service.js';
 import { ServiceError } from './service-error.js';
 
@@ -210,7 +210,7 @@ export class RobotService {
   ) {}
 
   async create(principal: Principal, input: RobotCreateInput): Promise<{ robot: RobotRow; secret: string }> {
-    this.requireSignedIn(principal);
+    requireSignedIn(principal);
     if (!ROBOT_NAME.test(input.name) || input.name.length > 255) {
       throw new ServiceError(
         'invalid',
@@ -256,7 +256,7 @@ export class RobotService {
     offset: number,
     limit: number,
   ): Promise<{ items: RobotRow[]; total: number }> {
-    this.requireSignedIn(principal);
+    requireSignedIn(principal);
     const level = query.level === undefined ? undefined : parseLevel(query.level);
     const filter: RobotListFilter = {
       ...(query.name !== undefined && { name: query.name }),
@@ -270,7 +270,8 @@ export class RobotService {
           'listing project robots needs ProjectID (q=Level=project,ProjectID=<id>)',
         );
       }
-      const project = await this.projectById(query.projectId);
+      // A project the caller may not see answers as a missing one would (no probing by id).
+      const project = await this.projects.visible(principal, String(query.projectId));
       await this.projects.require(principal, project, 'robot', 'list');
       return listRobots(this.db, { ...filter, level: 'project', projectId: project.id }, offset, limit);
     }
@@ -343,28 +344,18 @@ export class RobotService {
     return secret === undefined ? next : null;
   }
 
-  private requireSignedIn(principal: Principal): void {
-    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
-  }
-
   private requireSysadmin(principal: Principal): void {
-    this.requireSignedIn(principal);
+    requireSignedIn(principal);
     if (!this.access.isSysadmin(principal)) {
       throw new ServiceError('forbidden', 'only system administrators may manage system robots');
     }
   }
 
   private async find(principal: Principal, id: number): Promise<RobotRow> {
-    this.requireSignedIn(principal);
+    requireSignedIn(principal);
     const robot = await findRobotById(this.db, id);
     if (!robot) throw new ServiceError('not-found', `robot ${id} not found`);
     return robot;
-  }
-
-  private async projectById(id: number): Promise<ProjectRow> {
-    const project = await findProjectById(this.db, id);
-    if (!project) throw new ServiceError('not-found', `project ${id} not found`);
-    return project;
   }
 
   /**
@@ -381,7 +372,12 @@ export class RobotService {
       this.requireSysadmin(principal);
       return;
     }
-    const project = await this.projectById(robot.project_id);
+    // A robot of a project the caller may not see is as absent as a robot that does not exist.
+    const project = await this.projects.findVisible(principal, String(robot.project_id));
+    if (!project) {
+      requireSignedIn(principal);
+      throw new ServiceError('not-found', `robot ${robot.id} not found`);
+    }
     await this.projects.require(principal, project, 'robot', action);
     if (action === 'read' || this.access.isSysadmin(principal)) return;
     await requireGrantsHeld(

@@ -1,5 +1,5 @@
 import type { Database } from '../metadata/database.js';
-import type { Principal } from './principal.js';
+import { type Principal, refusalFor } from './principal.js';
 import { ServiceError } from './service-error.js';
 
 // System settings that administrators change at run time (Harbor's /configurations). Kept in the
@@ -29,10 +29,7 @@ export class SettingsService {
 
   async update(principal: Principal, changes: Record<string, unknown>): Promise<void> {
     if (!(principal.kind === 'user' && principal.sysadmin)) {
-      throw new ServiceError(
-        principal.kind === 'anonymous' ? 'unauthorized' : 'forbidden',
-        'only system administrators may change settings',
-      );
+      throw new ServiceError(refusalFor(principal), 'only system administrators may change settings');
     }
     for (const [name, value] of Object.entries(changes)) {
       if (name === 'project_creation_restriction') {

@@ -1,6 +1,7 @@
 import type { Database } from '../metadata/database.js';
 import {
   deleteUser,
+  findUserByName,
   findUserRecord,
   insertUser,
   listUsers,
@@ -10,9 +11,10 @@ import {
   updateUserProfile,
   type UserRecord,
 } from '../metadata/users-table.js';
+import type { LoginLockRow } from '../metadata/login-failures-table.js';
 import type { AuthService } from './auth-service.js';
-import { hashPassword, verifyPassword } from './passwords.js';
-import type { Principal } from './principal.js';
+import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
+import { type Principal, requireSignedIn } from './principal.js';
 import { ServiceError } from './service-error.js';
 
 // Local user accounts. System administrators manage everyone; users manage themselves.
@@ -36,6 +38,22 @@ export function checkPasswordPolicy(password: string): void {
   }
 }
 
+/**
+ * A random password that meets the policy, for an account whose password nobody chose (the first
+ * account, an operator's reset): 24 base64url characters, drawn again until the policy holds.
+ */
+export function generateAccountPassword(): string {
+  for (;;) {
+    const password = generatePassword();
+    try {
+      checkPasswordPolicy(password);
+      return password;
+    } catch {
+      // About one draw in twenty lacks a digit or a letter case: draw again.
+    }
+  }
+}
+
 export interface NewUser {
   username: string;
   email?: string | null;
@@ -51,14 +69,14 @@ export class UserService {
   ) {}
 
   private requireAdmin(principal: Principal): void {
-    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    requireSignedIn(principal);
     if (!(principal.kind === 'user' && principal.sysadmin)) {
       throw new ServiceError('forbidden', 'only system administrators may do this');
     }
   }
 
   private requireSelfOrAdmin(principal: Principal, userId: number): void {
-    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    requireSignedIn(principal);
     if (principal.kind === 'user' && (principal.sysadmin || principal.id === userId)) return;
     throw new ServiceError('forbidden', 'you may only manage your own account');
   }
@@ -111,7 +129,7 @@ export class UserService {
 
   /** Any signed-in user may look up usernames (to add members); only names and ids come back. */
   async search(principal: Principal, usernameLike: string, offset: number, limit: number) {
-    if (principal.kind === 'anonymous') throw new ServiceError('unauthorized', 'authentication required');
+    requireSignedIn(principal);
     return listUsers(this.db, { usernameLike }, offset, limit);
   }
 
@@ -133,21 +151,27 @@ export class UserService {
     }
   }
 
-  /** Users change their own password with the old one; administrators reset anyone's. */
+  /**
+   * Users change their own password with the old one; administrators reset anyone's. The old
+   * password is checked like a login from `clientAddress` (same throttle, LoginThrottledError),
+   * so a stolen session cannot guess it freely. Every session of the user ends (see
+   * setUserPasswordHash): the user signs in again with the new password.
+   */
   async changePassword(
     principal: Principal,
     id: number,
     oldPassword: string | undefined,
     newPassword: string,
+    clientAddress?: string,
   ): Promise<void> {
     this.requireSelfOrAdmin(principal, id);
     const stored = await passwordHashOf(this.db, id);
     if (stored === null) throw new ServiceError('not-found', `user ${id} not found`);
-    const isAdminReset = principal.kind === 'user' && principal.sysadmin && principal.id !== id;
-    if (!isAdminReset) {
-      if (oldPassword === undefined || !(await verifyPassword(oldPassword, stored))) {
-        throw new ServiceError('forbidden', 'the old password is wrong');
-      }
+    if (principal.kind === 'user' && principal.id === id) {
+      const confirmed =
+        oldPassword !== undefined &&
+        (await this.auth.confirmPassword(principal.username, oldPassword, clientAddress));
+      if (!confirmed) throw new ServiceError('forbidden', 'the old password is wrong');
     }
     checkPasswordPolicy(newPassword);
     if (await verifyPassword(newPassword, stored)) {
@@ -155,6 +179,52 @@ export class UserService {
     }
     await setUserPasswordHash(this.db, id, await hashPassword(newPassword));
     this.auth.forgetVerified();
+  }
+
+  /**
+   * An operator's reset (`wharf admin reset-password`, run with access to the database, so no
+   * principal): sets a new password under the same policy as every other, or generates one.
+   * Returns the password in effect, to be shown once when it was generated.
+   */
+  async resetPasswordAsOperator(
+    username: string,
+    newPassword: string | undefined,
+  ): Promise<{ password: string; generated: boolean }> {
+    const user = await findUserByName(this.db, username);
+    if (!user) throw new ServiceError('not-found', `user ${username} not found`);
+    const password = newPassword ?? generateAccountPassword();
+    checkPasswordPolicy(password);
+    await setUserPasswordHash(this.db, user.id, await hashPassword(password));
+    this.auth.forgetVerified();
+    return { password, generated: newPassword === undefined };
+  }
+
+  /** Login locks in force (sysadmin only): which name from which address, until when. */
+  async loginLocks(principal: Principal): Promise<LoginLockRow[]> {
+    this.requireAdmin(principal);
+    return this.auth.throttle.locks();
+  }
+
+  /**
+   * Lifts login locks (sysadmin only) of a login name (a user or robot), an address, or a name at
+   * one address; returns how many counters were cleared.
+   */
+  async liftLoginLocks(
+    principal: Principal,
+    target: { account?: string; address?: string },
+  ): Promise<number> {
+    this.requireAdmin(principal);
+    if (target.account === undefined && target.address === undefined) {
+      throw new ServiceError('invalid', 'name a principal, an address, or both');
+    }
+    return this.auth.throttle.lift(target);
+  }
+
+  /** Lifts every login lock of one user, by id (sysadmin only). */
+  async liftUserLoginLocks(principal: Principal, id: number): Promise<number> {
+    this.requireAdmin(principal);
+    const user = await this.get(principal, id);
+    return this.liftLoginLocks(principal, { account: user.username });
   }
 
   async setSysadmin(principal: Principal, id: number, sysadmin: boolean): Promise<void> {

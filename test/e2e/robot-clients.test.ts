@@ -83,7 +83,10 @@ describe('container clients as a robot account', () => {
       (err: unknown) => err,
     );
     expect(denied).toBeInstanceOf(CommandError);
-    expect((denied as CommandError).stderr).toMatch(/denied|unauthorized|forbidden|403/i);
+    // A project the robot may not see is described as a missing one (issue #10, point 11).
+    expect((denied as CommandError).stderr).toContain(
+      `name unknown: project ${OTHER} does not exist or you have no access to it`,
+    );
   });
 
   test('podman pushes and pulls back as the robot', async () => {

@@ -158,6 +158,16 @@ const API_MATRIX: Record<
   },
 };
 
+/**
+ * How a refusal looks: anonymous callers are asked to sign in (401); a signed-in outsider, who may
+ * not see the private project, gets the answer of a missing project (404, issue #10 point 11);
+ * members who see it but lack the permission are refused (403).
+ */
+function refusal(who: Who): number {
+  if (who === 'anonymous') return 401;
+  return who === 'outsider' ? 404 : 403;
+}
+
 describe('role × action matrix', () => {
   let wharf: WharfHandle;
   const auth: Partial<Record<Who, string>> = {};
@@ -234,7 +244,7 @@ describe('role × action matrix', () => {
     it(`${who}: /v2 pull ${V2_MATRIX.pull[who] ? 'allowed' : 'denied'}`, async () => {
       const res = await api('GET', `/v2/${repo}/blobs/${digest}`, who);
       if (V2_MATRIX.pull[who]) expect(res.status).toBe(200);
-      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: /v2 push ${V2_MATRIX.push[who] ? 'allowed' : 'denied'}`, async () => {
@@ -242,9 +252,11 @@ describe('role × action matrix', () => {
       const res = await api('POST', `/v2/${repo}/blobs/uploads/`, who);
       if (V2_MATRIX.push[who]) expect(res.status).toBe(202);
       else {
-        expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+        expect(res.status).toBe(refusal(who));
         const body = (await res.json()) as { errors: Array<{ code: string }> };
-        expect(body.errors[0]?.code).toBe(who === 'anonymous' ? 'UNAUTHORIZED' : 'DENIED');
+        expect(body.errors[0]?.code).toBe(
+          who === 'anonymous' ? 'UNAUTHORIZED' : who === 'outsider' ? 'NAME_UNKNOWN' : 'DENIED',
+        );
       }
     });
 
@@ -252,19 +264,19 @@ describe('role × action matrix', () => {
       // A tag that does not exist: allowed callers get 404 MANIFEST_UNKNOWN, denied ones 401/403.
       const res = await api('DELETE', `/v2/${repo}/manifests/no-such-tag`, who);
       if (V2_MATRIX.delete[who]) expect(res.status).toBe(404);
-      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API read project ${API_MATRIX.readProject[who] ? 'allowed' : 'denied'}`, async () => {
       const res = await api('GET', `/api/v2.0/projects/${project}`, who);
       if (API_MATRIX.readProject[who]) expect(res.status).toBe(200);
-      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API list members ${API_MATRIX.listMembers[who] ? 'allowed' : 'denied'}`, async () => {
       const res = await api('GET', `/api/v2.0/projects/${project}/members`, who);
       if (API_MATRIX.listMembers[who]) expect(res.status).toBe(200);
-      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API update project ${API_MATRIX.updateProject[who] ? 'allowed' : 'denied'}`, async () => {
@@ -272,7 +284,7 @@ describe('role × action matrix', () => {
         metadata: { auto_scan: 'false' },
       });
       if (API_MATRIX.updateProject[who]) expect(res.status).toBe(200);
-      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API add member ${API_MATRIX.addMember[who] ? 'allowed' : 'denied'}`, async () => {
@@ -285,19 +297,19 @@ describe('role × action matrix', () => {
         // Undo, so that the next allowed caller can add the same user again.
         const location = res.headers.get('location') as string;
         expect((await api('DELETE', location, 'sysadmin')).status).toBe(200);
-      } else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      } else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API list global labels ${API_MATRIX.listGlobalLabels[who] ? 'allowed' : 'denied'}`, async () => {
       const res = await api('GET', '/api/v2.0/labels?scope=g', who);
       if (API_MATRIX.listGlobalLabels[who]) expect(res.status).toBe(200);
-      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API list project labels ${API_MATRIX.listProjectLabels[who] ? 'allowed' : 'denied'}`, async () => {
       const res = await api('GET', `/api/v2.0/labels?scope=p&project_id=${projectId}`, who);
       if (API_MATRIX.listProjectLabels[who]) expect(res.status).toBe(200);
-      else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API create project label ${API_MATRIX.createProjectLabel[who] ? 'allowed' : 'denied'}`, async () => {
@@ -310,7 +322,7 @@ describe('role × action matrix', () => {
         expect(res.status).toBe(201);
         const location = res.headers.get('location') as string;
         expect((await api('DELETE', location, 'sysadmin')).status).toBe(200);
-      } else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      } else expect(res.status).toBe(refusal(who));
     });
 
     it(`${who}: API attach label ${API_MATRIX.attachLabel[who] ? 'allowed' : 'denied'}`, async () => {
@@ -320,7 +332,7 @@ describe('role × action matrix', () => {
         expect(res.status).toBe(200);
         // Undo, so that the next allowed caller can attach it again.
         expect((await api('DELETE', `${artifact}/labels/${labelId}`, 'sysadmin')).status).toBe(200);
-      } else expect(res.status).toBe(who === 'anonymous' ? 401 : 403);
+      } else expect(res.status).toBe(refusal(who));
     });
   }
 });

@@ -174,16 +174,19 @@ describe('/api/v2.0 labels', () => {
       project_id: lab,
     });
     for (const who of ['developer', 'guest', 'outsider'] as const) {
+      // The outsider may not see the private project: it answers as a missing one (issue #10,
+      // point 11); members who see it are refused.
+      const [status, code] = who === 'outsider' ? [404, 'NOT_FOUND'] : [403, 'FORBIDDEN'];
       await expectOciError(
         await as(who)('POST', '/labels', { name: `p-${who}`, scope: 'p', project_id: lab }),
-        403,
-        'FORBIDDEN',
+        status,
+        code,
       );
-      await expectOciError(await as(who)('PUT', `/labels/${id}`, { name: 'qa2' }), 403, 'FORBIDDEN');
-      await expectOciError(await as(who)('DELETE', `/labels/${id}`), 403, 'FORBIDDEN');
+      await expectOciError(await as(who)('PUT', `/labels/${id}`, { name: 'qa2' }), status, code);
+      await expectOciError(await as(who)('DELETE', `/labels/${id}`), status, code);
     }
-    await expectOciError(await as('outsider')('GET', `/labels/${id}`), 403, 'FORBIDDEN');
-    await expectOciError(await as('outsider')('GET', `/labels?scope=p&project_id=${lab}`), 403, 'FORBIDDEN');
+    await expectOciError(await as('outsider')('GET', `/labels/${id}`), 404, 'NOT_FOUND');
+    await expectOciError(await as('outsider')('GET', `/labels?scope=p&project_id=${lab}`), 404, 'NOT_FOUND');
     await expectOciError(await as('anonymous')('GET', `/labels/${id}`), 401, 'UNAUTHORIZED');
     await expectOciError(
       await as('anonymous')('GET', `/labels?scope=p&project_id=${lab}`),
@@ -348,7 +351,8 @@ describe('/api/v2.0 labels', () => {
       'BAD_REQUEST',
     );
     await expectOciError(await as('guest')('POST', `${path}/labels`, { id: globalId }), 403, 'FORBIDDEN');
-    await expectOciError(await as('outsider')('POST', `${path}/labels`, { id: globalId }), 403, 'FORBIDDEN');
+    // A private project the outsider may not see answers as a missing one (issue #10, point 11).
+    await expectOciError(await as('outsider')('POST', `${path}/labels`, { id: globalId }), 404, 'NOT_FOUND');
     await expectOciError(
       await as('anonymous')('POST', `${path}/labels`, { id: globalId }),
       401,
@@ -396,7 +400,7 @@ describe('/api/v2.0 labels', () => {
     await expectOciError(await as('guest')('GET', `${path}?with_label=yes`), 400, 'BAD_REQUEST');
 
     await expectOciError(await as('guest')('DELETE', `${path}/labels/${globalId}`), 403, 'FORBIDDEN');
-    await expectOciError(await as('outsider')('DELETE', `${path}/labels/${globalId}`), 403, 'FORBIDDEN');
+    await expectOciError(await as('outsider')('DELETE', `${path}/labels/${globalId}`), 404, 'NOT_FOUND');
     await expectOciError(await as('anonymous')('DELETE', `${path}/labels/${globalId}`), 401, 'UNAUTHORIZED');
     await expectOciError(await as('developer')('DELETE', `${path}/labels/abc`), 400, 'BAD_REQUEST');
     await expectStatus(await as('developer')('DELETE', `${path}/labels/${globalId}`), 200);

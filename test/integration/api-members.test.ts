@@ -22,7 +22,8 @@ describe('/api/v2.0/projects/{p}/members', () => {
   it('adds, lists, changes and removes a member, and access follows at once', async () => {
     const erin = basicAuth('erin', 'Erin-Passw0rd');
     const push = () => call('POST', '/v2/crew/app/blobs/uploads/', erin);
-    expect((await push()).status).toBe(403);
+    // Not a member yet: the private project answers as a missing one (issue #10, point 11).
+    expect((await push()).status).toBe(404);
 
     const added = await call('POST', '/api/v2.0/projects/crew/members', admin, {
       role_id: 2,
@@ -54,7 +55,7 @@ describe('/api/v2.0/projects/{p}/members', () => {
     expect((await call('GET', '/v2/crew/app/tags/list', erin)).status).toBe(200);
 
     expect((await call('DELETE', location, admin)).status).toBe(200);
-    expect((await call('GET', '/v2/crew/app/tags/list', erin)).status).toBe(403);
+    expect((await call('GET', '/v2/crew/app/tags/list', erin)).status).toBe(404);
     expect((await call('GET', location, admin)).status).toBe(404);
   });
 

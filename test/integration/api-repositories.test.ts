@@ -352,11 +352,12 @@ describe('/api/v2.0 repositories, artifacts, tags, search, statistics, systeminf
 
   it('answers 401, 403 and 404 with Harbor’s error body; anonymous may read a public project', async () => {
     await expectOciError(await call('GET', '/projects/cat/repositories', undefined), 401, 'UNAUTHORIZED');
-    await expectOciError(await call('GET', '/projects/cat/repositories', auth.outsider), 403, 'FORBIDDEN');
+    // A private project answers an outsider as a missing one would (issue #10, point 11).
+    await expectOciError(await call('GET', '/projects/cat/repositories', auth.outsider), 404, 'NOT_FOUND');
     await expectOciError(
       await call('GET', '/projects/cat/repositories/app/artifacts', auth.outsider),
-      403,
-      'FORBIDDEN',
+      404,
+      'NOT_FOUND',
     );
     const pub = await json<RepositoryJson[]>(await call('GET', '/projects/pubcat/repositories', undefined));
     expect(pub.map((r) => r.name)).toEqual(['pubcat/web']);

@@ -159,9 +159,12 @@ describe('robot accounts', () => {
     const creds = basic(created.name, created.secret);
     expect((await startPush(`${PROJECT}/x`, creds)).status).toBe(202);
     expect((await pull(`${PROJECT}/x`, creds)).status).toBe(200);
+    // Another private project answers as a missing one would (issue #10, point 11).
     const denied = await startPush(`${OTHER}/x`, creds);
-    expect(denied.status).toBe(403);
-    expect(((await denied.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('DENIED');
+    expect(denied.status).toBe(404);
+    expect(((await denied.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe(
+      'NAME_UNKNOWN',
+    );
     // A robot is no user: it cannot manage robots it was not granted.
     expect((await api('GET', '/api/v2.0/robots', creds)).status).toBe(403);
   });
@@ -358,7 +361,8 @@ describe('robot accounts', () => {
       level: 'project',
       permissions: pullPush(OTHER),
     });
-    expect(elsewhere.status).toBe(403);
+    // A private project the caller may not see is not found (issue #10, point 11).
+    expect(elsewhere.status).toBe(404);
     // Every project at once is a system robot's business.
     const star = await api('POST', '/api/v2.0/robots', projectAdmin, {
       name: 'star',

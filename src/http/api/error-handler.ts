@@ -40,6 +40,10 @@ export function sendApiError(
 ): void {
   const apiError = toApiError(error);
   if (apiError) {
+    // A throttled login (Basic on the API) says when to come back, as on /v2.
+    const retryAfter = (error as { detail?: { retryAfterSeconds?: unknown } }).detail?.retryAfterSeconds;
+    if (apiError.status === 429 && typeof retryAfter === 'number')
+      reply.header('retry-after', String(retryAfter));
     if (apiError.status === 401) reply.header('www-authenticate', 'Basic realm="Wharf", charset="UTF-8"');
     reply.code(apiError.status).send(apiErrorBody(apiError.code, apiError.message));
     return;

@@ -98,6 +98,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       });
       api.addHook('preHandler', async (request, reply) => {
         let principal = await resolvePrincipal(request, deps.auth, deps.tokens);
+        // A registry token speaks for /v2 repositories only, never for an account: here it is
+        // no credential at all (Harbor's API does not take them either).
+        if (principal.kind === 'token') principal = ANONYMOUS;
         const sessionToken = request.headers.authorization
           ? undefined
           : cookieValue(request.headers.cookie, SESSION_COOKIE);

@@ -4,7 +4,13 @@ import { isRepositoryName } from '../../domain/reference.js';
 import type { RegistryAction } from '../../domain/rbac.js';
 import type { AccessService } from '../../services/access-service.js';
 import type { AuthService } from '../../services/auth-service.js';
-import { isSystemReplication, type Principal } from '../../services/principal.js';
+import {
+  ANONYMOUS,
+  isSignedIn,
+  isSystemReplication,
+  type Principal,
+  type TokenPrincipal,
+} from '../../services/principal.js';
 import type { TokenService } from '../../services/token-service.js';
 import { resolvePrincipal } from '../credentials.js';
 import type { OciRoute } from './routes.js';
@@ -26,8 +32,6 @@ export function actionFor(route: OciRoute, method: string): OciAction {
 }
 
 export interface AccessPolicy {
-  /** Registry-wide switch: anonymous clients may pull public projects only when true. */
-  anonymousPull: boolean;
   /** 'bearer': challenge with the token service (Basic still accepted); 'basic': Basic only. */
   challenge: 'bearer' | 'basic';
   realm: string;
@@ -46,6 +50,8 @@ export interface OciAccessDeps {
 function scopeFor(name: string, action: OciAction): string | undefined {
   if (action === 'base') return undefined;
   if (action === 'catalog') return 'registry:catalog:*';
+  // A name outside the grammar can be in no scope, and may hold characters a header cannot carry.
+  if (!isRepositoryName(name)) return undefined;
   return `repository:${name}:${action === 'push' ? 'pull,push' : action}`;
 }
 
@@ -77,7 +83,59 @@ function unauthorized(message: string): RegistryError {
   return new RegistryError('UNAUTHORIZED', message);
 }
 
-/** Authorises a /v2 request; returns the caller or throws UNAUTHORIZED (with a challenge) or DENIED. */
+/** Why an anonymous caller is refused: sign-in is required everywhere, or for this project. */
+function anonymousRefusal(deps: OciAccessDeps, name: string, action: RegistryAction): string {
+  if (deps.access.requireSignIn)
+    return 'this registry requires sign-in for every request (auth.require_signin)';
+  if (action !== 'pull') return `authentication required to ${action} ${name}`;
+  // The same words whether the project is private or missing: private means invisible.
+  return `${name} is not in a public project, or does not exist: sign in to pull it`;
+}
+
+/** The refusal for a signed-in caller who may not see the project, the same as for a missing one. */
+function unknownProject(deps: OciAccessDeps, principal: Principal, projectName: string): RegistryError {
+  // Whoever sees every project learns nothing from the plain truth.
+  const message = deps.access.isSysadmin(principal)
+    ? `project ${projectName} does not exist; create it first`
+    : `project ${projectName} does not exist or you have no access to it`;
+  return new RegistryError('NAME_UNKNOWN', message);
+}
+
+/**
+ * Decides `action` on repository `name` (already a valid name with a project part) for a caller
+ * whose identity is known: returns when allowed, else throws the answer. Anonymous callers are
+ * asked to sign in; a signed-in caller gets NAME_UNKNOWN when the project is missing or not
+ * visible to it (the same answer), DENIED when it sees the project but lacks the permission, so
+ * that clients show a message about the name rather than "authentication required".
+ */
+async function decideRepository(
+  deps: OciAccessDeps,
+  principal: Principal,
+  name: string,
+  action: RegistryAction,
+  askToSignIn: (message: string) => never,
+): Promise<void> {
+  const projectName = name.split('/')[0] as string;
+  const project = await deps.access.project(projectName);
+  if (project && (await deps.access.can(principal, project, 'repository', action))) return;
+  if (!isSignedIn(principal)) askToSignIn(anonymousRefusal(deps, name, action));
+  if (!project || !(await deps.access.sees(principal, project))) {
+    throw unknownProject(deps, principal, projectName);
+  }
+  throw new RegistryError('DENIED', `${action} on ${name} is not allowed`);
+}
+
+function tokenGrants(token: TokenPrincipal, name: string, action: RegistryAction): boolean {
+  return token.access.some(
+    (a) =>
+      a.type === 'repository' && a.name === name && (a.actions.includes(action) || a.actions.includes('*')),
+  );
+}
+
+/**
+ * Authorises a /v2 request; returns the caller or throws UNAUTHORIZED (with a challenge) when
+ * signing in (again) could help, else NAME_UNKNOWN, NAME_INVALID or DENIED.
+ */
 export async function authorizeOci(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -94,17 +152,13 @@ export async function authorizeOci(
     challenge(request, reply, deps, scope);
     throw err;
   }
-  const refuse = (message: string): never => {
-    if (principal.kind === 'anonymous' || principal.kind === 'token') {
-      // Anonymous callers and tokens without this scope are asked to authenticate (again).
-      challenge(request, reply, deps, scope);
-      throw unauthorized(message);
-    }
-    throw new RegistryError('DENIED', message);
+  const askToSignIn = (message: string): never => {
+    challenge(request, reply, deps, scope);
+    throw unauthorized(message);
   };
 
   if (action === 'base') {
-    if (principal.kind === 'anonymous') refuse('authentication required');
+    if (principal.kind === 'anonymous') askToSignIn('authentication required');
     return principal;
   }
   if (action === 'catalog') {
@@ -112,31 +166,29 @@ export async function authorizeOci(
       deps.access.isSysadmin(principal) ||
       (principal.kind === 'token' &&
         principal.access.some((a) => a.type === 'registry' && a.name === 'catalog'));
-    if (!allowed) refuse('the catalog is available to system administrators only');
-    return principal;
+    if (allowed) return principal;
+    const message = 'the catalog is available to system administrators only';
+    if (isSignedIn(principal)) throw new RegistryError('DENIED', message);
+    return askToSignIn(message);
   }
   if (!isRepositoryName(name)) return principal; // the service answers NAME_INVALID
-  if (principal.kind === 'token') {
-    const ok = principal.access.some(
-      (a) =>
-        a.type === 'repository' && a.name === name && (a.actions.includes(action) || a.actions.includes('*')),
-    );
-    if (!ok) refuse(`the token does not grant ${action} on ${name}`);
-    return principal;
+  if (principal.kind === 'token' && tokenGrants(principal, name, action)) return principal;
+  if (principal.kind === 'anonymous' && deps.access.requireSignIn) {
+    askToSignIn(anonymousRefusal(deps, name, action));
   }
-  if (principal.kind === 'anonymous' && !deps.policy.anonymousPull) refuse('authentication required');
   if (!name.includes('/')) {
     throw new RegistryError('NAME_INVALID', `repository names start with a project: <project>/${name}`);
   }
-  const projectName = name.split('/')[0] as string;
-  const project = await deps.access.project(projectName);
-  if (!project) {
-    if (principal.kind === 'anonymous') refuse('authentication required');
-    throw new RegistryError('NAME_UNKNOWN', `project ${projectName} does not exist; create it first`);
+  if (principal.kind === 'token') {
+    // The token lacks this scope. If its account holds the permission, the client only has to
+    // ask the token service for it; if not, asking again cannot help, so the answer is the one
+    // that account gets with its credentials (never an authentication error for a name problem).
+    const account = principal.subject === '' ? ANONYMOUS : await deps.access.accountOf(principal.subject);
+    if (!account) return askToSignIn(`the account of this token cannot sign in any more`);
+    await decideRepository(deps, account, name, action, askToSignIn);
+    return askToSignIn(`the token does not grant ${action} on ${name}; ask the token service for it`);
   }
-  if (!(await deps.access.can(principal, project, 'repository', action))) {
-    refuse(`${action} on ${name} is not allowed`);
-  }
+  await decideRepository(deps, principal, name, action, askToSignIn);
   return principal;
 }
 

@@ -1,16 +1,17 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { RegistryError } from '../../domain/errors.js';
 import { resolvePrincipal } from '../credentials.js';
 import type { OciAccessDeps } from '../oci/access.js';
 import { queryValues } from '../oci/headers.js';
 import { parseScope } from '../../services/token-service.js';
-import { principalName, type TokenAccess } from '../../services/principal.js';
+import { isSignedIn, principalName, type TokenAccess } from '../../services/principal.js';
 import type { AuditService } from '../../services/audit-service.js';
 
 /**
  * GET /service/token?service=…&scope=…[&scope=…]: the Docker/OCI token endpoint. Credentials by
- * HTTP Basic (users and robots) or none (anonymous: public pulls only). Wrong credentials are a
- * 401, never an anonymous token, so a client learns its password is wrong.
+ * HTTP Basic (users and robots) or none (anonymous: public pulls only, and no token at all when
+ * auth.require_signin is on). Wrong credentials are a 401, never an anonymous token, so a client
+ * learns its password is wrong.
  */
 export function registerTokenRoute(app: FastifyInstance, deps: OciAccessDeps, audit: AuditService): void {
   app.get('/service/token', async (request, reply) => {
@@ -18,19 +19,29 @@ export function registerTokenRoute(app: FastifyInstance, deps: OciAccessDeps, au
     if (service !== undefined && service !== deps.tokens.service) {
       throw new RegistryError('UNSUPPORTED', `unknown service "${service.slice(0, 80)}"`, undefined, 400);
     }
-    const principal = await resolvePrincipal(request, deps.auth, deps.tokens);
+    const principal = await resolvePrincipal(request, deps.auth, deps.tokens).catch((err: unknown) => {
+      if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') basicChallenge(reply, deps);
+      throw err;
+    });
     if (principal.kind === 'token') {
+      basicChallenge(reply, deps);
       throw new RegistryError('UNAUTHORIZED', 'present credentials, not a token, to get a token');
+    }
+    if (principal.kind === 'anonymous' && deps.access.requireSignIn) {
+      basicChallenge(reply, deps);
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        'this registry requires sign-in for every request (auth.require_signin): present credentials',
+      );
     }
     // Several scopes may come as repeated parameters or space-separated in one.
     const scopes = queryValues(request.query, 'scope')
       .flatMap((s) => s.split(' '))
       .map(parseScope)
       .filter((s): s is TokenAccess => s !== null);
-    const anonymousAllowed = deps.policy.anonymousPull || principal.kind !== 'anonymous';
-    const access = anonymousAllowed ? await deps.tokens.grant(principal, scopes) : [];
+    const access = await deps.tokens.grant(principal, scopes);
     const issued = await deps.tokens.issue(principal, access);
-    if (principal.kind === 'user' || principal.kind === 'robot') {
+    if (isSignedIn(principal)) {
       // `docker login` and every authenticated token request: a login in the audit log.
       await audit.record({
         projectId: null,
@@ -48,4 +59,9 @@ export function registerTokenRoute(app: FastifyInstance, deps: OciAccessDeps, au
       issued_at: issued.issuedAt,
     });
   });
+}
+
+/** The token service takes HTTP Basic credentials: a 401 from it says so (RFC 7235). */
+function basicChallenge(reply: FastifyReply, deps: OciAccessDeps): void {
+  reply.header('www-authenticate', `Basic realm="${deps.policy.realm}", charset="UTF-8"`);
 }

@@ -5,7 +5,7 @@ import type { Database } from '../../../metadata/database.js';
 import type { AccessService } from '../../../services/access-service.js';
 import type { AuditService } from '../../../services/audit-service.js';
 import type { ProjectService } from '../../../services/project-service.js';
-import { principalName } from '../../../services/principal.js';
+import { isSignedIn, principalName } from '../../../services/principal.js';
 import { ApiError } from '../api-error.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
@@ -106,7 +106,7 @@ export function registerAuditRoutes(
   api.get('/audit-logs', async (request, reply) => {
     if (!deps.access.isSysadmin(request.principal)) {
       throw new ApiError(
-        request.principal.kind === 'anonymous' ? 'UNAUTHORIZED' : 'FORBIDDEN',
+        isSignedIn(request.principal) ? 'FORBIDDEN' : 'UNAUTHORIZED',
         'the audit log is for system administrators',
       );
     }

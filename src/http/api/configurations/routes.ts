@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SettingsService } from '../../../services/settings-service.js';
 import { ApiError } from '../api-error.js';
 import { objectBody } from '../body.js';
+import { isSignedIn } from '../../../services/principal.js';
 
 // /api/v2.0/configurations: Harbor's shape, {name: {value, editable}} on GET, {name: value} on PUT.
 
@@ -9,10 +10,7 @@ export function registerConfigurationRoutes(api: FastifyInstance, settings: Sett
   api.get('/configurations', async (request, reply) => {
     const principal = request.principal;
     if (!(principal.kind === 'user' && principal.sysadmin)) {
-      throw new ApiError(
-        principal.kind === 'anonymous' ? 'UNAUTHORIZED' : 'FORBIDDEN',
-        'system administrators only',
-      );
+      throw new ApiError(isSignedIn(principal) ? 'FORBIDDEN' : 'UNAUTHORIZED', 'system administrators only');
     }
     const current = await settings.get();
     reply.send({

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isSignedIn } from '../../../services/principal.js';
 import type { ProjectView } from '../../../services/project-service.js';
 import type { ApiDeps } from '../plugin.js';
 import { ApiError } from '../api-error.js';
 import { objectBody } from '../body.js';
+import { checkProjectRequestEnforceable } from '../../../services/project-settings.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
 
@@ -47,6 +49,7 @@ export function registerProjectRoutes(api: FastifyInstance, deps: ApiDeps): void
   api.post('/projects', async (request, reply) => {
     const body = objectBody(request.body) as CreateProjectBody;
     if (typeof body.project_name !== 'string') throw new ApiError('BAD_REQUEST', 'project_name is required');
+    checkProjectRequestEnforceable(body as Record<string, unknown>);
     const metadata = metadataOf(body.metadata);
     // Harbor's older clients send a top-level boolean `public`.
     if (typeof body.public === 'boolean' && metadata.public === undefined)
@@ -59,8 +62,9 @@ export function registerProjectRoutes(api: FastifyInstance, deps: ApiDeps): void
     const name = (request.query as Record<string, unknown>).project_name;
     if (typeof name !== 'string' || name === '')
       throw new ApiError('BAD_REQUEST', 'project_name is required');
-    if (request.principal.kind === 'anonymous') throw new ApiError('UNAUTHORIZED', 'authentication required');
-    const found = await deps.projects.find(name, true);
+    if (!isSignedIn(request.principal)) throw new ApiError('UNAUTHORIZED', 'authentication required');
+    // 200 only for a project the caller may see: a private one answers as a missing one.
+    const found = await deps.projects.findVisible(request.principal, name, true);
     reply.code(found ? 200 : 404).send();
   });
 
@@ -97,6 +101,7 @@ export function registerProjectRoutes(api: FastifyInstance, deps: ApiDeps): void
     const { ref, forceName } = projectRef(request);
     const project = await deps.projects.visible(request.principal, ref, forceName);
     const body = objectBody(request.body);
+    checkProjectRequestEnforceable(body);
     await deps.projects.updateMetadata(request.principal, project, metadataOf(body.metadata));
     reply.send();
   });

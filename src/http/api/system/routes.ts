@@ -6,6 +6,7 @@ import type { ProjectService } from '../../../services/project-service.js';
 import type { SettingsService } from '../../../services/settings-service.js';
 import { ApiError } from '../api-error.js';
 import { projectJson } from '../projects/routes.js';
+import { isSignedIn } from '../../../services/principal.js';
 
 // /api/v2.0/search, /statistics and /systeminfo: Harbor's shapes.
 
@@ -66,7 +67,7 @@ export function registerSystemRoutes(
   api.get('/systeminfo', async (request, reply) => {
     const general = { auth_mode: 'db_auth', primary_auth_mode: false, self_registration: false };
     // As Harbor: callers who are not signed in learn only how to sign in.
-    if (request.principal.kind === 'anonymous') return reply.send(general);
+    if (!isSignedIn(request.principal)) return reply.send(general);
     const settings = await deps.settings.get();
     reply.send({
       ...general,

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { roleGrants } from '../../../domain/rbac.js';
 import type { UserRecord } from '../../../metadata/users-table.js';
+import { LoginThrottledError } from '../../../services/auth-service.js';
 import type { UserService } from '../../../services/user-service.js';
 import type { AccessService } from '../../../services/access-service.js';
+import { isSignedIn } from '../../../services/principal.js';
 import { ApiError } from '../api-error.js';
 import { objectBody, optionalString, pathId, requiredString } from '../body.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
@@ -60,6 +62,8 @@ export function registerUserRoutes(api: FastifyInstance, users: UserService, acc
   api.get('/users/search', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const page = pageRequest(query);
+    // Names of accounts are for signed-in users and robots only (never anonymous, never a token).
+    if (!isSignedIn(request.principal)) throw new ApiError('UNAUTHORIZED', 'authentication required');
     if (typeof query.username !== 'string' || query.username === '') {
       throw new ApiError('BAD_REQUEST', 'username is required');
     }
@@ -86,7 +90,10 @@ export function registerUserRoutes(api: FastifyInstance, users: UserService, acc
     const m = /^\/project\/(\d+)$/.exec(scope);
     if (!m) throw new ApiError('BAD_REQUEST', 'scope must be /project/<id>');
     const projectFacts = await access.projectById(Number(m[1]));
-    if (!projectFacts) throw new ApiError('NOT_FOUND', `project ${m[1]} not found`);
+    // A project the caller may not see answers as a missing one (private means invisible).
+    if (!projectFacts || !(await access.sees(principal, projectFacts))) {
+      throw new ApiError('NOT_FOUND', `project ${m[1]} not found`);
+    }
     const grants = principal.sysadmin ? roleGrants(1) : await access.grantsOf(principal, projectFacts);
     reply.send(
       grants.map((g) => ({ resource: relative ? g.resource : `${scope}/${g.resource}`, action: g.action })),
@@ -117,12 +124,52 @@ export function registerUserRoutes(api: FastifyInstance, users: UserService, acc
 
   api.put('/users/:user_id/password', async (request, reply) => {
     const body = objectBody(request.body);
-    await users.changePassword(
-      request.principal,
-      pathId(request.params, 'user_id'),
-      optionalString(body, 'old_password'),
-      requiredString(body, 'new_password'),
+    try {
+      await users.changePassword(
+        request.principal,
+        pathId(request.params, 'user_id'),
+        optionalString(body, 'old_password'),
+        requiredString(body, 'new_password'),
+        request.ip,
+      );
+    } catch (err) {
+      // The old password is checked like a login, under the same throttle.
+      if (err instanceof LoginThrottledError) {
+        reply.header('retry-after', String(err.retryAfterSeconds));
+        throw new ApiError('TOO_MANY_REQUESTS', err.message);
+      }
+      throw err;
+    }
+    reply.send();
+  });
+
+  // Login locks (Wharf's own, no Harbor equivalent): sysadmins see them and lift them early.
+  api.get('/login-locks', async (request, reply) => {
+    const locks = await users.loginLocks(request.principal);
+    reply.send(
+      locks.map((l) => ({
+        principal: l.account === '' ? null : l.account,
+        address: l.address,
+        failures: l.failures,
+        locked_until: l.locked_until.toISOString(),
+      })),
     );
+  });
+
+  api.delete('/login-locks', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const principal =
+      typeof query.principal === 'string' && query.principal !== '' ? query.principal : undefined;
+    const address = typeof query.address === 'string' && query.address !== '' ? query.address : undefined;
+    await users.liftLoginLocks(request.principal, {
+      ...(principal !== undefined && { account: principal }),
+      ...(address !== undefined && { address }),
+    });
+    reply.send();
+  });
+
+  api.delete('/users/:user_id/login-locks', async (request, reply) => {
+    await users.liftUserLoginLocks(request.principal, pathId(request.params, 'user_id'));
     reply.send();
   });
 
