@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'vitest';
 import { startDockerRegistry } from '../helpers/docker-registry.js';
+import { selfSignedLoopbackCertificate } from '../helpers/tls.js';
 import {
   OCI_CONFIG,
   OCI_EMPTY,
@@ -153,41 +153,13 @@ export interface TlsRegistry {
 /** docker-registry on loopback over HTTPS with a fresh self-signed certificate for 127.0.0.1. */
 export async function startTlsRegistry(): Promise<TlsRegistry> {
   const base = await mkdtemp(join(tmpdir(), 'wharf-tls-registry-'));
-  const cert = join(base, 'cert.pem');
-  const key = join(base, 'key.pem');
-  await new Promise<void>((resolve, reject) => {
-    const openssl = spawn(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    openssl.once('error', reject);
-    openssl.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`openssl exited with ${code}`)),
-    );
+  const generated = await selfSignedLoopbackCertificate(base);
+  const registry = await startDockerRegistry({
+    tls: { certificate: generated.certPath, key: generated.keyPath },
   });
-  const registry = await startDockerRegistry({ tls: { certificate: cert, key } });
   return {
     url: registry.url,
-    certificate: await readFile(cert, 'utf8'),
+    certificate: generated.cert,
     async stop() {
       await registry.stop();
       await rm(base, { recursive: true, force: true });

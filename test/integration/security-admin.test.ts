@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
 import { freePort } from '../helpers/ports.js';
 import { testDatabaseUrl } from '../helpers/postgres.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
-import { adminAuth, REPO_ROOT, startWharf, type WharfHandle } from '../helpers/server.js';
+import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
 
 // Issue #10, point 9: the first account is created once, when the database is initialised; a
@@ -28,27 +27,9 @@ async function configFile(dir: string): Promise<{ path: string; databaseUrl: str
   return { path, databaseUrl };
 }
 
-/** Runs the built CLI with `input` on its standard input. */
+/** Runs the built CLI with `input` on its standard input (and no admin password from the environment). */
 function runCliWithInput(args: string[], input: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'main.js'), ...args], {
-      env: { ...process.env, WHARF_ADMIN_PASSWORD: undefined },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`wharf ${args.join(' ')} did not finish\n${stdout}\n${stderr}`));
-    }, 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return runCli(args, { WHARF_ADMIN_PASSWORD: undefined }, 60_000, input);
 }
 
 async function canLogIn(url: string, username: string, password: string): Promise<boolean> {

@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
+import { selfSignedLoopbackCertificate } from '../helpers/tls.js';
 
 // Issue #10, point 12: a stored endpoint's credential goes to that endpoint's origin only (not to
 // a new URL given to ping or update, not to a token realm a peer names on another host, not over
@@ -137,34 +137,8 @@ describe('outbound connections and endpoint credentials', () => {
 
   beforeAll(async () => {
     tlsDir = await mkdtemp(join(tmpdir(), 'wharf-outbound-tls-'));
-    const generated = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(tlsDir, 'key.pem'),
-        '-out',
-        join(tlsDir, 'cert.pem'),
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(generated.status, generated.stderr).toBe(0);
-    tls = {
-      key: await readFile(join(tlsDir, 'key.pem'), 'utf8'),
-      cert: await readFile(join(tlsDir, 'cert.pem'), 'utf8'),
-    };
+    const generated = await selfSignedLoopbackCertificate(tlsDir);
+    tls = { key: generated.key, cert: generated.cert };
 
     home = await record(basicRegistry(STORED));
     elsewhere = await record(basicRegistry(basic('other-user', 'Other-Secret-2')));
