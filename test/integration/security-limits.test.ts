@@ -280,6 +280,18 @@ describe('no body is read before authorisation', () => {
     expect(answer.status).toBe(401);
   });
 
+  it('an anonymous API write is 401 without its body being read', async () => {
+    const answer = await answerWithoutBody(
+      wharf.url,
+      `POST /api/v2.0/projects HTTP/1.1\r\nHost: ${host()}\r\nContent-Type: application/json\r\n`,
+      MiB - 1,
+      1024,
+    );
+    expect(answer).not.toBe('waited-for-body');
+    if (answer === 'waited-for-body') return;
+    expect(answer.status).toBe(401);
+  });
+
   it('a signed-in caller pushing with an invalid tag is refused before its body is read', async () => {
     const auth = `Authorization: ${wharf.adminAuth}\r\n`;
     const answer = await answerWithoutBody(

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessService } from '../../services/access-service.js';
 import type { AuthService } from '../../services/auth-service.js';
-import { ANONYMOUS, type Principal } from '../../services/principal.js';
+import { ANONYMOUS, isSignedIn, type Principal } from '../../services/principal.js';
 import type { ProjectService } from '../../services/project-service.js';
 import type { TokenService } from '../../services/token-service.js';
 import { resolvePrincipal } from '../credentials.js';
@@ -67,6 +67,8 @@ export interface ApiDeps {
   labels: LabelService;
 }
 
+const READ_METHODS = ['GET', 'HEAD', 'OPTIONS'];
+
 const NUL_MESSAGE = 'NUL characters are not accepted in names, filters or fields';
 
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -96,7 +98,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         // The same for the path and the query (ids, names, filters), before any route reads them.
         if (/%00/i.test(request.url)) throw new ApiError('BAD_REQUEST', NUL_MESSAGE);
       });
-      api.addHook('preHandler', async (request, reply) => {
+      // Who is calling is settled before the body is read (onRequest), so an anonymous write,
+      // which no API route allows, is refused without reading what it sends.
+      api.addHook('onRequest', async (request, reply) => {
         let principal = await resolvePrincipal(request, deps.auth, deps.tokens);
         // A registry token speaks for /v2 repositories only, never for an account: here it is
         // no credential at all (Harbor's API does not take them either).
@@ -109,7 +113,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
           if (session) {
             // Cookies are sent by browsers on their own: a write must also prove it came from
             // our page by echoing the CSRF token that only our page can read.
-            if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
+            if (!READ_METHODS.includes(request.method)) {
               const given = request.headers[CSRF_HEADER];
               if (
                 !SessionService.csrfMatches(session.csrfToken, typeof given === 'string' ? given : undefined)
@@ -122,6 +126,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
           }
         }
         Object.defineProperty(request, 'principal', { value: principal, configurable: true });
+        if (!isSignedIn(principal) && !READ_METHODS.includes(request.method)) {
+          throw new ApiError('UNAUTHORIZED', 'authentication required');
+        }
       });
       api.setErrorHandler(sendApiError);
       registerAuditRoutes(api, deps);
