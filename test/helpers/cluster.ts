@@ -355,7 +355,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       `    root: "${storageRoot}"`,
       'http:',
       `  external_url: "${lb.url}"`,
-      '  trust_proxy: true',
+      '  trust_proxy: [loopback] # the balancers run on loopback',
       options.extraConfig ?? '',
     ];
     const handles = await Promise.all(

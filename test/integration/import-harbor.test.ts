@@ -335,9 +335,14 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('wharf import har
   it('memberships and visibility work as in Harbor', async () => {
     const alice = basic('alice', 'Alice-passw0rd');
     const frank = basic('frank', 'Alice-passw0rd');
-    // Allowed but absent is 404; not allowed is 403.
-    expect((await v2(alice, '/v2/secret-app/app/tags/list')).status).toBe(404);
-    expect((await v2(frank, '/v2/secret-app/app/tags/list')).status).toBe(403);
+    // A member sees the private project (the repository is absent); a non-member is told the
+    // project does not exist or is not theirs, as for a missing one (private means invisible).
+    const member = await v2(alice, '/v2/secret-app/app/tags/list');
+    expect(member.status).toBe(404);
+    expect(await member.text()).not.toMatch(/no access/);
+    const outsider = await v2(frank, '/v2/secret-app/app/tags/list');
+    expect(outsider.status).toBe(404);
+    expect(await outsider.text()).toMatch(/project secret-app does not exist or you have no access/);
     expect((await v2(frank, '/v2/library/app/tags/list')).status).toBe(404);
   });
 

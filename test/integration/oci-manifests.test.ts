@@ -585,7 +585,7 @@ describe('unknown manifests', () => {
     await expectOciError(await getManifest(repo, image.config.digest), 404, 'MANIFEST_UNKNOWN');
   });
 
-  it('a reference that is neither a tag nor a digest is 404 MANIFEST_UNKNOWN to GET and HEAD, 400 to PUT', async () => {
+  it('a reference that is neither a tag nor a digest is 404 MANIFEST_UNKNOWN to GET and HEAD, 400 TAG_INVALID to PUT', async () => {
     // The OCI conformance suite reads ".INVALID_MANIFEST_NAME" and expects 404: no such manifest.
     const repo = uniqueRepo('unk');
     const image = await client.pushImage(repo, 'v1');
@@ -597,7 +597,7 @@ describe('unknown manifests', () => {
     await expectOciError(
       await putRaw(repo, '.INVALID_MANIFEST_NAME', image.bytes, image.mediaType),
       400,
-      'MANIFEST_INVALID',
+      'TAG_INVALID',
     );
     await expectOciError(
       await putRaw(repo, 'sha256:short', image.bytes, image.mediaType),
