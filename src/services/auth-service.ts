@@ -3,7 +3,8 @@ import type { Database } from '../metadata/database.js';
 import { upgradeRobotSecretHash, upgradeUserPasswordHash } from '../metadata/credential-upgrades-table.js';
 import { findRobotByName } from '../metadata/robots-table.js';
 import { findUserByName } from '../metadata/users-table.js';
-import { LoginThrottle, type LoginThrottleSettings } from './login-throttle.js';
+import { KeyedLimiter } from './keyed-limiter.js';
+import { LoginThrottle, throttleAddress, type LoginThrottleSettings } from './login-throttle.js';
 import { hashPassword, needsRehash, prepareDummyHash, verifyDummy, verifyPassword } from './passwords.js';
 import type { Principal } from './principal.js';
 
@@ -12,6 +13,8 @@ export { LoginThrottledError } from './login-throttle.js';
 /** How long a verified credential is remembered in this process, to spare the KDF on every request. */
 const VERIFIED_TTL_MS = 60_000;
 const MAX_VERIFIED = 10_000;
+/** Password checks at once from one client address, per instance (libuv runs four KDFs at a time). */
+const CHECKS_PER_ADDRESS = 4;
 
 /** Longer names cannot be any account's (the longest robot name is 517 bytes), and bound index entries. */
 const MAX_LOGIN_NAME_BYTES = 1024;
@@ -65,6 +68,11 @@ export function isPlausibleLoginName(name: string): boolean {
 export class AuthService {
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, Remembered>();
+  // Password checks run one at a time per (name, address) and a few at a time per address, each
+  // re-checking the lock first: a burst of guesses gets no more tries than the throttle allows
+  // (per instance), and one address cannot occupy every KDF thread.
+  private readonly perPair = new KeyedLimiter(1);
+  private readonly perAddress = new KeyedLimiter(CHECKS_PER_ADDRESS);
   readonly throttle: LoginThrottle;
 
   constructor(
@@ -109,6 +117,20 @@ export class AuthService {
       }
       this.verified.delete(fingerprint);
     }
+    const address = throttleAddress(clientAddress);
+    return this.perPair.run(`${username}\0${address}`, () =>
+      this.perAddress.run(address, () => this.checkPassword(username, password, clientAddress, fingerprint)),
+    );
+  }
+
+  private async checkPassword(
+    username: string,
+    password: string,
+    clientAddress: string,
+    fingerprint: string,
+  ): Promise<VerifiedLogin | null> {
+    // Again: an attempt that waited its turn may find the pair or the address locked by now.
+    await this.throttle.check(username, clientAddress);
     const account = await this.loadAccount(username);
     // No account: the same KDF against a dummy hash, so the answer takes as long as for a real one.
     const matches = account ? await verifyPassword(password, account.hash) : await verifyDummy(password);
@@ -119,7 +141,7 @@ export class AuthService {
     if (needsRehash(account.hash)) await this.upgradeHash(account, password);
     await this.throttle.succeeded(username, clientAddress);
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-    this.verified.set(fingerprint, { ...account, expires: now + VERIFIED_TTL_MS });
+    this.verified.set(fingerprint, { ...account, expires: Date.now() + VERIFIED_TTL_MS });
     return { principal: account.principal, credentialHash: account.hash };
   }
 

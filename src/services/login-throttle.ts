@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Database } from '../metadata/database.js';
 import {
   liftLoginLocks,
@@ -47,6 +48,28 @@ export class LoginThrottledError extends Error {
   }
 }
 
+/**
+ * The address failures are counted under. An IPv6 client usually holds a whole /64 (2^64
+ * addresses), so it is counted as its /64; an IPv4-mapped address as the IPv4 address.
+ */
+export function throttleAddress(address: string): string {
+  if (!isIPv6(address)) return address;
+  const bare = address.split('%')[0] as string;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (mapped) return mapped[1] as string;
+  const [head = '', tail] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
 export class LoginThrottle {
   private lastPurge = 0;
 
@@ -56,7 +79,8 @@ export class LoginThrottle {
   ) {}
 
   /** Throws LoginThrottledError when `account` may not be tried from `address` now. */
-  async check(account: string, address: string): Promise<void> {
+  async check(account: string, clientAddress: string): Promise<void> {
+    const address = throttleAddress(clientAddress);
     const until = await lockedUntil(this.db, account, address, KNOWN_SECONDS);
     if (until) {
       throw new LoginThrottledError(Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000)));
@@ -64,7 +88,8 @@ export class LoginThrottle {
   }
 
   /** A failed check: counts for the pair and for the address (null account: a name that cannot exist). */
-  async failed(account: string | null, address: string): Promise<void> {
+  async failed(account: string | null, clientAddress: string): Promise<void> {
+    const address = throttleAddress(clientAddress);
     const { windowSeconds, lockSeconds } = this.settings;
     if (account !== null) {
       await recordFailure(this.db, account, address, {
@@ -81,8 +106,8 @@ export class LoginThrottle {
     await this.purgeNowAndThen();
   }
 
-  async succeeded(account: string, address: string): Promise<void> {
-    await recordSuccess(this.db, account, address);
+  async succeeded(account: string, clientAddress: string): Promise<void> {
+    await recordSuccess(this.db, account, throttleAddress(clientAddress));
     await this.purgeNowAndThen();
   }
 
@@ -91,7 +116,11 @@ export class LoginThrottle {
   }
 
   lift(target: { account?: string; address?: string }): Promise<number> {
-    return liftLoginLocks(this.db, target);
+    const { account, address } = target;
+    return liftLoginLocks(this.db, {
+      ...(account !== undefined && { account }),
+      ...(address !== undefined && { address: throttleAddress(address) }),
+    });
   }
 
   /** Deletes counters that no longer matter; returns how many went. */

@@ -148,6 +148,30 @@ describe('with the default limits: 10 failures per name and address, 50 per addr
     expect((await call('GET', '/service/token?service=wharf-registry', { auth: admin })).status).toBe(200);
   });
 
+  it('point 5: a burst of parallel guesses gets no more tries than the limit', async () => {
+    const attacker = '127.0.0.67';
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        call('GET', '/v2/', { auth: basicAuth('admin', `Burst-Passw0rd-${i}`), from: attacker }),
+      ),
+    );
+    const checked = answers.filter((a) => a.status === 401).length;
+    expect(checked).toBe(10);
+    for (const a of answers.filter((x) => x.status !== 401)) expectThrottled(a);
+  });
+
+  it('point 5: an IPv6 client is counted by its /64, not by each of its addresses', async () => {
+    for (let i = 1; i <= 10; i++) {
+      const from = `2001:db8:5:6::${i.toString(16)}`;
+      expect((await call('GET', '/v2/', { auth: basicAuth('admin', `V6-Passw0rd-${i}`), from })).status).toBe(
+        401,
+      );
+    }
+    const admin = basicAuth('admin', IN_PROCESS_ADMIN_PASSWORD);
+    expectThrottled(await call('GET', '/v2/', { auth: admin, from: '2001:db8:5:6:ffff::99' }));
+    expect((await call('GET', '/v2/', { auth: admin, from: '2001:db8:5:7::1' })).status).toBe(200);
+  });
+
   it('point 7: a login for a missing name runs the same KDF, at the same cost, as one for a real account', async () => {
     await createUser('existing');
     const costsOf = async (username: string) => {
