@@ -20,10 +20,13 @@ export async function firstGrantNotHeld(
   project: ProjectAccessFacts,
   grants: Iterable<Grant>,
 ): Promise<Grant | null> {
+  // What the caller holds of its own: a public project lends everyone pull and reads, which a
+  // caller must not hand on as rights that outlive the project being public.
+  const own: ProjectAccessFacts = { ...project, public: false };
   for (const grant of grants) {
     // Strings outside the table (say, imported from a newer Harbor) are held by no role, so only
     // a principal that literally holds the same entry (or a system administrator) passes.
-    if (!(await access.can(principal, project, grant.resource as Resource, grant.action as Action))) {
+    if (!(await access.can(principal, own, grant.resource as Resource, grant.action as Action))) {
       return grant;
     }
   }

@@ -185,10 +185,18 @@ export class LabelService {
     );
   }
 
-  /** The label, or NOT_FOUND; anonymous callers learn nothing about which ids exist. */
+  /**
+   * The label, or NOT_FOUND; anonymous callers learn nothing about which ids exist, and a label of
+   * a project the caller may not see is as absent as a missing one (ids do not reveal projects).
+   */
   private async find(principal: Principal, id: number): Promise<LabelRow> {
     const label = await findLabel(this.db, id);
-    if (label) return label;
+    if (
+      label &&
+      (label.scope !== 'p' || (await this.projects.findVisible(principal, String(label.project_id))))
+    ) {
+      return label;
+    }
     requireSignedIn(principal);
     throw new ServiceError('not-found', `label ${id} not found`);
   }

@@ -304,12 +304,20 @@ export class RegistryEndpointService {
           `give access_secret again to use a credential with ${new URL(url).origin}`,
       );
     }
+    const insecure = input.insecure ?? current?.insecure ?? false;
+    // Weaker or other certificate checks could hand the secret to whoever answers for the origin.
+    if (keptSecret && ((insecure && !current.insecure) || ca !== current.ca_certificate)) {
+      throw new ServiceError(
+        'invalid',
+        `give access_secret again to change how registry "${current.name}" is verified (insecure, ca_certificate)`,
+      );
+    }
     return {
       name,
       url,
       type,
       description,
-      insecure: input.insecure ?? current?.insecure ?? false,
+      insecure,
       ca_certificate: ca,
       ...credential,
     };

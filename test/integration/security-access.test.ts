@@ -253,6 +253,39 @@ describe('default settings (public projects readable by anyone)', () => {
     });
   });
 
+  describe('point 11 and 14: ids and times out of range (found in review)', () => {
+    it('a label of a private project answers to an outsider as a missing label', async () => {
+      const made = await call(app, 'POST', '/api/v2.0/labels', admin, {
+        name: 'secret-label',
+        scope: 'p',
+        project_id: secretId,
+      });
+      expect(made.statusCode, made.body).toBe(201);
+      const id = String(made.headers.location).split('/').pop() as string;
+      const seen = await call(app, 'GET', `/api/v2.0/labels/${id}`, outsider);
+      const absent = await call(app, 'GET', '/api/v2.0/labels/987654', outsider);
+      expect(absent.statusCode).toBe(404);
+      expect(answer(seen, id)).toEqual(answer(absent, '987654'));
+    });
+
+    it('a project id beyond bigint and a time beyond PostgreSQL are 4xx, not 500', async () => {
+      const huge = await call(
+        app,
+        'GET',
+        '/api/v2.0/users/current/permissions?scope=/project/99999999999999999999',
+        admin,
+      );
+      expect(huge.statusCode, huge.body).toBe(404);
+      const early = await call(
+        app,
+        'GET',
+        `/api/v2.0/audit-logs?q=${encodeURIComponent('op_time=[-010000-01-01T00:00:00Z~]')}`,
+        admin,
+      );
+      expect(early.statusCode, early.body).toBe(400);
+    });
+  });
+
   describe('point 16: a signed-in client is told about the name, not asked to authenticate', () => {
     it('pushing to a missing project with a valid token answers NAME_UNKNOWN naming the project', async () => {
       const token = `Bearer ${await tokenFor(app, ['repository:nosuchproj/app:pull,push'], admin)}`;

@@ -208,6 +208,13 @@ describe('outbound connections and endpoint credentials', () => {
 
     // The endpoint's own origin (another path spelling) still works with the stored credential.
     expect((await api('POST', '/registries/ping', { id, url: `${home.url}/` })).status).toBe(200);
+
+    // Weaker or other certificate checks with the kept secret are a new destination too (review).
+    const insecure = await api('PUT', `/registries/${id}`, { insecure: true });
+    expect(insecure.status).toBe(400);
+    expect(insecure.message).toMatch(/give access_secret again to change how registry/);
+    const ca = await api('PUT', `/registries/${id}`, { ca_certificate: tls.cert });
+    expect(ca.status).toBe(400);
   });
 
   it('a token realm on another host or port gets no credential unless the configuration trusts it', async () => {

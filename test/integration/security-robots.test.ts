@@ -204,6 +204,29 @@ describe('robots and members never gain rights', () => {
     expect(await signsIn(robotAuth(copy))).toBe(true);
   });
 
+  it('a robot cannot hand on the pull that a public project lends everyone', async () => {
+    const shown = await api('POST', '/projects', admin, {
+      project_name: 'sec-public',
+      metadata: { public: 'true' },
+    });
+    expect(shown.status).toBe(201);
+    const maker = await createRobot(
+      admin,
+      'public-maker',
+      grants('robot:create', 'robot:read', 'robot:list'),
+      -1,
+      'sec-public',
+    );
+    // Pull is everyone's only while the project is public: a robot made with it would keep it.
+    const minted = await api('POST', '/robots', robotAuth(maker), {
+      name: 'public-puller',
+      level: 'project',
+      duration: 1,
+      permissions: onProject(grants('repository:pull'), 'sec-public'),
+    });
+    expect(minted.status, JSON.stringify(minted.body)).toBe(403);
+  });
+
   it('a robot with member:create or member:update cannot make anyone projectAdmin', async () => {
     const own = [
       ...LIMITED_GUEST,

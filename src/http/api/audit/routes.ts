@@ -24,12 +24,18 @@ function auditJson(row: AuditRow) {
   };
 }
 
+const EARLIEST_TIME = Date.UTC(-4712, 0, 1);
+const LATEST_TIME = Date.UTC(294276, 0, 1);
+
 function filterFrom(query: Record<string, unknown>): AuditFilter {
   const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
   const date = (value: string | undefined, name: string): Date | undefined => {
     if (value === undefined) return undefined;
     const d = new Date(value);
-    if (Number.isNaN(d.getTime())) throw new ApiError('BAD_REQUEST', `${name} is not a valid time`);
+    // PostgreSQL's timestamptz holds 4713 BC to 294276 AD; JavaScript dates reach further.
+    if (Number.isNaN(d.getTime()) || d.getTime() < EARLIEST_TIME || d.getTime() > LATEST_TIME) {
+      throw new ApiError('BAD_REQUEST', `${name} is not a valid time`);
+    }
     return d;
   };
   const from = date(q.range.op_time?.min, 'op_time');

@@ -89,7 +89,9 @@ export function registerUserRoutes(api: FastifyInstance, users: UserService, acc
     const relative = query.relative === 'true';
     const m = /^\/project\/(\d+)$/.exec(scope);
     if (!m) throw new ApiError('BAD_REQUEST', 'scope must be /project/<id>');
-    const projectFacts = await access.projectById(Number(m[1]));
+    // An id beyond any row's (and beyond bigint) names no project, rather than failing SQL.
+    const id = Number(m[1]);
+    const projectFacts = Number.isSafeInteger(id) ? await access.projectById(id) : null;
     // A project the caller may not see answers as a missing one (private means invisible).
     if (!projectFacts || !(await access.sees(principal, projectFacts))) {
       throw new ApiError('NOT_FOUND', `project ${m[1]} not found`);
