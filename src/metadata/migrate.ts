@@ -11,6 +11,7 @@ import { migration009 } from './migrations/009-labels.js';
 import { migration010 } from './migrations/010-login-throttle.js';
 import { migration012 } from './migrations/012-upload-owners.js';
 import { migration013 } from './migrations/013-replication-skipped-deletions.js';
+import { migration014 } from './migrations/014-outbox.js';
 
 export interface Migration {
   version: number;
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration010,
   migration012,
   migration013,
+  migration014,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.
