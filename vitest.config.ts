@@ -1,11 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-// Three tiers (see docs/architecture.md): unit tests next to the code, integration tests against
-// real services (run once on PGlite and once on a real PostgreSQL), and end-to-end tests that drive
-// real clients (skopeo, podman, buildah) against a running server.
+// Tiers (see docs/architecture.md): unit tests next to the code; integration tests (run once on
+// PGlite and once on a real PostgreSQL), of which those that start no process form the in-process
+// tier (`inprocess`, the app built in the test process and driven with inject: with `unit`, the
+// inner loop, `npm run test:fast`); storage drivers and HA against real servers; end-to-end tests
+// that drive real clients (skopeo, podman, buildah) against a running server.
+
+const INTEGRATION = 'test/integration';
+
+/** Helpers and calls that start a process: the built CLI, peers, databases, clusters. */
+const STARTS_A_PROCESS =
+  /\b(startWharf\w*|startTestWharf|startSharedPair|startDockerRegistry|startHtpasswdRegistry|startTlsRegistry|startPostgres|startRedis\w*|runCli|spawn|execFile|start\w*Cluster\w*|startS3Server)\s*\(/;
+
+/** The integration test files that start no process of their own: the in-process tier. */
+function inProcessFiles(): string[] {
+  return readdirSync(INTEGRATION)
+    .filter((name) => name.endsWith('.test.ts'))
+    .filter((name) => !STARTS_A_PROCESS.test(readFileSync(join(INTEGRATION, name), 'utf8')))
+    .map((name) => `${INTEGRATION}/${name}`);
+}
+
 export default defineConfig({
   test: {
+    // Integration files mostly wait (on servers, peers, polls): more workers than this machine's
+    // two cores keep both busy. Files are isolated (own ports, directories and databases).
+    maxWorkers: 3,
     projects: [
+      {
+        test: {
+          name: 'inprocess',
+          include: inProcessFiles(),
+          env: { WHARF_TEST_DATABASE: 'pglite' },
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
       { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 30_000 } },
       {
         test: {

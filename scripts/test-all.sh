@@ -105,11 +105,16 @@ fi
 timeout_args=(--kill-after=30s)
 [[ -t 0 ]] && timeout_args+=(--foreground)
 
+# Every project but `inprocess`, whose files integration-pglite runs already (it is the inner
+# loop's subset: npm run test:fast). VITEST_ARGS naming projects replaces this list.
+projects=(--project unit --project integration-pglite --project integration-postgres --project storage --project ha --project e2e)
+[[ ${VITEST_ARGS:-} == *--project* ]] && projects=()
+
 say "Tests (vitest run: unit, integration-pglite, integration-postgres, storage, ha, e2e; bound $limit)"
 set +e
 # shellcheck disable=SC2086 # VITEST_ARGS is a list of words on purpose
 timeout "${timeout_args[@]}" "$limit" \
-  vitest run --reporter=default --reporter=json --outputFile.json="$report" ${VITEST_ARGS:-}
+  vitest run "${projects[@]}" --reporter=default --reporter=json --outputFile.json="$report" ${VITEST_ARGS:-}
 status=$?
 set -e
 

@@ -10,7 +10,9 @@ import { pbkdf2, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from
 // sha256. They verify here and are replaced by a scrypt hash at the next successful login
 // (needsRehash), because Harbor's 4096 PBKDF2 rounds are cheap to brute-force.
 
-const N = 1 << 17;
+/** OWASP's N; `configurePasswordCost` lowers it only where configured (test suites). */
+const DEFAULT_LOG2_N = 17;
+let N = 1 << DEFAULT_LOG2_N;
 const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
@@ -50,8 +52,22 @@ function pbkdf2Async(
   });
 }
 
-/** The parameters in use, for tests and diagnostics: `{ N, r, p }`. */
+/** The default parameters, for tests and diagnostics: `{ N, r, p }`. */
 export const SCRYPT_PARAMETERS = Object.freeze({ N, r: R, p: P });
+
+/** The hash a missing account's login is checked against (see verifyDummy). */
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Sets scrypt's N to 2^log2N for the hashes made from now on in this process (the configuration's
+ * auth.password_kdf_cost). Test suites lower it because a hash per created account at 2^17 is most
+ * of their time; hashes of any cost still verify, and a login upgrades one made at another cost.
+ */
+export function configurePasswordCost(log2N: number = DEFAULT_LOG2_N): void {
+  if (N === 1 << log2N) return;
+  N = 1 << log2N;
+  dummyHash = undefined; // the dummy check must cost what a real one does at the new N
+}
 
 function options(n: number, r: number, p: number): ScryptOptions {
   // scrypt needs 128 * N * r bytes (128 MiB at N=2^17, r=8) plus a little; Node's default cap is
@@ -102,8 +118,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (parts[0]?.startsWith('pbkdf2-')) return verifyPbkdf2(password, parts);
   return false;
 }
-
-let dummyHash: Promise<string> | undefined;
 
 /**
  * A check that always fails but costs what a real one does: a login for a name that does not

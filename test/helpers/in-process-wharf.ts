@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { configSchema, type WharfConfig } from '../../src/config/schema.js';
 import { createLogger, startServer, type RunningServer } from '../../src/wharf.js';
+import { injectFetch, type Fetcher } from './inject-fetch.js';
+import { seedEmbeddedDatabase } from './pglite-template.js';
+import { freePort } from './ports.js';
 import { testDatabaseUrl } from './postgres.js';
+import { TEST_PASSWORD_KDF_COST } from './test-settings.js';
 
 // Wharf built inside the test process from the sources (the composition root itself, no build),
 // listening on loopback port 0: tests drive it with `app.inject` (choosing each request's client
@@ -36,6 +40,10 @@ export interface InProcessWharf {
   adminAuth: string;
   /** The external database it runs on, if any (else the embedded PGlite). */
   databaseUrl: string | undefined;
+  /** The configuration's data_dir (secrets, the embedded database, storage). */
+  dataDir: string;
+  /** A fetch answered in-process by `inject` (see inject-fetch.ts): drop-in for the global one. */
+  fetch: Fetcher;
   /** Sends one request through `inject` (JSON body when given) and parses the JSON answer. */
   call(
     method: string,
@@ -45,6 +53,8 @@ export interface InProcessWharf {
   ): Promise<InProcessReply>;
   /** Shuts the server down, keeping its data. */
   stop(): Promise<void>;
+  /** Stops (if still running) and starts again on the same port, configuration and data. */
+  restart(): Promise<void>;
   /** Shuts down (if still running) and removes the data. */
   close(): Promise<void>;
 }
@@ -54,6 +64,8 @@ type Settings = Record<string, unknown>;
 export interface InProcessOptions {
   /** Private projects the admin creates before the handle is returned. */
   projects?: string[];
+  /** Projects created public (metadata public: "true"), besides `projects`. */
+  publicProjects?: string[];
   /** An external database to share with another instance. */
   databaseUrl?: string;
 }
@@ -71,20 +83,12 @@ export async function startInProcessWharf(
   const databaseUrl =
     options.databaseUrl ??
     (process.env.WHARF_TEST_DATABASE === 'postgres' ? await testDatabaseUrl() : undefined);
-  const base: Settings = {
-    data_dir: join(root, 'data'),
-    admin_password: IN_PROCESS_ADMIN_PASSWORD,
-    http: { host: '127.0.0.1', port: 0 },
-    log: { level: 'silent', requests: false },
-    shutdown: { drain_seconds: 0, grace_seconds: 5 },
-    ...(databaseUrl && { database: { url: databaseUrl } }),
-  };
-  for (const [key, value] of Object.entries(settings)) {
-    const current = base[key];
-    base[key] = isPlainObject(current) && isPlainObject(value) ? { ...current, ...value } : value;
+  const base = await mergedSettings(join(root, 'data'), databaseUrl, settings);
+  let config = configSchema.parse(base);
+  if (config.database.url === undefined && config.database.host === undefined) {
+    await seedEmbeddedDatabase(config.data_dir, 'src');
   }
-  const config = configSchema.parse(base);
-  const server = await startServer(config, createLogger(config));
+  let server = await startServer(config, createLogger(config));
   const adminAuth = basicAuth('admin', IN_PROCESS_ADMIN_PASSWORD);
   const call: InProcessWharf['call'] = async (method, url, authorization, body) => {
     const res = await server.app.inject({
@@ -98,35 +102,90 @@ export async function startInProcessWharf(
     });
     return { status: res.statusCode, body: parseBody(res.body) };
   };
-  for (const name of options.projects ?? []) {
-    const res = await call('POST', '/api/v2.0/projects', adminAuth, {
-      project_name: name,
-      metadata: { public: 'false' },
-    });
-    if (res.status !== 201)
-      throw new Error(`creating project ${name}: ${res.status} ${JSON.stringify(res.body)}`);
-  }
+  await createProjects(call, adminAuth, options);
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= server.shutdown({ drain: false }));
+  // Requests go to the app of the moment, so a handle's fetch outlives a restart.
+  const fetchNow: Fetcher = (input, init) => injectFetch(server.app)(input, init);
   return {
-    app: server.app,
-    server,
-    config,
+    get app() {
+      return server.app;
+    },
+    get server() {
+      return server;
+    },
+    get config() {
+      return config;
+    },
     url: server.url,
     host: new URL(server.url).host,
     port: server.port,
-    instanceName: server.instanceName,
+    get instanceName() {
+      return server.instanceName;
+    },
     adminUser: 'admin' as const,
     adminPassword: IN_PROCESS_ADMIN_PASSWORD,
     adminAuth,
     databaseUrl,
+    dataDir: config.data_dir,
+    fetch: fetchNow,
     call,
     stop,
+    async restart() {
+      await stop();
+      // The same port, so URLs the test holds (token realms, peers' endpoints) stay valid.
+      config = configSchema.parse({ ...base, http: { ...(base.http as Settings), port: server.port } });
+      server = await startServer(config, createLogger(config));
+      stopped = undefined;
+    },
     async close() {
       await stop();
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** The test defaults, with `settings` merged one level deep over them. */
+async function mergedSettings(
+  dataDir: string,
+  databaseUrl: string | undefined,
+  settings: Settings,
+): Promise<Settings> {
+  const base: Settings = {
+    data_dir: dataDir,
+    admin_password: IN_PROCESS_ADMIN_PASSWORD,
+    // A chosen port, not 0: the default instance name is host:port, as for a spawned server.
+    http: { host: '127.0.0.1', port: await freePort() },
+    log: { level: 'silent', requests: false },
+    auth: { password_kdf_cost: TEST_PASSWORD_KDF_COST },
+    shutdown: { drain_seconds: 0, grace_seconds: 5 },
+    ...(databaseUrl && { database: { url: databaseUrl } }),
+  };
+  for (const [key, value] of Object.entries(settings)) {
+    const current = base[key];
+    base[key] = isPlainObject(current) && isPlainObject(value) ? { ...current, ...value } : value;
+  }
+  return base;
+}
+
+async function createProjects(
+  call: InProcessWharf['call'],
+  adminAuth: string,
+  options: InProcessOptions,
+): Promise<void> {
+  const toCreate = [
+    ...(options.projects ?? []).map((name) => ({ name, visibility: 'false' })),
+    ...(options.publicProjects ?? []).map((name) => ({ name, visibility: 'true' })),
+  ];
+  for (const { name, visibility } of toCreate) {
+    const res = await call('POST', '/api/v2.0/projects', adminAuth, {
+      project_name: name,
+      metadata: { public: visibility },
+    });
+    // 409: another instance on the same database made it already; it is left as it is.
+    if (res.status !== 201 && res.status !== 409)
+      throw new Error(`creating project ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
 }
 
 function isPlainObject(value: unknown): value is Settings {

@@ -3,6 +3,7 @@ import { migrate } from '../../src/metadata/migrate.js';
 import { openPgliteDatabase } from '../../src/metadata/pglite-database.js';
 import { openPostgresDatabase } from '../../src/metadata/postgres-database.js';
 import { JobService, type JobServiceOptions } from '../../src/jobs/job-service.js';
+import { waitFor } from './poll.js';
 import { testDatabaseUrl } from './postgres.js';
 
 // Helpers of the job service's integration tests: a migrated database of the kind the vitest
@@ -46,4 +47,27 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<voi
       { once: true },
     );
   });
+}
+
+/** The job type `passPolls` enqueues: register it (see registerProbe) before the service starts. */
+export const PROBE_TYPE = 'test-probe';
+
+/** Registers the no-op job type that `passPolls` uses to observe the service's polling. */
+export function registerProbe(service: JobService): void {
+  service.register(PROBE_TYPE, async () => undefined);
+}
+
+/**
+ * Returns once `service` has polled for due jobs `times` more times, each seen to run a probe job
+ * enqueued after the previous one: what a test that something does NOT happen waits for, instead
+ * of a fixed sleep ("after a few more polls, the job has still run once").
+ */
+export async function passPolls(service: JobService, times = 2): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    const probe = await service.enqueue(PROBE_TYPE, { i });
+    await waitFor(
+      `probe job ${i + 1} of ${times}`,
+      async () => (await service.job(probe.id))?.status === 'succeeded',
+    );
+  }
 }

@@ -2,8 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { adminAuth, type StartOptions, type WharfHandle } from './server.js';
-import { startTestWharf } from './test-wharf.js';
+import type { Fetcher } from './inject-fetch.js';
+import type { InProcessWharf } from './in-process-wharf.js';
+import { adminAuth } from './server.js';
+import { startInProcessTestWharf, type InProcessStartOptions } from './test-wharf.js';
 
 // Small /v2 client for the integration tests: plain fetch with the pieces every test repeats
 // (digests, pushing blobs and images, asserting OCI error bodies). Deliberately thin, so that a
@@ -54,10 +56,13 @@ export interface RequestOptions {
 export class OciClient {
   #baseUrl: string;
   #authorization: string | undefined;
+  #fetch: Fetcher;
 
-  constructor(baseUrl = '', authorization?: string) {
+  /** `fetcher`: how requests travel; the global fetch (a real server) unless an in-process one. */
+  constructor(baseUrl = '', authorization?: string, fetcher: Fetcher = fetch) {
     this.#baseUrl = baseUrl;
     this.#authorization = authorization;
+    this.#fetch = fetcher;
   }
 
   get baseUrl(): string {
@@ -69,14 +74,15 @@ export class OciClient {
   }
 
   /** Points a client made before the server started at it (see useTestRegistry). */
-  connect(baseUrl: string, authorization: string | undefined): void {
+  connect(baseUrl: string, authorization: string | undefined, fetcher: Fetcher = fetch): void {
     this.#baseUrl = baseUrl;
     this.#authorization = authorization;
+    this.#fetch = fetcher;
   }
 
   /** Same server, other (or no) credentials. */
   as(authorization: string | undefined): OciClient {
-    return new OciClient(this.baseUrl, authorization);
+    return new OciClient(this.baseUrl, authorization, this.#fetch);
   }
 
   /** A request with the path sent verbatim (see rawRequest), with this client's credentials. */
@@ -113,7 +119,7 @@ export class OciClient {
       init.body = options.body;
       if (options.body instanceof ReadableStream) init.duplex = 'half';
     }
-    return fetch(new URL(path, this.baseUrl), init);
+    return this.#fetch(new URL(path, this.baseUrl), init);
   }
 
   /** Location headers are paths; this resolves one against the server for the next request. */
@@ -394,19 +400,25 @@ export interface TestRegistry {
   /** The admin's client; usable in tests and in hooks registered after useTestRegistry(). */
   readonly client: OciClient;
   /** The running server. */
-  wharf(): WharfHandle;
+  wharf(): InProcessWharf;
 }
 
-/** One Wharf for the calling test file: started before its tests, stopped after them. */
-export function useTestRegistry(options: StartOptions = {}): TestRegistry {
-  let handle: WharfHandle | undefined;
+/**
+ * One Wharf for the calling test file, built in the test process (startInProcessTestWharf) on the
+ * vitest project's database: started before its tests, closed after them. The client speaks HTTP
+ * over loopback to that app rather than through `inject`: blob bodies are copied straight into
+ * the socket with backpressure (handlers.ts), which inject's simulated response never relieves,
+ * so a download past one buffer would hang there.
+ */
+export function useTestRegistry(options: InProcessStartOptions = {}): TestRegistry {
+  let handle: InProcessWharf | undefined;
   const client = new OciClient();
   beforeAll(async () => {
-    handle = await startTestWharf(options);
+    handle = await startInProcessTestWharf(options);
     client.connect(handle.url, adminAuth(handle));
   });
   afterAll(async () => {
-    await handle?.stop();
+    await handle?.close();
   });
   return {
     client,

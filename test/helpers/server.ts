@@ -4,7 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { seedEmbeddedDatabase } from './pglite-template.js';
 import { freePort, waitForHttp } from './ports.js';
+import { TEST_PASSWORD_KDF_COST } from './test-settings.js';
 
 // Starts the real `wharf serve` (the built CLI) as a child process on loopback, the way a user
 // runs it, so tests exercise the same code path: configuration, migrations, shutdown.
@@ -39,6 +41,8 @@ export interface AuthConfig {
   require_signin?: boolean;
   challenge?: 'bearer' | 'basic';
   realm?: string;
+  /** scrypt cost (log2 N); default here TEST_PASSWORD_KDF_COST, for speed (see in-process-wharf.ts). */
+  password_kdf_cost?: number;
   token?: {
     issuer?: string;
     service?: string;
@@ -95,6 +99,7 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
       stringify({
         // Only when a test asks: the key is deprecated (false means auth.require_signin: true).
         auth: {
+          password_kdf_cost: TEST_PASSWORD_KDF_COST,
           ...(options.anonymousPull !== undefined && { anonymous_pull: options.anonymousPull }),
           ...options.authConfig,
         },
@@ -107,6 +112,9 @@ export async function startWharf(options: StartOptions = {}): Promise<WharfHandl
       options.extraConfig ?? '',
     ].join('\n'),
   );
+  if (!options.databaseUrl && !/^database\s*:/m.test(options.extraConfig ?? '')) {
+    await seedEmbeddedDatabase(dataDir, 'dist'); // a fresh data directory starts from a migrated copy
+  }
   let child: ChildProcess | undefined;
   let output = '';
   let lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Every role against every registry operation and the project API operations that differ by
 // role: each cell of the matrix is asserted, allowed and denied alike, through real HTTP.
@@ -169,7 +170,7 @@ function refusal(who: Who): number {
 }
 
 describe('role × action matrix', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   const auth: Partial<Record<Who, string>> = {};
   const project = 'matrix';
   const repo = `${project}/app`;
@@ -183,7 +184,7 @@ describe('role × action matrix', () => {
     const headers: Record<string, string> = {};
     if (auth[who]) headers.authorization = auth[who] as string;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return fetch(`${wharf.url}${path}`, {
+    return wharf.fetch(`${wharf.url}${path}`, {
       method,
       headers,
       ...(body !== undefined && { body: JSON.stringify(body) }),
@@ -191,7 +192,7 @@ describe('role × action matrix', () => {
   }
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: [project] });
+    wharf = await startInProcessTestWharf({ projects: [project] });
     auth.sysadmin = adminAuth(wharf);
     for (const who of Object.keys(V2_MATRIX.pull) as Who[]) {
       if (who === 'sysadmin' || who === 'anonymous') continue;
@@ -219,13 +220,13 @@ describe('role × action matrix', () => {
     spareUserId = Number(spare.headers.get('location')?.split('/').pop());
     blob = randomBytes(1024);
     digest = sha256(blob);
-    const seeded = await fetch(`${wharf.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+    const seeded = await wharf.fetch(`${wharf.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
       method: 'POST',
       headers: { authorization: auth.sysadmin },
       body: blob,
     });
     expect(seeded.status).toBe(201);
-    await new OciClient(wharf.url, auth.sysadmin).pushImage(repo, 'labelled');
+    await new OciClient(wharf.url, auth.sysadmin, wharf.fetch).pushImage(repo, 'labelled');
     const info = (await (await api('GET', `/api/v2.0/projects/${project}`, 'sysadmin')).json()) as {
       project_id: number;
     };
@@ -235,7 +236,7 @@ describe('role × action matrix', () => {
     labelId = Number(label.headers.get('location')?.split('/').pop());
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   const everyone = Object.keys(V2_MATRIX.pull) as Who[];

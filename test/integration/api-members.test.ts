@@ -1,22 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, basicAuth } from '../helpers/api-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 
 describe('/api/v2.0/projects/{p}/members', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let admin: string;
-  const call = apiCaller(() => wharf.url, '');
+  const call = apiCaller(() => wharf, '');
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: ['crew'] });
+    wharf = await startInProcessTestWharf({ projects: ['crew'] });
     admin = adminAuth(wharf);
     expect(
       (await call('POST', '/api/v2.0/users', admin, { username: 'erin', password: 'Erin-Passw0rd' })).status,
     ).toBe(201);
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('adds, lists, changes and removes a member, and access follows at once', async () => {

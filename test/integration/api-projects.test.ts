@@ -1,25 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
 import { apiCaller, basicAuth } from '../helpers/api-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 
 describe('/api/v2.0/projects', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let admin: string;
-  const call = apiCaller(() => wharf.url);
+  const call = apiCaller(() => wharf);
   const errorCode = async (res: Response) =>
     ((await res.json()) as { errors: Array<{ code: string }> }).errors[0]?.code;
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: [] });
+    wharf = await startInProcessTestWharf({ projects: [] });
     admin = adminAuth(wharf);
     expect(
       (await call('POST', '/users', admin, { username: 'plain', password: 'Plain-Passw0rd' })).status,
     ).toBe(201);
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('creates, finds, lists, updates and deletes projects with Harbor codes', async () => {
@@ -79,7 +80,7 @@ describe('/api/v2.0/projects', () => {
     );
 
     // Not empty: refused with 412 until its repositories are gone.
-    await new OciClient(wharf.url, admin).pushImage('alpha/app', 'v1');
+    await new OciClient(wharf.url, admin, wharf.fetch).pushImage('alpha/app', 'v1');
     const summary = (await (await call('GET', '/projects/alpha/summary', admin)).json()) as {
       repo_count: number;
       project_admin_count: number;

@@ -1,20 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 
 describe('/api/v2.0/users', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let admin: string;
-  const call = apiCaller(() => wharf.url);
+  const call = apiCaller(() => wharf);
   const idOf = createdId;
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: ['perm'] });
+    wharf = await startInProcessTestWharf({ projects: ['perm'] });
     admin = adminAuth(wharf);
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('creates users (admins only), enforcing the password policy and unique names', async () => {

@@ -4,7 +4,9 @@ import type { JobService } from '../../src/jobs/job-service.js';
 import { apiCaller, basicAuth } from '../helpers/api-client.js';
 import { onPostgres, openJobsDatabase, quickService, sleepUnlessAborted } from '../helpers/jobs.js';
 import { testDatabaseUrl } from '../helpers/postgres.js';
-import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
 import { waitFor } from '../helpers/poll.js';
 
 // The job service's API (/jobservice, /schedules) on a real `wharf serve`: permissions, bad
@@ -13,22 +15,22 @@ import { waitFor } from '../helpers/poll.js';
 // serves any job.
 
 describe('/api/v2.0/jobservice and /schedules', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let admin: string;
   let alice: string;
-  const call = apiCaller(() => wharf.url);
+  const call = apiCaller(() => wharf);
   let url: string | undefined;
 
   beforeAll(async () => {
     url = onPostgres ? await testDatabaseUrl() : undefined;
-    wharf = await startWharf({ ...(url && { databaseUrl: url }), projects: [] });
+    wharf = await startInProcessTestWharf({ ...(url && { databaseUrl: url }), projects: [] });
     admin = adminAuth(wharf);
     const created = await call('POST', '/users', admin, { username: 'alice', password: 'Alice-Passw0rd' });
     expect(created.status).toBe(201);
     alice = basicAuth('alice', 'Alice-Passw0rd');
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('is for system administrators: 401 anonymous, 403 others', async () => {

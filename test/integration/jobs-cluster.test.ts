@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/metadata/database.js';
 import type { JobService } from '../../src/jobs/job-service.js';
-import { onPostgres, openJobsDatabase, quickService } from '../helpers/jobs.js';
+import { onPostgres, openJobsDatabase, passPolls, quickService, registerProbe } from '../helpers/jobs.js';
 import { REPO_ROOT } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
@@ -44,12 +44,13 @@ describe.runIf(onPostgres)('job service across instances', () => {
         await new Promise((r) => setTimeout(r, 20 + Math.random() * 40));
         active.delete(job.id);
       });
+      registerProbe(s);
     }
     const ids: number[] = [];
     for (let i = 0; i < 60; i++) ids.push((await (services[i % 3] as JobService).enqueue('work', { i })).id);
     await Promise.all(services.map((s) => s.start()));
     await waitFor('all jobs done', async () => ids.every((id) => runs.has(id)) && active.size === 0, 60_000);
-    await new Promise((r) => setTimeout(r, 500));
+    for (const s of services) await passPolls(s); // a late second run would have shown by now
     expect(overlaps).toBe(0);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
     expect(runs.size).toBe(60);

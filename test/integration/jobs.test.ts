@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/metadata/database.js';
 import type { JobService } from '../../src/jobs/job-service.js';
-import { openJobsDatabase, quickService, sleepUnlessAborted } from '../helpers/jobs.js';
+import {
+  openJobsDatabase,
+  passPolls,
+  quickService,
+  registerProbe,
+  sleepUnlessAborted,
+} from '../helpers/jobs.js';
 import { waitFor } from '../helpers/poll.js';
 
 // The job service on the database of the vitest project (PGlite or PostgreSQL), one instance:
@@ -37,11 +43,12 @@ describe('job service', () => {
       runs.push(job.payload);
       job.log('hello from the handler');
     });
+    registerProbe(s);
     await s.start();
     const job = await s.enqueue('echo', { n: 1 });
     const done = await waitFor('success', async () => (await s.job(job.id))?.status === 'succeeded');
     expect(done).toBe(true);
-    await new Promise((r) => setTimeout(r, 600)); // a few more polls: still once
+    await passPolls(s); // a few more polls: still once
     expect(runs).toEqual([{ n: 1 }]);
     const row = await s.job(job.id);
     expect(row).toMatchObject({ status: 'succeeded', attempts: 1, lease_owner: null });
@@ -146,10 +153,11 @@ describe('job service', () => {
     const d = await setup();
     const s = service(d);
     s.register('held', async () => undefined);
+    registerProbe(s);
     await s.start();
     await s.queueAction('held', 'pause');
     const job = await s.enqueue('held', {});
-    await new Promise((r) => setTimeout(r, 800));
+    await passPolls(s); // polls that ran other jobs passed it by
     expect((await s.job(job.id))?.status).toBe('pending');
     expect((await s.queues()).find((q) => q.type === 'held')).toMatchObject({ count: 1, paused: true });
     await s.queueAction('held', 'resume');
@@ -161,13 +169,16 @@ describe('job service', () => {
     const s = service(d);
     let now = 0;
     let peak = 0;
+    let started = 0;
     s.register(
       'limited',
       async () => {
         now++;
+        started++;
         peak = Math.max(peak, now);
-        // Long enough that a second claim surely lands while the first runs, on a loaded machine.
-        await new Promise((r) => setTimeout(r, 1_000));
+        // Held until a second job runs beside it (or none is left to), so that every poll finds
+        // the type at its limit: a third claim, were it allowed, would land meanwhile.
+        await waitFor('a second job running beside this one', async () => now >= 2 || started === 6);
         now--;
       },
       { concurrency: 2 },

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth } from '../helpers/api-client.js';
 import { OciClient, OCI_CONFIG, OCI_MANIFEST, imageManifest } from '../helpers/oci-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Wharf's origin headers on a manifest write (two-way replication between Wharf registries):
 // the tag's push time at its origin is recorded with the tag, in one transaction, and the
@@ -15,20 +16,20 @@ const PASSWORD = 'Origin-Test-1';
 const ORIGIN_TIME = '2026-01-02T03:04:05.678Z';
 
 describe('origin push time headers', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let admin: OciClient;
   let developer: string;
 
   const api = (method: string, path: string, auth: string, body?: unknown) =>
-    fetch(`${wharf.url}/api/v2.0${path}`, {
+    wharf.fetch(`${wharf.url}/api/v2.0${path}`, {
       method,
       headers: { authorization: auth, ...(body !== undefined && { 'content-type': 'application/json' }) },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: [PROJECT] });
-    admin = new OciClient(wharf.url, adminAuth(wharf));
+    wharf = await startInProcessTestWharf({ projects: [PROJECT] });
+    admin = new OciClient(wharf.url, adminAuth(wharf), wharf.fetch);
     const user = await api('POST', '/users', adminAuth(wharf), { username: 'o-dev', password: PASSWORD });
     expect(user.status).toBe(201);
     const member = await api('POST', `/projects/${PROJECT}/members`, adminAuth(wharf), {
@@ -39,7 +40,7 @@ describe('origin push time headers', () => {
     developer = basicAuth('o-dev', PASSWORD);
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   /** A small image's manifest (its config pushed), ready to PUT. */
@@ -50,7 +51,7 @@ describe('origin push time headers', () => {
   }
 
   const put = (repository: string, reference: string, body: Buffer, auth: string, headers = {}) =>
-    fetch(`${wharf.url}/v2/${repository}/manifests/${reference}`, {
+    wharf.fetch(`${wharf.url}/v2/${repository}/manifests/${reference}`, {
       method: 'PUT',
       headers: { authorization: auth, 'content-type': OCI_MANIFEST, ...headers },
       body,
@@ -110,7 +111,7 @@ describe('origin push time headers', () => {
     });
     expect(older.status).toBe(201);
     expect(older.headers.get('wharf-origin-recorded')).toBe('superseded');
-    const head = await fetch(`${wharf.url}/v2/${repository}/manifests/v1`, {
+    const head = await wharf.fetch(`${wharf.url}/v2/${repository}/manifests/v1`, {
       method: 'HEAD',
       headers: { authorization: adminAuth(wharf), accept: OCI_MANIFEST },
     });
@@ -123,7 +124,7 @@ describe('origin push time headers', () => {
     // Deleted now: a copy of a version pushed before the deletion does not bring it back.
     expect(
       (
-        await fetch(`${wharf.url}/v2/${repository}/manifests/v1`, {
+        await wharf.fetch(`${wharf.url}/v2/${repository}/manifests/v1`, {
           method: 'DELETE',
           headers: { authorization: adminAuth(wharf) },
         })
@@ -144,7 +145,7 @@ describe('origin push time headers', () => {
   it('a replicated deletion goes only when the tag was not pushed here later, keeping its time', async () => {
     const repository = `${PROJECT}/deletions`;
     const del = (tag: string, at: string) =>
-      fetch(`${wharf.url}/v2/${repository}/manifests/${tag}`, {
+      wharf.fetch(`${wharf.url}/v2/${repository}/manifests/${tag}`, {
         method: 'DELETE',
         headers: { authorization: adminAuth(wharf), 'wharf-origin-deleted-at': at },
       });

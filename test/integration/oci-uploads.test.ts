@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/poll.js';
 import {
   digestOf,
   expectOciError,
@@ -328,10 +329,13 @@ describe('interrupted uploads', () => {
     for (const [headers, partial] of attempts) {
       const answer = await client.interrupted('PATCH', location, headers, partial);
       expect(answer).not.toMatch(/^HTTP\/1\.1 2\d\d/);
-      // Let the server finish failing the broken request before touching the session again, as a
-      // client retrying after a dropped connection would: writes to one session are sequential.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const status = await client.request('GET', location);
+      // The server finishes failing the broken request before the session answers again, as a
+      // client retrying after a dropped connection would see: writes to one session are sequential.
+      const status = await eventually(
+        'the upload session to answer after the broken request',
+        () => client.request('GET', location),
+        (res) => res.status !== 409 && res.status < 500,
+      );
       expect(status.status).toBe(204);
       expect(status.headers.get('range')).toBe('0-99');
     }

@@ -1,24 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 
 describe('operations endpoints', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
-    wharf = await startTestWharf();
+    wharf = await startInProcessTestWharf();
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('GET /api/v2.0/ping answers Pong', async () => {
-    const res = await fetch(`${wharf.url}/api/v2.0/ping`);
+    const res = await wharf.fetch(`${wharf.url}/api/v2.0/ping`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('Pong');
   });
 
   it('GET /api/v2.0/health reports database, storage and jobs', async () => {
-    const res = await fetch(`${wharf.url}/api/v2.0/health`);
+    const res = await wharf.fetch(`${wharf.url}/api/v2.0/health`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       status: string;
@@ -37,7 +38,7 @@ describe('operations endpoints', () => {
       ['/readyz', 200],
       ['/livez', 200],
     ] as const) {
-      const res = await fetch(`${wharf.url}${path}`);
+      const res = await wharf.fetch(`${wharf.url}${path}`);
       expect(res.status, path).toBe(status);
       // Default name: host name and port.
       expect(res.headers.get('x-wharf-instance'), path).toMatch(new RegExp(`:${wharf.port}$`));
@@ -45,9 +46,11 @@ describe('operations endpoints', () => {
   });
 
   it('echoes a valid X-Request-Id and makes one up otherwise', async () => {
-    const given = await fetch(`${wharf.url}/api/v2.0/ping`, { headers: { 'x-request-id': 'trace-42' } });
+    const given = await wharf.fetch(`${wharf.url}/api/v2.0/ping`, {
+      headers: { 'x-request-id': 'trace-42' },
+    });
     expect(given.headers.get('x-request-id')).toBe('trace-42');
-    const made = await fetch(`${wharf.url}/api/v2.0/ping`, {
+    const made = await wharf.fetch(`${wharf.url}/api/v2.0/ping`, {
       headers: { 'x-request-id': 'bad id with spaces' },
     });
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -57,18 +60,18 @@ describe('operations endpoints', () => {
     const blob = Buffer.from('metrics test blob');
     const { createHash } = await import('node:crypto');
     const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
-    const push = await fetch(`${wharf.url}/v2/ops/metrics/blobs/uploads/?digest=${digest}`, {
+    const push = await wharf.fetch(`${wharf.url}/v2/ops/metrics/blobs/uploads/?digest=${digest}`, {
       method: 'POST',
       headers: { authorization: adminAuth(wharf), 'content-type': 'application/octet-stream' },
       body: blob,
     });
     expect(push.status).toBe(201);
-    const open = await fetch(`${wharf.url}/v2/ops/metrics/blobs/uploads/`, {
+    const open = await wharf.fetch(`${wharf.url}/v2/ops/metrics/blobs/uploads/`, {
       method: 'POST',
       headers: { authorization: adminAuth(wharf) },
     });
     expect(open.status).toBe(202);
-    const res = await fetch(`${wharf.url}/metrics`);
+    const res = await wharf.fetch(`${wharf.url}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toMatch(/wharf_http_requests_total\{method="POST",route="uploads",status="201"\} \d+/);
@@ -79,34 +82,34 @@ describe('operations endpoints', () => {
 
     // A chunk counts what it added, once.
     const chunk = Buffer.alloc(1000, 7);
-    const patched = await fetch(new URL(open.headers.get('location') ?? '', wharf.url), {
+    const patched = await wharf.fetch(new URL(open.headers.get('location') ?? '', wharf.url), {
       method: 'PATCH',
       headers: { authorization: adminAuth(wharf), 'content-type': 'application/octet-stream' },
       body: chunk,
     });
     expect(patched.status).toBe(202);
     const after = /wharf_registry_bytes_received_total (\d+)/.exec(
-      await (await fetch(`${wharf.url}/metrics`)).text(),
+      await (await wharf.fetch(`${wharf.url}/metrics`)).text(),
     );
     expect(Number(after?.[1]) - Number(received?.[1])).toBe(chunk.length);
   });
 });
 
 describe('request rate limit', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
     // No test projects: creating them would use up requests of the limit before the test starts.
-    wharf = await startTestWharf({ projects: [], extraConfig: 'limits:\n  requests_per_minute: 5' });
+    wharf = await startInProcessTestWharf({ projects: [], extraConfig: 'limits:\n  requests_per_minute: 5' });
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('answers 429 TOOMANYREQUESTS with Retry-After past the limit', async () => {
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < 7; i++) {
-      last = await fetch(`${wharf.url}/v2/`, { headers: { authorization: adminAuth(wharf) } });
+      last = await wharf.fetch(`${wharf.url}/v2/`, { headers: { authorization: adminAuth(wharf) } });
       statuses.push(last.status);
     }
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
@@ -118,23 +121,23 @@ describe('request rate limit', () => {
 });
 
 describe('methods outside the registry API', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
-    wharf = await startTestWharf();
+    wharf = await startInProcessTestWharf();
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('answer 405 UNSUPPORTED with Allow on /v2 paths, 404 elsewhere', async () => {
-    const res = await fetch(`${wharf.url}/v2/a/tags/list`, {
+    const res = await wharf.fetch(`${wharf.url}/v2/a/tags/list`, {
       method: 'OPTIONS',
       headers: { authorization: adminAuth(wharf) },
     });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toContain('GET');
     expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('UNSUPPORTED');
-    const other = await fetch(`${wharf.url}/nothing-here`);
+    const other = await wharf.fetch(`${wharf.url}/nothing-here`);
     expect(other.status).toBe(404);
   });
 });

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgliteDatabase } from '../../src/metadata/pglite-database.js';
@@ -8,8 +7,9 @@ import type { RegistryRow } from '../../src/metadata/registries-table.js';
 import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import { freePort } from '../helpers/ports.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 import {
   PEER_PASSWORD,
   PEER_USER,
@@ -40,23 +40,20 @@ interface RegistryJson {
 const SECRET = PEER_PASSWORD;
 
 describe('/api/v2.0/registries', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let plain: DockerRegistryHandle;
   let basicPeer: HtpasswdRegistry;
   let tlsPeer: TlsRegistry;
   let admin: string;
   const user = basicAuth('reg-user', 'Reg-User-Passw0rd');
-  const call = apiCaller(() => wharf.url);
+  const call = apiCaller(() => wharf);
   const errorOf = async (res: Response) =>
     ((await res.json()) as { errors: Array<{ code: string; message: string }> }).errors[0];
 
-  let dataDir: string;
-
   beforeAll(async () => {
-    // Our own data directory: the last test reads it after the server stopped.
-    dataDir = await mkdtemp(join(tmpdir(), 'wharf-registries-'));
+    // The in-process handle keeps its data directory until close(): the last test reads it after stop().
     [wharf, plain, basicPeer, tlsPeer] = await Promise.all([
-      startTestWharf({ dataDir: join(dataDir, 'data') }),
+      startInProcessTestWharf(),
       startDockerRegistry(),
       startHtpasswdRegistry(),
       startTlsRegistry(),
@@ -67,8 +64,7 @@ describe('/api/v2.0/registries', () => {
     ).toBe(201);
   });
   afterAll(async () => {
-    await Promise.all([wharf?.stop(), plain?.stop(), basicPeer?.stop(), tlsPeer?.stop()]);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await Promise.all([wharf?.close(), plain?.stop(), basicPeer?.stop(), tlsPeer?.stop()]);
   });
 
   it('lists the adapter types', async () => {

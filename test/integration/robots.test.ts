@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 
 // Robot accounts through /api/v2.0/robots (Harbor's shapes), and what their credentials then do on
 // /v2: push and pull where granted, DENIED elsewhere, and 401 as soon as the robot is disabled,
@@ -54,7 +55,7 @@ const pullPush = (namespace: string) => [
 ];
 
 describe('robot accounts', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let admin: string;
   let developer: string;
   let projectAdmin: string;
@@ -65,7 +66,7 @@ describe('robot accounts', () => {
     const headers: Record<string, string> = {};
     if (auth) headers.authorization = auth;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return fetch(`${wharf.url}${path}`, {
+    return wharf.fetch(`${wharf.url}${path}`, {
       method,
       headers,
       ...(body !== undefined && { body: JSON.stringify(body) }),
@@ -97,7 +98,7 @@ describe('robot accounts', () => {
   }
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: [PROJECT, OTHER] });
+    wharf = await startInProcessTestWharf({ projects: [PROJECT, OTHER] });
     admin = adminAuth(wharf);
     developer = await addUser('r-developer', 2);
     projectAdmin = await addUser('r-padmin', 1);
@@ -108,7 +109,7 @@ describe('robot accounts', () => {
     ).project_id;
     const blob = randomBytes(1024);
     digest = sha256(blob);
-    const seeded = await fetch(`${wharf.url}/v2/${PROJECT}/x/blobs/uploads/?digest=${digest}`, {
+    const seeded = await wharf.fetch(`${wharf.url}/v2/${PROJECT}/x/blobs/uploads/?digest=${digest}`, {
       method: 'POST',
       headers: { authorization: admin },
       body: blob,
@@ -116,7 +117,7 @@ describe('robot accounts', () => {
     expect(seeded.status).toBe(201);
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('a project robot pushes and pulls in its project, is denied elsewhere, and its secret is shown once', async () => {

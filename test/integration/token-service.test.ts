@@ -24,7 +24,9 @@ import {
   useTestRegistry,
 } from '../helpers/oci-client.js';
 import { testDatabaseUrl } from '../helpers/postgres.js';
-import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
 
 // The token service (GET /service/token) and bearer tokens on /v2: what a token grants, that only
 // tokens signed by a configured key, for this service, unexpired and untouched are accepted, and
@@ -242,7 +244,7 @@ describe('GET /service/token and bearer tokens on /v2', () => {
 
   it('follows the challenge as a client does: realm, service and scope from WWW-Authenticate', async () => {
     const repo = uniqueRepo('flow');
-    const anonymous = new OciClient(url());
+    const anonymous = new OciClient(url(), undefined, registry.wharf().fetch);
     const challenged = await anonymous.request('POST', `/v2/${repo}/blobs/uploads/`);
     expect(challenged.status).toBe(401);
     const { params } = parseChallenge(challenged.headers.get('www-authenticate'));
@@ -369,8 +371,8 @@ describe('GET /service/token and bearer tokens on /v2', () => {
 // state in the middle of a key rotation. Needs an external PostgreSQL (PGlite admits one process).
 describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('key rotation across instances', () => {
   let dir: string;
-  let one: WharfHandle;
-  let two: WharfHandle;
+  let one: InProcessWharf;
+  let two: InProcessWharf;
   const kids: Record<'a' | 'b', string> = { a: '', b: '' };
   let keyC: CryptoKey;
 
@@ -388,19 +390,19 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('key rotation acr
     const databaseUrl = await testDatabaseUrl();
     // Instance one signs with A and also accepts B (a public key file); instance two signs with
     // B and also accepts A (here its private key file, whose public half is used).
-    one = await startWharf({
+    one = await startInProcessTestWharf({
       databaseUrl,
       authConfig: { token: { signing_key_file: file('a.pem'), verification_key_files: [file('b.pub.pem')] } },
     });
-    two = await startWharf({
+    two = await startInProcessTestWharf({
       databaseUrl,
       authConfig: { token: { signing_key_file: file('b.pem'), verification_key_files: [file('a.pem')] } },
     });
   });
 
   afterAll(async () => {
-    await one?.stop();
-    await two?.stop();
+    await one?.close();
+    await two?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -413,21 +415,21 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('key rotation acr
     expect(fromTwo.header.kid).toBe(kids.b);
 
     // One's token pushes an image through two; two's token reads its tags through one.
-    const viaTwo = new OciClient(two.url, bearer(fromOne.token));
+    const viaTwo = new OciClient(two.url, bearer(fromOne.token), two.fetch);
     await expectStatus(await viaTwo.request('POST', `/v2/${repo}/blobs/uploads/`), 202);
     await viaTwo.pushImage(repo, 'v1');
-    const viaOne = new OciClient(one.url, bearer(fromTwo.token));
+    const viaOne = new OciClient(one.url, bearer(fromTwo.token), one.fetch);
     await expectStatus(await viaOne.request('POST', `/v2/${repo}/blobs/uploads/`), 202);
     const tags = await viaOne.request('GET', `/v2/${repo}/tags/list`);
     await expectStatus(tags, 200);
     expect(await tags.json()).toEqual({ name: repo, tags: ['v1'] });
     // And each instance accepts its own.
     await expectStatus(
-      await new OciClient(one.url, bearer(fromOne.token)).request('GET', `/v2/${repo}/tags/list`),
+      await new OciClient(one.url, bearer(fromOne.token), one.fetch).request('GET', `/v2/${repo}/tags/list`),
       200,
     );
     await expectStatus(
-      await new OciClient(two.url, bearer(fromTwo.token)).request('GET', `/v2/${repo}/tags/list`),
+      await new OciClient(two.url, bearer(fromTwo.token), two.fetch).request('GET', `/v2/${repo}/tags/list`),
       200,
     );
   });
@@ -443,7 +445,10 @@ describe.runIf(process.env.WHARF_TEST_DATABASE === 'postgres')('key rotation acr
     for (const wharf of [one, two]) {
       for (const token of tokens) {
         await expectChallenge(
-          await new OciClient(wharf.url, bearer(token)).request('POST', `/v2/${repo}/blobs/uploads/`),
+          await new OciClient(wharf.url, bearer(token), wharf.fetch).request(
+            'POST',
+            `/v2/${repo}/blobs/uploads/`,
+          ),
           repositoryScope(repo, 'pull,push'),
         );
       }
