@@ -1,0 +1,62 @@
+import type { NewEvent } from '../../domain/events.js';
+import type { Database, Queryable } from '../../metadata/database.js';
+import { recordEvents } from '../../metadata/outbox-table.js';
+import { finishExecutionIfDone, type ExecutionStatus } from '../../metadata/replication-executions-table.js';
+import { finishedExecutionFacts } from '../../metadata/replication-finished-query.js';
+
+// An execution's end and its replication.finished events (webhooks' REPLICATION) in one
+// transaction: the events exist exactly when the execution has ended. One event per local
+// project the run touched, since webhook policies belong to projects.
+
+const SYSTEM = { name: 'replication', kind: 'system', clientIp: null } as const;
+
+/** finishExecutionIfDone, recording the events when it did finish the execution. */
+export function finishExecution(db: Database, executionId: number): Promise<ExecutionStatus | null> {
+  return db.transaction(async (tx) => {
+    const status = await finishExecutionIfDone(tx, executionId);
+    if (status !== null && status !== 'InProgress') await recordFinished(tx, executionId, status);
+    return status;
+  });
+}
+
+async function recordFinished(
+  tx: Queryable,
+  executionId: number,
+  status: 'Succeed' | 'Failed' | 'Stopped',
+): Promise<void> {
+  const facts = await finishedExecutionFacts(tx, executionId);
+  if (!facts) return;
+  const direction = facts.src_registry_id === null ? 'push' : 'pull';
+  const byProject = new Map<string, { repositories: Set<string>; succeeded: number; failed: number }>();
+  for (const t of facts.tasks) {
+    const local = direction === 'push' ? t.src_repository : t.dst_repository;
+    const project = local.split('/')[0] ?? '';
+    const entry = byProject.get(project) ?? { repositories: new Set<string>(), succeeded: 0, failed: 0 };
+    entry.repositories.add(local);
+    if (t.status === 'Succeed') entry.succeeded++;
+    if (t.status === 'Failed') entry.failed++;
+    byProject.set(project, entry);
+  }
+  const remote =
+    facts.remote_name !== null
+      ? { name: facts.remote_name, type: facts.remote_type ?? '', url: facts.remote_url ?? '' }
+      : null;
+  const events = [...byProject].map(([projectName, e]): NewEvent<'replication.finished'> => ({
+    type: 'replication.finished',
+    actor: SYSTEM,
+    projectName,
+    data: {
+      policyId: facts.policy_id,
+      policyName: facts.policy_name,
+      executionId,
+      status,
+      trigger: facts.trigger,
+      direction,
+      remote,
+      repositories: [...e.repositories].sort(),
+      succeeded: e.succeeded,
+      failed: e.failed,
+    },
+  }));
+  await recordEvents(tx, events);
+}
