@@ -3,33 +3,49 @@ import type { Queryable } from './database.js';
 export interface AuditEntry {
   projectId: number | null;
   /** Instead of projectId: the project's name, resolved to its id when the row is written. */
-  projectName?: string;
+  projectName?: string | null;
   operator: string;
+  /** A user, a robot (operator `robot$...`), anonymous or Wharf itself. */
+  operatorKind?: 'user' | 'robot' | 'anonymous' | 'system';
   resourceType: string;
   resource: string;
   operation: string;
+  /** What changed, in words a reviewer reads (Harbor's operation_description). */
+  description?: string;
+  /** false for a refused attempt (a failed login). */
+  success?: boolean;
   clientIp: string | null;
   time?: Date;
+  /** The outbox event this entry was made from: a second delivery of it writes nothing. */
+  eventId?: string;
 }
 
 export interface AuditRow {
   id: number;
   project_id: number | null;
   operator: string;
+  operator_kind: string;
   resource_type: string;
   resource: string;
   operation: string;
+  operation_description: string;
+  operation_result: boolean;
+  client_ip: string | null;
   op_time: Date;
 }
 
-/** Inserts entries in one statement. */
+/** Inserts entries in one statement; an entry whose event was already recorded is skipped. */
 export async function insertAuditEntries(db: Queryable, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO audit_logs (project_id, operator, resource_type, resource, operation, client_ip, op_time)
-     SELECT COALESCE(e.pid, (SELECT p.id FROM projects p WHERE p.name = e.pname)), e.op, e.rtype, e.res, e.oper, e.ip, e.at
-     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
-       AS e(pid, op, rtype, res, oper, ip, at, pname)`,
+    `INSERT INTO audit_logs (project_id, operator, resource_type, resource, operation, client_ip, op_time,
+       operator_kind, operation_description, operation_result, event_id)
+     SELECT COALESCE(e.pid, (SELECT p.id FROM projects p WHERE p.name = e.pname)), e.op, e.rtype, e.res, e.oper,
+       e.ip, e.at, e.kind, e.descr, e.ok::boolean, e.eid::uuid
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+       AS e(pid, op, rtype, res, oper, ip, at, pname, kind, descr, ok, eid)
+     ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING`,
     [
       entries.map((e) => (e.projectId === null ? null : String(e.projectId))),
       entries.map((e) => e.operator),
@@ -39,6 +55,10 @@ export async function insertAuditEntries(db: Queryable, entries: readonly AuditE
       entries.map((e) => e.clientIp),
       entries.map((e) => (e.time ?? new Date()).toISOString()),
       entries.map((e) => e.projectName ?? null),
+      entries.map((e) => e.operatorKind ?? 'user'),
+      entries.map((e) => e.description ?? ''),
+      entries.map((e) => String(e.success ?? true)),
+      entries.map((e) => e.eventId ?? null),
     ],
   );
 }
@@ -58,6 +78,7 @@ export async function listAuditEntries(
   filter: AuditFilter,
   offset: number,
   limit: number,
+  oldestFirst = false,
 ): Promise<{ items: AuditRow[]; total: number }> {
   const where = `($1::bigint IS NULL OR project_id = $1) AND ($2::text IS NULL OR operation = $2)
     AND ($3::text IS NULL OR resource_type = $3) AND ($4::text IS NULL OR strpos(resource, $4) > 0)
@@ -77,11 +98,12 @@ export async function listAuditEntries(
     params,
   );
   const items = await db.query<AuditRow>(
-    `SELECT id, project_id, operator, resource_type, resource, operation, op_time FROM audit_logs
-     WHERE ${where} ORDER BY op_time DESC, id DESC LIMIT $8 OFFSET $9`,
+    `SELECT id, project_id, operator, operator_kind, resource_type, resource, operation, operation_description,
+       operation_result, client_ip, op_time
+     FROM audit_logs WHERE ${where} ORDER BY ${oldestFirst ? 'op_time, id' : 'op_time DESC, id DESC'} LIMIT $8 OFFSET $9`,
     [...params, limit, offset],
   );
-  return { items, total: total[0]?.n ?? 0 };
+  return { items: items.map((r) => ({ ...r, id: Number(r.id) })), total: total[0]?.n ?? 0 };
 }
 
 export async function purgeAuditEntries(db: Queryable, before: Date): Promise<number> {
@@ -90,4 +112,25 @@ export async function purgeAuditEntries(db: Queryable, before: Date): Promise<nu
     [before],
   );
   return rows[0]?.n ?? 0;
+}
+
+/**
+ * Of the given tag.created / tag.deleted events, the ids of those that came with an artifact
+ * event of the same transaction naming the tag (a push by tag, a delete with its tags): the
+ * artifact's entry already says it. Events of one transaction share their `occurred_at`.
+ */
+export async function tagEventsCoveredByArtifactEvents(
+  db: Queryable,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.query<{ id: string }>(
+    `SELECT t.id::text AS id FROM events t
+     WHERE t.id = ANY($1::uuid[]) AND EXISTS (
+       SELECT 1 FROM events e WHERE e.occurred_at = t.occurred_at
+         AND e.type = CASE t.type WHEN 'tag.created' THEN 'artifact.pushed' ELSE 'artifact.deleted' END
+         AND e.data->>'repository' = t.data->>'repository' AND e.data->'tags' ? (t.data->>'tag'))`,
+    [[...ids]],
+  );
+  return new Set(rows.map((r) => r.id));
 }

@@ -1,50 +1,75 @@
 import type { Database } from '../metadata/database.js';
-import { insertAuditEntries, purgeAuditEntries, type AuditEntry } from '../metadata/audit-table.js';
+import {
+  listAuditEntries,
+  purgeAuditEntries,
+  type AuditFilter,
+  type AuditRow,
+} from '../metadata/audit-table.js';
+import type { OutboundGuard } from '../net/outbound-guard.js';
 
-// The audit log: who did what to which resource, when. Changes (push, delete, user, project,
-// member, robot, login) are written before the request answers. Pulls are the one high-volume
-// event: they are batched and written at most a second later, so a crashed instance can lose
-// the last second of pull records — never a change record. Pull auditing can be switched off.
+export type { AuditFilter, AuditRow } from '../metadata/audit-table.js';
+import { auditConsumer } from './audit/audit-consumer.js';
+import { auditEventTypeNames } from './audit/describe.js';
+import { SyslogForwarder } from './audit/syslog-forwarder.js';
+import type { EventConsumer } from './events/consumer.js';
 
-const PULL_FLUSH_MS = 1000;
-const PULL_BATCH = 500;
+// The audit log: who did what to which object, when, and whether it succeeded. Entries are made
+// from the outbox (audit/audit-consumer.ts): the services record their changes as events in the
+// change's own transaction, so an entry exists exactly when its change does. They may be
+// forwarded to a syslog receiver (audit/syslog-forwarder.ts); reads go through here.
+
+export interface AuditSettings {
+  /** Record pulls (audit.log_pulls). */
+  logPulls: boolean;
+  /** `host:port` of a syslog receiver (audit.forward_endpoint), or empty. */
+  forwardEndpoint: string;
+  /** With a forward endpoint: forward only, write no rows (audit.skip_database). */
+  skipDatabase: boolean;
+}
 
 export class AuditService {
-  private pending: AuditEntry[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  /** The outbox consumer that writes (and forwards) the entries; give it to the dispatcher. */
+  readonly consumer: EventConsumer;
+  readonly forwarder: SyslogForwarder | null;
 
   constructor(
     private readonly db: Database,
-    private readonly options: { auditPulls: boolean },
-    private readonly onError: (err: unknown) => void,
-  ) {}
-
-  async record(entry: AuditEntry): Promise<void> {
-    await insertAuditEntries(this.db, [{ ...entry, time: entry.time ?? new Date() }]);
+    settings: AuditSettings,
+    outbound: OutboundGuard,
+    onForwardError: (err: unknown) => void,
+  ) {
+    this.forwarder = settings.forwardEndpoint
+      ? new SyslogForwarder({ endpoint: settings.forwardEndpoint, guard: outbound, onError: onForwardError })
+      : null;
+    this.consumer = auditConsumer({
+      logPulls: settings.logPulls,
+      skipDatabase: settings.skipDatabase && this.forwarder !== null,
+      forwarder: this.forwarder,
+    });
   }
 
-  /** Records a pull without waiting for the database (see the class comment). */
-  recordPull(entry: Omit<AuditEntry, 'operation'>): void {
-    if (!this.options.auditPulls) return;
-    this.pending.push({ ...entry, operation: 'pull', time: new Date() });
-    if (this.pending.length >= PULL_BATCH) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), PULL_FLUSH_MS);
+  /** One page of entries, newest first unless asked otherwise, with the total matching. */
+  list(
+    filter: AuditFilter,
+    offset: number,
+    limit: number,
+    order: { oldestFirst?: boolean } = {},
+  ): Promise<{ items: AuditRow[]; total: number }> {
+    return listAuditEntries(this.db, filter, offset, limit, order.oldestFirst ?? false);
   }
 
-  async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    try {
-      await insertAuditEntries(this.db, batch);
-    } catch (err) {
-      this.onError(err);
-    }
+  /** Harbor's event types (`create_artifact`, `login_user`, ...) the log records. */
+  eventTypes(): string[] {
+    return auditEventTypeNames();
   }
 
   /** Deletes entries older than `days`; returns how many. */
   async purgeOlderThan(days: number): Promise<number> {
     return purgeAuditEntries(this.db, new Date(Date.now() - days * 86_400_000));
+  }
+
+  /** Stops forwarding (after the dispatcher has stopped: nothing more comes). */
+  async close(): Promise<void> {
+    await this.forwarder?.close();
   }
 }

@@ -1,17 +1,18 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditFilter, AuditRow } from '../../../metadata/audit-table.js';
-import { listAuditEntries } from '../../../metadata/audit-table.js';
-import type { Database } from '../../../metadata/database.js';
-import type { AccessService } from '../../../services/access-service.js';
-import type { AuditService } from '../../../services/audit-service.js';
-import type { ProjectService } from '../../../services/project-service.js';
-import { isSignedIn, principalName } from '../../../services/principal.js';
+import { z } from 'zod';
+import type { AuditFilter, AuditRow } from '../../../services/audit-service.js';
+import { isSignedIn, type Principal } from '../../../services/principal.js';
+import { apiArea } from '../area.js';
 import { ApiError } from '../api-error.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
-import { parseHarborQuery } from '../query.js';
+import { isResourceName, projectParams } from '../project-ref.js';
+import { pageQuery } from '../schemas.js';
+import { auditFilterOf } from './filter.js';
 
-// The audit log's API (/audit-logs for system administrators, /projects/{p}/logs for members
-// allowed to list logs) and the hook that records every successful change made through the API.
+// The audit log's API, read through the audit service. Harbor's two shapes: /audit-logs (the
+// original entry) and /auditlog-exts (with operation_description and operation_result), each
+// system-wide for system administrators and per project (/projects/{p}/logs, /auditlog-exts) for
+// members allowed to list logs; /auditlog-exts/events lists the event types. Entries are written
+// by the audit consumer of the outbox, so an entry appears once its event is dispatched.
 
 function auditJson(row: AuditRow) {
   return {
@@ -24,124 +25,98 @@ function auditJson(row: AuditRow) {
   };
 }
 
-const EARLIEST_TIME = Date.UTC(-4712, 0, 1);
-const LATEST_TIME = Date.UTC(294276, 0, 1);
-
-function filterFrom(query: Record<string, unknown>): AuditFilter {
-  const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
-  const date = (value: string | undefined, name: string): Date | undefined => {
-    if (value === undefined) return undefined;
-    const d = new Date(value);
-    // PostgreSQL's timestamptz holds 4713 BC to 294276 AD; JavaScript dates reach further.
-    if (Number.isNaN(d.getTime()) || d.getTime() < EARLIEST_TIME || d.getTime() > LATEST_TIME) {
-      throw new ApiError('BAD_REQUEST', `${name} is not a valid time`);
-    }
-    return d;
-  };
-  const from = date(q.range.op_time?.min, 'op_time');
-  const to = date(q.range.op_time?.max, 'op_time');
-  const resourceLike = q.fuzzy.resource ?? q.exact.resource;
+function auditExtJson(row: AuditRow) {
   return {
-    ...(q.exact.operation !== undefined && { operation: q.exact.operation }),
-    ...(q.exact.resource_type !== undefined && { resourceType: q.exact.resource_type }),
-    ...(resourceLike !== undefined && { resourceLike }),
-    ...(q.exact.username !== undefined && { operator: q.exact.username }),
-    ...(from && { from }),
-    ...(to && { to }),
+    ...auditJson(row),
+    project_id: row.project_id ?? 0,
+    operation_description: row.operation_description,
+    operation_result: row.operation_result,
   };
 }
 
-const RESOURCE_TYPES: Record<string, string> = {
-  users: 'user',
-  projects: 'project',
-  members: 'member',
-  metadatas: 'project_metadata',
-  robots: 'robot',
-  repositories: 'repository',
-  artifacts: 'artifact',
-  tags: 'tag',
-  // /labels and .../artifacts/{reference}/labels (attach, detach).
-  labels: 'label',
-  registries: 'registry',
-  // /replication/policies (the only "policies" collection so far; webhook and preheat policies
-  // will need their parent segment to tell them apart).
-  policies: 'replication_policy',
-};
+const listQuery = z.object({
+  ...pageQuery,
+  sort: z
+    .enum(['op_time', '-op_time', ''], { error: 'sort must be op_time or -op_time' })
+    .optional()
+    .transform((v) => v === 'op_time'),
+});
 
-const OPERATIONS: Record<string, string> = {
-  POST: 'create',
-  PUT: 'update',
-  PATCH: 'update',
-  DELETE: 'delete',
-};
+const projectNameParams = z.object({ project_name: z.string() });
 
-export function registerAuditRoutes(
-  api: FastifyInstance,
-  deps: { db: Database; audit: AuditService; access: AccessService; projects: ProjectService },
-): void {
-  // Every successful change through the API is recorded, in one place, whatever the resource.
-  api.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    const operation = OPERATIONS[request.method];
-    if (!operation || reply.statusCode >= 300) return;
-    const path = (request.url.split('?', 1)[0] as string).replace(/^\/api\/v2\.0/, '');
-    const segments = path.split('/').filter(Boolean);
-    // A ping (POST /registries/ping) checks a peer and changes nothing.
-    if (segments[segments.length - 1] === 'ping') return;
-    const collection = [...segments].reverse().find((s) => s in RESOURCE_TYPES);
-    if (!collection) return;
-    let projectId: number | null = null;
-    if (segments[0] === 'projects' && segments[1]) {
-      const ref = decodeURIComponent(segments[1]);
-      const facts = /^\d+$/.test(ref)
-        ? await deps.access.projectById(Number(ref))
-        : await deps.access.project(ref);
-      projectId = facts?.id ?? null;
-    }
-    await deps.audit
-      .record({
-        projectId,
-        operator: principalName(request.principal),
-        resourceType: RESOURCE_TYPES[collection] as string,
-        resource: path,
-        operation,
-        clientIp: request.ip,
-      })
-      .catch((err: unknown) => request.log.warn({ err }, 'audit record failed'));
-  });
-
-  api.get('/audit-logs', async (request, reply) => {
-    if (!deps.access.isSysadmin(request.principal)) {
-      throw new ApiError(
-        isSignedIn(request.principal) ? 'FORBIDDEN' : 'UNAUTHORIZED',
-        'the audit log is for system administrators',
-      );
-    }
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
-    await deps.audit.flush();
-    const { items, total } = await listAuditEntries(deps.db, filterFrom(query), page.offset, page.pageSize);
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map(auditJson));
-  });
-
-  api.get('/projects/:project/logs', async (request, reply) => {
-    const ref = (request.params as { project: string }).project;
-    const project = await deps.projects.visible(
-      request.principal,
-      ref,
-      request.headers['x-is-resource-name'] === 'true',
-    );
-    await deps.projects.require(request.principal, project, 'log', 'list');
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
-    await deps.audit.flush();
-    const { items, total } = await listAuditEntries(
-      deps.db,
-      { ...filterFrom(query), projectId: project.id },
-      page.offset,
-      page.pageSize,
-    );
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map(auditJson));
-  });
+function requireSysadmin(principal: Principal, isSysadmin: boolean): void {
+  if (isSysadmin) return;
+  throw new ApiError(
+    isSignedIn(principal) ? 'FORBIDDEN' : 'UNAUTHORIZED',
+    'the system audit log is for system administrators',
+  );
 }
+
+export const auditArea = apiArea(
+  'audit',
+  ['audit', 'access', 'projects'],
+  (api, { audit, access, projects }) => {
+    type Query = z.output<typeof listQuery>;
+    const page = async (query: Query, filter: AuditFilter) => {
+      const request = pageRequest(query);
+      const result = await audit.list(
+        { ...auditFilterOf(query.q), ...filter },
+        request.offset,
+        request.pageSize,
+        {
+          oldestFirst: query.sort,
+        },
+      );
+      return { request, ...result };
+    };
+    /** A project's log: the caller must see the project and be allowed to list its logs. */
+    const projectLog = async (principal: Principal, ref: string, forceName: boolean) => {
+      const project = await projects.visible(principal, ref, forceName);
+      await projects.require(principal, project, 'log', 'list');
+      return project;
+    };
+
+    api.get('/audit-logs', { schema: { querystring: listQuery } }, async (request, reply) => {
+      requireSysadmin(request.principal, access.isSysadmin(request.principal));
+      const { request: p, items, total } = await page(request.query, {});
+      setPageHeaders(request, reply, p, total);
+      reply.send(items.map(auditJson));
+    });
+
+    api.get(
+      '/projects/:project_name_or_id/logs',
+      { schema: { params: projectParams, querystring: listQuery } },
+      async (request, reply) => {
+        const ref = request.params.project_name_or_id;
+        const project = await projectLog(request.principal, ref, isResourceName(request.headers));
+        const { request: p, items, total } = await page(request.query, { projectId: project.id });
+        setPageHeaders(request, reply, p, total);
+        reply.send(items.map(auditJson));
+      },
+    );
+
+    api.get('/auditlog-exts', { schema: { querystring: listQuery } }, async (request, reply) => {
+      requireSysadmin(request.principal, access.isSysadmin(request.principal));
+      const { request: p, items, total } = await page(request.query, {});
+      setPageHeaders(request, reply, p, total);
+      reply.send(items.map(auditExtJson));
+    });
+
+    api.get('/auditlog-exts/events', async (request, reply) => {
+      if (!isSignedIn(request.principal)) throw new ApiError('UNAUTHORIZED', 'authentication required');
+      reply.send(audit.eventTypes().map((eventType) => ({ event_type: eventType })));
+    });
+
+    api.get(
+      '/projects/:project_name/auditlog-exts',
+      { schema: { params: projectNameParams, querystring: listQuery } },
+      async (request, reply) => {
+        // Harbor names the project here by name only.
+        const project = await projectLog(request.principal, request.params.project_name, true);
+        const { request: p, items, total } = await page(request.query, { projectId: project.id });
+        setPageHeaders(request, reply, p, total);
+        reply.send(items.map(auditExtJson));
+      },
+    );
+  },
+);

@@ -1,0 +1,50 @@
+import type { ChangedFields, EventActor, EventDataByType, EventType, NewEvent } from '../../domain/events.js';
+import { eventActor, type Principal } from '../principal.js';
+
+// The event an administrative change records in the outbox, in its change's transaction (project,
+// member, robot, user, session, replication policy, registry endpoint): typed by its event type,
+// its actor named as the audit log shows it (a robot is a robot, `robot$...`). Services do not
+// see the client address; the actor's is null unless the caller passes an actor.
+
+export function adminEvent<T extends EventType>(
+  type: T,
+  by: Principal | EventActor,
+  projectName: string | null,
+  data: EventDataByType[T],
+): NewEvent<T> {
+  const actor = 'clientIp' in by ? by : eventActor(by, null);
+  return { type, actor, projectName, data };
+}
+
+/** Names a secret: never written to the audit log, not even its new value's shape. */
+const SECRET_FIELD = /secret|password|credential|token|access_?key|auth/i;
+
+/**
+ * What an update asked to change, for the audit log: each given field with its new value when it
+ * is a plain value, "changed" for a structured one; secrets are left out entirely.
+ */
+export function changesOf(input: object): ChangedFields {
+  const out: ChangedFields = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined || SECRET_FIELD.test(key)) continue;
+    const plain = value === null || ['string', 'number', 'boolean'].includes(typeof value);
+    out[key] = plain ? (value as string | number | boolean | null) : 'changed';
+  }
+  return out;
+}
+
+/** A label change; the audit log files a project label under its project. */
+export function labelEvent(
+  type: 'label.created' | 'label.updated' | 'label.deleted',
+  principal: Principal,
+  label: { id: number; name: string; project_id: number | null },
+  fields?: object,
+): NewEvent {
+  const data = {
+    name: label.name,
+    id: label.id,
+    projectId: label.project_id,
+    ...(fields && { changes: changesOf(fields) }),
+  };
+  return adminEvent(type, principal, null, data);
+}
