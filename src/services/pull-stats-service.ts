@@ -1,14 +1,24 @@
+import type { EventActor, NewEvent } from '../domain/events.js';
 import type { Database } from '../metadata/database.js';
-import { applyPulls, type PullCount } from '../metadata/pull-stats-table.js';
+import { recordEvents } from '../metadata/outbox-table.js';
 
-// Pull times and counts (Harbor's pull_time, pull_count). Pulls are the hot path, so they are
-// counted in memory and written in one statement at most a second later; a killed instance can
-// lose the last second of counts, which only ever makes them slightly low.
+// Pulls (Harbor's pull_time, pull_count) are the hot path: counted in memory and recorded at most
+// a second later as `artifact.pulled` events, one per (repository, digest, tag, actor) with its
+// count, in one statement. The pull statistics consumer (events/pull-stats-consumer.ts) applies
+// them; audit and webhooks read the same events. A killed instance can lose the last second of
+// pulls, which only ever makes counts slightly low.
 
 const FLUSH_MS = 1000;
 
+export interface Pull {
+  repository: string;
+  digest: string;
+  tag: string | null;
+  actor: EventActor;
+}
+
 export class PullStatsService {
-  private pending = new Map<string, PullCount>();
+  private pending = new Map<string, NewEvent<'artifact.pulled'>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -16,23 +26,31 @@ export class PullStatsService {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  record(repository: string, digest: string, tag: string | null): void {
-    const key = `${repository}\0${digest}\0${tag ?? ''}`;
+  /** Counts a pull; no query here. */
+  record(pull: Pull): void {
+    const { repository, digest, tag, actor } = pull;
+    const key = JSON.stringify([repository, digest, tag, actor.name, actor.kind, actor.clientIp]);
     const entry = this.pending.get(key);
-    if (entry) {
-      entry.count++;
-      entry.time = new Date();
-    } else this.pending.set(key, { repository, digest, tag, count: 1, time: new Date() });
+    if (entry) entry.data.count++;
+    else {
+      this.pending.set(key, {
+        type: 'artifact.pulled',
+        actor,
+        projectName: repository.split('/')[0] ?? null,
+        data: { repository, digest, tag, count: 1 },
+      });
+    }
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
+  /** Records the pending pulls as events (every second, and at shutdown). */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = [...this.pending.values()];
     this.pending = new Map();
     try {
-      await applyPulls(this.db, batch);
+      await recordEvents(this.db, batch);
     } catch (err) {
       this.onError(err);
     }
