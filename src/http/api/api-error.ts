@@ -1,45 +1,11 @@
-// Errors of the management API, in Harbor's shape: {"errors":[{"code":"NOT_FOUND","message":"…"}]}.
+import { DomainError, type ErrorCode } from '../../domain/errors.js';
 
-export type ApiErrorCode =
-  | 'BAD_REQUEST'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'CONFLICT'
-  | 'PRECONDITION'
-  | 'UNPROCESSABLE_ENTITY'
-  | 'TOO_MANY_REQUESTS'
-  | 'INTERNAL_SERVER_ERROR';
+// An error a management-API route raises about the request itself (a bad id, a missing field).
+// It is a DomainError like any other: the one error handler renders it in Harbor's shape.
 
-const STATUS: Record<ApiErrorCode, number> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  CONFLICT: 409,
-  PRECONDITION: 412,
-  UNPROCESSABLE_ENTITY: 422,
-  TOO_MANY_REQUESTS: 429,
-  INTERNAL_SERVER_ERROR: 500,
-};
-
-export class ApiError extends Error {
-  readonly code: ApiErrorCode;
-  readonly status: number;
-
-  constructor(code: ApiErrorCode, message: string) {
-    super(message);
+export class ApiError extends DomainError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
     this.name = 'ApiError';
-    this.code = code;
-    this.status = STATUS[code];
   }
-}
-
-export function apiErrorBody(
-  code: string,
-  message: string,
-): { errors: Array<{ code: string; message: string }> } {
-  return { errors: [{ code, message }] };
 }

@@ -19,6 +19,8 @@ export const MAX_API_PAGE = 1_000_000_000;
 
 function positiveInt(value: unknown, name: string, fallback: number, max: number): number {
   if (value === undefined || value === '') return fallback;
+  // Already a number: the route's schema (schemas.ts, pageQuery) checked the range.
+  if (typeof value === 'number') return value;
   if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
     const range = Number.isFinite(max) ? `an integer from 1 to ${max}` : 'a positive integer';
     throw new ApiError('BAD_REQUEST', `${name} must be ${range}`);
@@ -26,8 +28,12 @@ function positiveInt(value: unknown, name: string, fallback: number, max: number
   return Number(value);
 }
 
-export function pageRequest(query: unknown, defaultSize = 10): PageRequest {
-  const q = (query ?? {}) as Record<string, unknown>;
+/** The page asked for: `page` and `page_size` as the route's schema gave them (or raw strings). */
+export function pageRequest(
+  q: { page?: unknown; page_size?: unknown } | null | undefined,
+  defaultSize = 10,
+): PageRequest {
+  q ??= {};
   const page = positiveInt(q.page, 'page', 1, MAX_API_PAGE);
   // A larger page_size is served as the largest page, as Harbor does.
   const pageSize = Math.min(positiveInt(q.page_size, 'page_size', defaultSize, Infinity), MAX_API_PAGE_SIZE);
@@ -42,10 +48,12 @@ export function setPageHeaders(
   total: number,
 ): void {
   reply.header('x-total-count', String(total));
-  const [path, search] = request.url.split('?', 2) as [string, string | undefined];
+  const mark = request.url.indexOf('?');
+  const path = mark < 0 ? request.url : request.url.slice(0, mark);
+  const search = mark < 0 ? '' : request.url.slice(mark + 1);
   const links: string[] = [];
   const link = (n: number, rel: string) => {
-    const params = new URLSearchParams(search ?? '');
+    const params = new URLSearchParams(search);
     params.set('page', String(n));
     params.set('page_size', String(page.pageSize));
     links.push(`<${path}?${params.toString()}>; rel="${rel}"`);

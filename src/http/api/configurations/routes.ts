@@ -1,12 +1,11 @@
-import type { FastifyInstance } from 'fastify';
-import type { SettingsService } from '../../../services/settings-service.js';
+import { apiArea } from '../area.js';
 import { ApiError } from '../api-error.js';
-import { objectBody } from '../body.js';
+import { jsonMap } from '../schemas.js';
 import { isSignedIn } from '../../../services/principal.js';
 
 // /api/v2.0/configurations: Harbor's shape, {name: {value, editable}} on GET, {name: value} on PUT.
 
-export function registerConfigurationRoutes(api: FastifyInstance, settings: SettingsService): void {
+export const configurationsArea = apiArea('configurations', ['settings'], (api, { settings }) => {
   api.get('/configurations', async (request, reply) => {
     const principal = request.principal;
     if (!(principal.kind === 'user' && principal.sysadmin)) {
@@ -20,8 +19,9 @@ export function registerConfigurationRoutes(api: FastifyInstance, settings: Sett
     });
   });
 
-  api.put('/configurations', async (request, reply) => {
-    await settings.update(request.principal, objectBody(request.body));
+  // The settings service knows each setting's type and checks the values.
+  api.put('/configurations', { schema: { body: jsonMap() } }, async (request, reply) => {
+    await settings.update(request.principal, request.body);
     reply.send();
   });
-}
+});

@@ -1,79 +1,83 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { isSignedIn } from '../../../services/principal.js';
-import type { ProjectView } from '../../../services/project-service.js';
-import type { ApiDeps } from '../plugin.js';
+import { projectJson } from '../shapes/project.js';
+import { apiArea, type ApiInstance } from '../area.js';
 import { ApiError } from '../api-error.js';
-import { objectBody } from '../body.js';
 import { checkProjectRequestEnforceable } from '../../../services/project-settings.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
+import {
+  jsonBody,
+  jsonMap,
+  pageQuery,
+  pathSegment,
+  queryText,
+  requiredString,
+  serviceChecked,
+} from '../schemas.js';
+import type { ApiDeps } from '../plugin.js';
+import { projectOf as visibleProject, projectParams, type ProjectAddressed } from '../project-ref.js';
 
 // /api/v2.0/projects, Harbor-compatible paths, JSON field names and status codes.
 
-export function projectJson(view: ProjectView) {
-  return {
-    project_id: view.id,
-    name: view.name,
-    owner_id: view.owner_id ?? 0,
-    owner_name: '',
-    creation_time: view.created_at.toISOString(),
-    update_time: view.updated_at.toISOString(),
-    deleted: false,
-    repo_count: view.repoCount,
-    current_user_role_id: view.currentUserRole ?? 0,
-    current_user_role_ids: view.currentUserRole ? [view.currentUserRole] : [],
-    registry_id: 0,
-    togglable: true,
-    metadata: view.metadata,
-  };
-}
+/** The fields of Harbor's ProjectReq that Wharf reads; the quota, proxy and CVE ones must be off. */
+const projectFields = {
+  metadata: jsonMap('metadata')
+    .nullish()
+    .transform((v) => v ?? {}),
+  storage_limit: serviceChecked,
+  registry_id: serviceChecked,
+  cve_allowlist: serviceChecked,
+};
 
-/** Harbor lets `{project_name_or_id}` be either; X-Is-Resource-Name: true forces a name. */
-function projectRef(request: FastifyRequest): { ref: string; forceName: boolean } {
-  const ref = (request.params as { project: string }).project;
-  return { ref, forceName: request.headers['x-is-resource-name'] === 'true' };
-}
+const createProjectBody = jsonBody({
+  project_name: requiredString('project_name'),
+  // Harbor's older clients send a top-level boolean `public`.
+  public: z.boolean({ error: 'public must be true or false' }).nullish(),
+  ...projectFields,
+});
 
-interface CreateProjectBody {
-  project_name?: unknown;
-  public?: unknown;
-  metadata?: unknown;
-}
+const listProjectsQuery = z.object({
+  ...pageQuery,
+  name: queryText,
+  public: queryText,
+  owner: queryText,
+  with_detail: queryText,
+});
 
-function metadataOf(value: unknown): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  return objectBody(value);
-}
+type Deps = Pick<ApiDeps, 'projects'>;
 
-export function registerProjectRoutes(api: FastifyInstance, deps: ApiDeps): void {
-  api.post('/projects', async (request, reply) => {
-    const body = objectBody(request.body) as CreateProjectBody;
-    if (typeof body.project_name !== 'string') throw new ApiError('BAD_REQUEST', 'project_name is required');
-    checkProjectRequestEnforceable(body as Record<string, unknown>);
-    const metadata = metadataOf(body.metadata);
-    // Harbor's older clients send a top-level boolean `public`.
+function registerProjectCollection(api: ApiInstance, deps: Deps): void {
+  api.post('/projects', { schema: { body: createProjectBody } }, async (request, reply) => {
+    const body = request.body;
+    checkProjectRequestEnforceable(body);
+    const metadata = { ...body.metadata };
     if (typeof body.public === 'boolean' && metadata.public === undefined)
       metadata.public = String(body.public);
     const project = await deps.projects.create(request.principal, body.project_name, metadata);
     reply.code(201).header('location', `/api/v2.0/projects/${project.id}`).send();
   });
 
-  api.head('/projects', async (request, reply) => {
-    const name = (request.query as Record<string, unknown>).project_name;
-    if (typeof name !== 'string' || name === '')
-      throw new ApiError('BAD_REQUEST', 'project_name is required');
-    if (!isSignedIn(request.principal)) throw new ApiError('UNAUTHORIZED', 'authentication required');
-    // 200 only for a project the caller may see: a private one answers as a missing one.
-    const found = await deps.projects.findVisible(request.principal, name, true);
-    reply.code(found ? 200 : 404).send();
-  });
+  api.head(
+    '/projects',
+    {
+      schema: { querystring: z.object({ project_name: requiredString('project_name') }) },
+      config: { swagger: { exposeHeadRoute: true } },
+    },
+    async (request, reply) => {
+      if (!isSignedIn(request.principal)) throw new ApiError('UNAUTHORIZED', 'authentication required');
+      // 200 only for a project the caller may see: a private one answers as a missing one.
+      const found = await deps.projects.findVisible(request.principal, request.query.project_name, true);
+      reply.code(found ? 200 : 404).send();
+    },
+  );
 
-  api.get('/projects', async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
+  api.get('/projects', { schema: { querystring: listProjectsQuery } }, async (request, reply) => {
+    const query = request.query;
     const page = pageRequest(query);
-    const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
-    const exactName = typeof query.name === 'string' && query.name !== '' ? query.name : q.exact.name;
-    const publicFilter = typeof query.public === 'string' ? query.public : q.exact.public;
+    const q = parseHarborQuery(query.q);
+    const exactName = query.name ?? q.exact.name;
+    const publicFilter = query.public ?? q.exact.public;
     const { items, total } = await deps.projects.list(
       request.principal,
       {
@@ -90,86 +94,120 @@ export function registerProjectRoutes(api: FastifyInstance, deps: ApiDeps): void
       views.push(projectJson(await deps.projects.view(request.principal, project)));
     reply.send(views);
   });
+}
 
-  api.get('/projects/:project', async (request, reply) => {
-    const { ref, forceName } = projectRef(request);
-    const project = await deps.projects.visible(request.principal, ref, forceName);
+function registerProjectItem(api: ApiInstance, deps: Deps): void {
+  const schema = { params: projectParams };
+
+  api.get('/projects/:project_name_or_id', { schema }, async (request, reply) => {
+    const project = await visibleProject(deps.projects, request);
     reply.send(projectJson(await deps.projects.view(request.principal, project)));
   });
 
-  api.put('/projects/:project', async (request, reply) => {
-    const { ref, forceName } = projectRef(request);
-    const project = await deps.projects.visible(request.principal, ref, forceName);
-    const body = objectBody(request.body);
-    checkProjectRequestEnforceable(body);
-    await deps.projects.updateMetadata(request.principal, project, metadataOf(body.metadata));
-    reply.send();
-  });
+  api.put(
+    '/projects/:project_name_or_id',
+    { schema: { params: projectParams, body: jsonBody(projectFields) } },
+    async (request, reply) => {
+      const project = await visibleProject(deps.projects, request);
+      checkProjectRequestEnforceable(request.body);
+      await deps.projects.updateMetadata(request.principal, project, request.body.metadata);
+      reply.send();
+    },
+  );
 
-  api.delete('/projects/:project', async (request, reply) => {
-    const { ref, forceName } = projectRef(request);
-    const project = await deps.projects.visible(request.principal, ref, forceName);
+  api.delete('/projects/:project_name_or_id', { schema }, async (request, reply) => {
+    const project = await visibleProject(deps.projects, request);
     await deps.projects.delete(request.principal, project);
     reply.send();
   });
 }
 
-/** /projects/{p}/summary and /projects/{p}/metadatas[/{name}]. */
-export function registerProjectDetailRoutes(api: FastifyInstance, deps: ApiDeps): void {
-  const projectOf = (request: FastifyRequest) => {
-    const { ref, forceName } = projectRef(request);
-    return deps.projects.visible(request.principal, ref, forceName);
-  };
+const metaParams = projectParams.extend({ meta_name: pathSegment });
 
-  api.get('/projects/:project/summary', async (request, reply) => {
-    const project = await projectOf(request);
-    const summary = await deps.projects.summary(request.principal, project);
-    reply.send({
-      repo_count: summary.repoCount,
-      project_admin_count: summary.roleCounts[1] ?? 0,
-      developer_count: summary.roleCounts[2] ?? 0,
-      guest_count: summary.roleCounts[3] ?? 0,
-      maintainer_count: summary.roleCounts[4] ?? 0,
-      limited_guest_count: summary.roleCounts[5] ?? 0,
-      quota: { hard: { storage: -1 }, used: { storage: summary.storageBytes } },
-    });
-  });
+/** /projects/{p}/summary and /projects/{p}/metadatas[/{meta_name}]. */
+function registerProjectDetails(api: ApiInstance, deps: Deps): void {
+  const { projects } = deps;
+  const projectOf = (request: ProjectAddressed) => visibleProject(projects, request);
 
-  api.get('/projects/:project/metadatas', async (request, reply) => {
-    const project = await projectOf(request);
-    await deps.projects.require(request.principal, project, 'metadata', 'read');
-    reply.send((await deps.projects.view(request.principal, project)).metadata);
-  });
+  api.get(
+    '/projects/:project_name_or_id/summary',
+    { schema: { params: projectParams } },
+    async (request, reply) => {
+      const project = await projectOf(request);
+      const summary = await projects.summary(request.principal, project);
+      reply.send({
+        repo_count: summary.repoCount,
+        project_admin_count: summary.roleCounts[1] ?? 0,
+        developer_count: summary.roleCounts[2] ?? 0,
+        guest_count: summary.roleCounts[3] ?? 0,
+        maintainer_count: summary.roleCounts[4] ?? 0,
+        limited_guest_count: summary.roleCounts[5] ?? 0,
+        quota: { hard: { storage: -1 }, used: { storage: summary.storageBytes } },
+      });
+    },
+  );
 
-  api.post('/projects/:project/metadatas', async (request, reply) => {
-    const project = await projectOf(request);
-    await deps.projects.setMetadata(request.principal, project, objectBody(request.body));
-    reply.send();
-  });
+  api.get(
+    '/projects/:project_name_or_id/metadatas',
+    { schema: { params: projectParams } },
+    async (request, reply) => {
+      const project = await projectOf(request);
+      await projects.require(request.principal, project, 'metadata', 'read');
+      reply.send((await projects.view(request.principal, project)).metadata);
+    },
+  );
 
-  api.get('/projects/:project/metadatas/:name', async (request, reply) => {
-    const project = await projectOf(request);
-    await deps.projects.require(request.principal, project, 'metadata', 'read');
-    const name = (request.params as { name: string }).name;
-    const metadata = (await deps.projects.view(request.principal, project)).metadata;
-    if (metadata[name] === undefined) throw new ApiError('NOT_FOUND', `metadata ${name} not found`);
-    reply.send({ [name]: metadata[name] });
-  });
+  api.post(
+    '/projects/:project_name_or_id/metadatas',
+    { schema: { params: projectParams, body: jsonMap() } },
+    async (request, reply) => {
+      const project = await projectOf(request);
+      await projects.setMetadata(request.principal, project, request.body);
+      reply.send();
+    },
+  );
 
-  api.put('/projects/:project/metadatas/:name', async (request, reply) => {
-    const project = await projectOf(request);
-    const name = (request.params as { name: string }).name;
-    const body = objectBody(request.body);
-    if (Object.keys(body).length !== 1 || body[name] === undefined) {
-      throw new ApiError('BAD_REQUEST', `the body must be {"${name}": value}`);
-    }
-    await deps.projects.setMetadata(request.principal, project, body);
-    reply.send();
-  });
+  api.get(
+    '/projects/:project_name_or_id/metadatas/:meta_name',
+    { schema: { params: metaParams } },
+    async (request, reply) => {
+      const project = await projectOf(request);
+      await projects.require(request.principal, project, 'metadata', 'read');
+      const name = request.params.meta_name;
+      const metadata = (await projects.view(request.principal, project)).metadata;
+      if (metadata[name] === undefined) throw new ApiError('NOT_FOUND', `metadata ${name} not found`);
+      reply.send({ [name]: metadata[name] });
+    },
+  );
 
-  api.delete('/projects/:project/metadatas/:name', async (request, reply) => {
-    const project = await projectOf(request);
-    await deps.projects.deleteMetadata(request.principal, project, (request.params as { name: string }).name);
-    reply.send();
-  });
+  api.put(
+    '/projects/:project_name_or_id/metadatas/:meta_name',
+    { schema: { params: metaParams, body: jsonMap() } },
+    async (request, reply) => {
+      const project = await projectOf(request);
+      const name = request.params.meta_name;
+      const body = request.body;
+      if (Object.keys(body).length !== 1 || body[name] === undefined) {
+        throw new ApiError('BAD_REQUEST', `the body must be {"${name}": value}`);
+      }
+      await projects.setMetadata(request.principal, project, body);
+      reply.send();
+    },
+  );
+
+  api.delete(
+    '/projects/:project_name_or_id/metadatas/:meta_name',
+    { schema: { params: metaParams } },
+    async (request, reply) => {
+      const project = await projectOf(request);
+      await projects.deleteMetadata(request.principal, project, request.params.meta_name);
+      reply.send();
+    },
+  );
 }
+
+export const projectsArea = apiArea('projects', ['projects'], (api, deps) => {
+  registerProjectCollection(api, deps);
+  registerProjectItem(api, deps);
+  registerProjectDetails(api, deps);
+});

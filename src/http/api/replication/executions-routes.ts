@@ -1,22 +1,36 @@
-import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Principal } from '../../../services/principal.js';
 import type {
   ExecutionStatus,
   ExecutionTrigger,
+  ExecutionView,
+  ReplicationExecutionService,
   TaskRow,
   TaskStatus,
-} from '../../../metadata/replication-executions-table.js';
-import type { ExecutionView, ReplicationExecutionService } from '../../../replication/execution/index.js';
+} from '../../../replication/execution/index.js';
+import type { ApiInstance } from '../area.js';
 import { ApiError } from '../api-error.js';
-import { objectBody, pathId } from '../body.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
+import { jsonBody, pageQuery, queryEnum, queryText } from '../schemas.js';
 
 // /api/v2.0/replication/executions in Harbor's shapes (ReplicationExecution, ReplicationTask,
 // StartReplicationExecution): start (201 + Location), list (policy_id, status, trigger, paging),
 // one execution, stop (PUT), its tasks (status filter, paging) and a task's log (text/plain).
 
-const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['InProgress', 'Succeed', 'Failed', 'Stopped'];
-const TASK_STATUSES: readonly TaskStatus[] = ['Pending', 'InProgress', 'Succeed', 'Failed', 'Stopped'];
-const TRIGGERS: readonly ExecutionTrigger[] = ['manual', 'scheduled', 'event_based'];
+const EXECUTION_STATUSES: readonly [ExecutionStatus, ...ExecutionStatus[]] = [
+  'InProgress',
+  'Succeed',
+  'Failed',
+  'Stopped',
+];
+const TASK_STATUSES: readonly [TaskStatus, ...TaskStatus[]] = [
+  'Pending',
+  'InProgress',
+  'Succeed',
+  'Failed',
+  'Stopped',
+];
+const TRIGGERS: readonly [ExecutionTrigger, ...ExecutionTrigger[]] = ['manual', 'scheduled', 'event_based'];
 
 function executionJson({ execution: e, counts }: ExecutionView) {
   return {
@@ -50,113 +64,138 @@ function taskJson(t: TaskRow) {
   };
 }
 
-function oneOf<T extends string>(
-  query: Record<string, unknown>,
-  field: string,
-  allowed: readonly T[],
-): T | undefined {
-  const value = query[field];
-  if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new ApiError('BAD_REQUEST', `${field} must be one of ${allowed.join(', ')}`);
-  }
-  return value as T;
-}
+const BAD_POLICY_ID = 'policy_id must be a positive integer policy id';
 
-function policyIdOf(value: unknown, field: string): number {
-  const id = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value;
-  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
-    throw new ApiError('BAD_REQUEST', `${field} must be a positive integer policy id`);
-  }
-  return id;
+const policyIdNumber = z
+  .number({ error: BAD_POLICY_ID })
+  .int(BAD_POLICY_ID)
+  .min(1, BAD_POLICY_ID)
+  .max(Number.MAX_SAFE_INTEGER, BAD_POLICY_ID);
+
+const listQuery = z.object({
+  ...pageQuery,
+  policy_id: queryText.refine(
+    (v) => v === undefined || (/^\d{1,15}$/.test(v) && Number(v) >= 1),
+    BAD_POLICY_ID,
+  ),
+  status: queryEnum('status', EXECUTION_STATUSES),
+  trigger: queryEnum('trigger', TRIGGERS),
+});
+
+/** As a number or, as some clients send it, a numeric string. */
+const bodyPolicyId = z
+  .union(
+    [
+      z.number(),
+      z
+        .string()
+        .regex(/^\d{1,15}$/)
+        .transform(Number),
+    ],
+    { error: BAD_POLICY_ID },
+  )
+  .pipe(policyIdNumber);
+
+/**
+ * Ids in these paths are read by the handlers: an id that is not a number names no execution
+ * or task, which is a 404 as Harbor answers, not a 400.
+ */
+const executionParams = z.object({ id: z.string() });
+const taskParams = executionParams.extend({ task_id: z.string() });
+
+function notFoundUnlessId(raw: string, name: string): number {
+  if (!/^\d{1,15}$/.test(raw)) throw new ApiError('NOT_FOUND', `${name} ${raw.slice(0, 40)} not found`);
+  return Number(raw);
 }
 
 export function registerReplicationExecutionRoutes(
-  api: FastifyInstance,
+  api: ApiInstance,
   executions: ReplicationExecutionService,
 ): void {
-  api.post('/replication/executions', async (request, reply) => {
-    // Permissions first: a caller who may not see executions learns nothing from ids and bodies.
-    executions.requireAdmin(request.principal);
-    const body = objectBody(request.body);
-    const id = await executions.start(request.principal, policyIdOf(body.policy_id, 'policy_id'));
-    reply.code(201).header('location', `/api/v2.0/replication/executions/${id}`).send();
-  });
+  // Permissions first: a caller who may not see executions learns nothing from ids and bodies.
+  const adminFirst = async (request: { principal: Principal }) => executions.requireAdmin(request.principal);
 
-  api.get('/replication/executions', async (request, reply) => {
-    executions.requireAdmin(request.principal);
-    const query = (request.query ?? {}) as Record<string, unknown>;
-    const page = pageRequest(query);
-    const policyId =
-      query.policy_id === undefined || query.policy_id === ''
-        ? undefined
-        : policyIdOf(query.policy_id, 'policy_id');
-    const status = oneOf(query, 'status', EXECUTION_STATUSES);
-    const trigger = oneOf(query, 'trigger', TRIGGERS);
-    const { items, total } = await executions.list(
-      request.principal,
-      {
-        ...(policyId !== undefined && { policyId }),
-        ...(status !== undefined && { status }),
-        ...(trigger !== undefined && { trigger }),
+  api.post(
+    '/replication/executions',
+    { preValidation: adminFirst, schema: { body: jsonBody({ policy_id: bodyPolicyId }) } },
+    async (request, reply) => {
+      const id = await executions.start(request.principal, request.body.policy_id);
+      reply.code(201).header('location', `/api/v2.0/replication/executions/${id}`).send();
+    },
+  );
+
+  api.get(
+    '/replication/executions',
+    { preValidation: adminFirst, schema: { querystring: listQuery } },
+    async (request, reply) => {
+      const { policy_id: policyId, status, trigger } = request.query;
+      const page = pageRequest(request.query);
+      const { items, total } = await executions.list(
+        request.principal,
+        {
+          ...(policyId !== undefined && { policyId: Number(policyId) }),
+          ...(status !== undefined && { status }),
+          ...(trigger !== undefined && { trigger }),
+        },
+        page.offset,
+        page.pageSize,
+      );
+      setPageHeaders(request, reply, page, total);
+      reply.send(items.map(executionJson));
+    },
+  );
+
+  api.get(
+    '/replication/executions/:id',
+    { preValidation: adminFirst, schema: { params: executionParams } },
+    async (request, reply) => {
+      const id = notFoundUnlessId(request.params.id, 'id');
+      reply.send(executionJson(await executions.get(request.principal, id)));
+    },
+  );
+
+  api.put(
+    '/replication/executions/:id',
+    { preValidation: adminFirst, schema: { params: executionParams } },
+    async (request, reply) => {
+      await executions.stop(request.principal, notFoundUnlessId(request.params.id, 'id'));
+      reply.send();
+    },
+  );
+
+  api.get(
+    '/replication/executions/:id/tasks',
+    {
+      preValidation: adminFirst,
+      schema: {
+        params: executionParams,
+        querystring: z.object({ ...pageQuery, status: queryEnum('status', TASK_STATUSES) }),
       },
-      page.offset,
-      page.pageSize,
-    );
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map(executionJson));
-  });
+    },
+    async (request, reply) => {
+      const page = pageRequest(request.query);
+      const { items, total } = await executions.tasks(
+        request.principal,
+        notFoundUnlessId(request.params.id, 'id'),
+        request.query.status,
+        page.offset,
+        page.pageSize,
+      );
+      setPageHeaders(request, reply, page, total);
+      reply.send(items.map(taskJson));
+    },
+  );
 
-  api.get('/replication/executions/:id', async (request, reply) => {
-    executions.requireAdmin(request.principal);
-    reply.send(executionJson(await executions.get(request.principal, executionId(request.params))));
-  });
-
-  api.put('/replication/executions/:id', async (request, reply) => {
-    executions.requireAdmin(request.principal);
-    await executions.stop(request.principal, executionId(request.params));
-    reply.send();
-  });
-
-  api.get('/replication/executions/:id/tasks', async (request, reply) => {
-    executions.requireAdmin(request.principal);
-    const query = (request.query ?? {}) as Record<string, unknown>;
-    const page = pageRequest(query);
-    const status = oneOf(query, 'status', TASK_STATUSES);
-    const { items, total } = await executions.tasks(
-      request.principal,
-      executionId(request.params),
-      status,
-      page.offset,
-      page.pageSize,
-    );
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map(taskJson));
-  });
-
-  api.get('/replication/executions/:id/tasks/:task_id/log', async (request, reply) => {
-    executions.requireAdmin(request.principal);
-    const text = await executions.taskLog(
-      request.principal,
-      executionId(request.params),
-      notFoundUnlessId(request.params, 'task_id'),
-    );
-    reply.type('text/plain; charset=utf-8').send(text);
-  });
-}
-
-/** An execution id that is not a number names no execution: 404, as Harbor answers. */
-function executionId(params: unknown): number {
-  return notFoundUnlessId(params, 'id');
-}
-
-function notFoundUnlessId(params: unknown, name: string): number {
-  try {
-    return pathId(params, name);
-  } catch {
-    throw new ApiError(
-      'NOT_FOUND',
-      `${name} ${String((params as Record<string, string>)[name]).slice(0, 40)} not found`,
-    );
-  }
+  api.get(
+    '/replication/executions/:id/tasks/:task_id/log',
+    { preValidation: adminFirst, schema: { params: taskParams } },
+    async (request, reply) => {
+      const text = await executions.taskLog(
+        request.principal,
+        notFoundUnlessId(request.params.id, 'id'),
+        notFoundUnlessId(request.params.task_id, 'task_id'),
+      );
+      reply.type('text/plain; charset=utf-8').send(text);
+    },
+  );
 }

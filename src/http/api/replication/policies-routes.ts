@@ -1,15 +1,26 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../../../services/principal.js';
 import type {
   PolicyInput,
   PolicyView,
   ReplicationPolicyService,
 } from '../../../services/replication-policy-service.js';
-import { ApiError } from '../api-error.js';
-import { objectBody, optionalString, pathId } from '../body.js';
+import type { ApiInstance } from '../area.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
+import {
+  jsonBody,
+  optionalBoolean,
+  optionalInteger,
+  optionalString,
+  pageQuery,
+  pathId,
+  queryText,
+  serviceChecked,
+} from '../schemas.js';
 import type { RegistryEndpoint } from '../../../services/registry-endpoint-service.js';
-import { registryJson } from '../registries/routes.js';
+import { registryJson } from '../shapes/registry.js';
 
 // /api/v2.0/replication/policies and /replication/policies/{id} in Harbor's shapes
 // (ReplicationPolicy, ReplicationFilter, ReplicationTrigger, Registry). As in Harbor, this registry
@@ -62,137 +73,135 @@ function policyJson(request: FastifyRequest, { policy: p, srcRegistry, destRegis
   };
 }
 
-function optionalBoolean(body: Record<string, unknown>, field: string): boolean | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw new ApiError('BAD_REQUEST', `${field} must be true or false`);
-  return value;
-}
-
-function optionalInteger(body: Record<string, unknown>, field: string): number | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new ApiError('BAD_REQUEST', `${field} must be an integer`);
-  }
-  return value;
-}
-
 /** `src_registry` / `dest_registry`: a Registry object (only its id counts) or null; 0 is this registry. */
-function registryId(body: Record<string, unknown>, field: string): number | null | undefined {
-  const value = body[field];
-  if (value === undefined) return undefined;
-  if (value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ApiError('BAD_REQUEST', `${field} must be a registry object ({"id": …}) or null`);
-  }
-  const id = (value as Record<string, unknown>).id;
-  if (id === undefined || id === null) return null;
-  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-    throw new ApiError('BAD_REQUEST', `${field}.id must be a registry id (0 for this registry)`);
-  }
-  return id === 0 ? null : id;
+function registryRef(field: string) {
+  const badId = `${field}.id must be a registry id (0 for this registry)`;
+  return z
+    .object(
+      {
+        id: z.number({ error: badId }).int(badId).min(0, badId).max(Number.MAX_SAFE_INTEGER, badId).nullish(),
+      },
+      { error: `${field} must be a registry object ({"id": …}) or null` },
+    )
+    .nullish();
 }
 
-function filters(body: Record<string, unknown>): PolicyInput['filters'] {
-  const value = body.filters;
-  if (value === undefined) return undefined;
-  if (value === null) return [];
-  if (!Array.isArray(value)) throw new ApiError('BAD_REQUEST', 'filters must be a list');
-  return value.map((f, i) => {
-    if (typeof f !== 'object' || f === null || Array.isArray(f)) {
-      throw new ApiError('BAD_REQUEST', `filters[${i}] must be an object {type, value, decoration}`);
-    }
-    const { type, value: v, decoration } = f as Record<string, unknown>;
-    return { type, value: v, decoration };
-  });
+/** Harbor's ReplicationFilter; its fields are checked by the policy service. */
+const filterShape = z.object(
+  { type: serviceChecked, value: serviceChecked, decoration: serviceChecked },
+  { error: 'each filter must be an object {type, value, decoration}' },
+);
+
+/** Harbor's ReplicationTrigger: {type, trigger_settings: {cron}}; the service checks both. */
+const triggerShape = z.object(
+  {
+    type: serviceChecked,
+    trigger_settings: z
+      .object({ cron: serviceChecked }, { error: 'trigger.trigger_settings must be an object {cron}' })
+      .nullish(),
+  },
+  { error: 'trigger must be an object {type, trigger_settings: {cron}}' },
+);
+
+const policyBody = jsonBody({
+  name: optionalString('name'),
+  description: optionalString('description'),
+  src_registry: registryRef('src_registry'),
+  dest_registry: registryRef('dest_registry'),
+  dest_namespace: optionalString('dest_namespace'),
+  dest_namespace_replace_count: optionalInteger('dest_namespace_replace_count'),
+  filters: z.array(filterShape, { error: 'filters must be a list' }).nullish(),
+  trigger: triggerShape.nullish(),
+  replicate_deletion: optionalBoolean('replicate_deletion'),
+  deletion: optionalBoolean('deletion'),
+  override: optionalBoolean('override'),
+  speed: optionalInteger('speed'),
+  enabled: optionalBoolean('enabled'),
+  copy_by_chunk: optionalBoolean('copy_by_chunk'),
+});
+
+/** A side as the service takes it: undefined (not given), null (this registry) or an endpoint id. */
+function side(ref: { id?: number | null | undefined } | null | undefined): number | null | undefined {
+  if (ref === undefined) return undefined;
+  return ref?.id ? ref.id : null;
 }
 
-function trigger(body: Record<string, unknown>): PolicyInput['trigger'] {
-  const value = body.trigger;
-  if (value === undefined) return undefined;
-  if (value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ApiError('BAD_REQUEST', 'trigger must be an object {type, trigger_settings: {cron}}');
-  }
-  const t = value as Record<string, unknown>;
-  const settings = t.trigger_settings;
-  if (
-    settings !== undefined &&
-    settings !== null &&
-    (typeof settings !== 'object' || Array.isArray(settings))
-  ) {
-    throw new ApiError('BAD_REQUEST', 'trigger.trigger_settings must be an object {cron}');
-  }
-  return { type: t.type, cron: (settings as Record<string, unknown> | null | undefined)?.cron };
-}
-
-function policyInput(body: Record<string, unknown>): PolicyInput {
-  const src = registryId(body, 'src_registry');
-  const dest = registryId(body, 'dest_registry');
+function policyInput(body: z.output<typeof policyBody>): PolicyInput {
+  const src = side(body.src_registry);
+  const dest = side(body.dest_registry);
   const sidesGiven = src !== undefined || dest !== undefined;
+  const trigger = body.trigger;
   return {
-    name: optionalString(body, 'name'),
-    description: optionalString(body, 'description'),
+    name: body.name,
+    description: body.description,
     ...(sidesGiven && { src_registry: src ?? null, dest_registry: dest ?? null }),
-    dest_namespace: optionalString(body, 'dest_namespace'),
-    dest_namespace_replace_count: optionalInteger(body, 'dest_namespace_replace_count'),
-    filters: filters(body),
-    trigger: trigger(body),
-    replicate_deletion: optionalBoolean(body, 'replicate_deletion') ?? optionalBoolean(body, 'deletion'),
-    override: optionalBoolean(body, 'override'),
-    speed: optionalInteger(body, 'speed'),
-    enabled: optionalBoolean(body, 'enabled'),
-    copy_by_chunk: optionalBoolean(body, 'copy_by_chunk'),
+    dest_namespace: body.dest_namespace,
+    dest_namespace_replace_count: body.dest_namespace_replace_count,
+    filters: body.filters === null ? [] : body.filters,
+    trigger:
+      trigger === undefined || trigger === null
+        ? trigger
+        : { type: trigger.type, cron: trigger.trigger_settings?.cron },
+    replicate_deletion: body.replicate_deletion ?? body.deletion,
+    override: body.override,
+    speed: body.speed,
+    enabled: body.enabled,
+    copy_by_chunk: body.copy_by_chunk,
   };
 }
 
-export function registerReplicationPolicyRoutes(
-  api: FastifyInstance,
-  policies: ReplicationPolicyService,
-): void {
-  api.get('/replication/policies', async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
-    const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
-    // `name=` is Harbor's deprecated filter (a fuzzy match there); `q=name=…` / `q=name=~…` the current one.
-    const legacy = typeof query.name === 'string' && query.name !== '' ? query.name : undefined;
-    const nameLike = q.fuzzy.name ?? legacy;
-    const { items, total } = await policies.list(
-      request.principal,
-      {
-        ...(q.exact.name !== undefined && { name: q.exact.name }),
-        ...(nameLike !== undefined && { nameLike }),
-      },
-      page.offset,
-      page.pageSize,
-    );
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map((view) => policyJson(request, view)));
+const policyParams = z.object({ id: pathId('id') });
+
+export function registerReplicationPolicyRoutes(api: ApiInstance, policies: ReplicationPolicyService): void {
+  // Permissions before the body: a caller who may not manage policies learns nothing from it.
+  const adminFirst = async (request: { principal: Principal }) => policies.requireAdmin(request.principal);
+
+  api.get(
+    '/replication/policies',
+    { schema: { querystring: z.object({ ...pageQuery, name: queryText }) } },
+    async (request, reply) => {
+      const page = pageRequest(request.query);
+      const q = parseHarborQuery(request.query.q);
+      // `name=` is Harbor's deprecated filter (a fuzzy match there); `q=name=…` / `q=name=~…` the current one.
+      const nameLike = q.fuzzy.name ?? request.query.name;
+      const { items, total } = await policies.list(
+        request.principal,
+        {
+          ...(q.exact.name !== undefined && { name: q.exact.name }),
+          ...(nameLike !== undefined && { nameLike }),
+        },
+        page.offset,
+        page.pageSize,
+      );
+      setPageHeaders(request, reply, page, total);
+      reply.send(items.map((view) => policyJson(request, view)));
+    },
+  );
+
+  api.post(
+    '/replication/policies',
+    { preValidation: adminFirst, schema: { body: policyBody } },
+    async (request, reply) => {
+      const created = await policies.create(request.principal, policyInput(request.body));
+      reply.code(201).header('location', `/api/v2.0/replication/policies/${created.id}`).send();
+    },
+  );
+
+  api.get('/replication/policies/:id', { schema: { params: policyParams } }, async (request, reply) => {
+    reply.send(policyJson(request, await policies.get(request.principal, request.params.id)));
   });
 
-  api.post('/replication/policies', async (request, reply) => {
-    policies.requireAdmin(request.principal);
-    const created = await policies.create(request.principal, policyInput(objectBody(request.body)));
-    reply.code(201).header('location', `/api/v2.0/replication/policies/${created.id}`).send();
-  });
+  api.put(
+    '/replication/policies/:id',
+    { preValidation: adminFirst, schema: { params: policyParams, body: policyBody } },
+    async (request, reply) => {
+      await policies.update(request.principal, request.params.id, policyInput(request.body));
+      reply.send();
+    },
+  );
 
-  api.get('/replication/policies/:id', async (request, reply) => {
-    reply.send(policyJson(request, await policies.get(request.principal, pathId(request.params, 'id'))));
-  });
-
-  api.put('/replication/policies/:id', async (request, reply) => {
-    policies.requireAdmin(request.principal);
-    await policies.update(
-      request.principal,
-      pathId(request.params, 'id'),
-      policyInput(objectBody(request.body)),
-    );
-    reply.send();
-  });
-
-  api.delete('/replication/policies/:id', async (request, reply) => {
-    await policies.delete(request.principal, pathId(request.params, 'id'));
+  api.delete('/replication/policies/:id', { schema: { params: policyParams } }, async (request, reply) => {
+    await policies.delete(request.principal, request.params.id);
     reply.send();
   });
 }

@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Principal } from '../../../services/principal.js';
 import { isDigest } from '../../../domain/digest.js';
 import { isRepositoryName, isTag } from '../../../domain/reference.js';
 import type { ReplicationExecutionService } from '../../../replication/execution/index.js';
-import { ApiError } from '../api-error.js';
-import { objectBody, optionalString, requiredString } from '../body.js';
+import type { ApiInstance } from '../area.js';
+import { jsonBody, optionalString, requiredString } from '../schemas.js';
 
 // Wharf extensions (not in Harbor's API) that let two Wharf instances replicate both ways and
 // agree on every tag (docs/architecture.md, Replication). System administrators only; a peer
@@ -19,66 +20,84 @@ import { objectBody, optionalString, requiredString } from '../body.js';
 //       → 200 {recorded}: the origin push time of a tag a peer's replication copied here, served
 //         as the tag's push_time while the tag still points at that digest.
 
-function repositoryOf(value: string, field: string): string {
-  if (!isRepositoryName(value)) throw new ApiError('BAD_REQUEST', `${field} is not a repository name`);
-  return value;
+const repository = requiredString('repository').refine(
+  isRepositoryName,
+  'repository is not a repository name',
+);
+const tag = requiredString('tag').refine(isTag, 'tag is not a valid tag');
+const digest = requiredString('digest').refine(isDigest, 'digest is not a valid digest');
+
+function rfc3339(field: string) {
+  return requiredString(field)
+    .refine(
+      (v) => /^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(new Date(v).getTime()),
+      `${field} must be an RFC 3339 time`,
+    )
+    .transform((v) => new Date(v));
 }
 
-function fieldsOf(body: Record<string, unknown>) {
-  const repository = repositoryOf(requiredString(body, 'repository'), 'repository');
-  const tag = requiredString(body, 'tag');
-  if (!isTag(tag)) throw new ApiError('BAD_REQUEST', 'tag is not a valid tag');
-  const digest = requiredString(body, 'digest');
-  if (!isDigest(digest)) throw new ApiError('BAD_REQUEST', 'digest is not a valid digest');
-  return { repository, tag, digest };
-}
+const tombstoneBody = jsonBody({ repository, tag, digest, deleted_at: rfc3339('deleted_at') });
 
-function timeOf(body: Record<string, unknown>, field: string): Date {
-  const value = requiredString(body, field);
-  const time = new Date(value);
-  if (!/^\d{4}-\d\d-\d\dT/.test(value) || Number.isNaN(time.getTime()))
-    throw new ApiError('BAD_REQUEST', `${field} must be an RFC 3339 time`);
-  return time;
-}
+const tagOriginBody = jsonBody({
+  repository,
+  tag,
+  digest,
+  push_time: rfc3339('push_time'),
+  origin: optionalString('origin'),
+});
 
 export function registerReplicationTombstoneRoutes(
-  api: FastifyInstance,
+  api: ApiInstance,
   executions: ReplicationExecutionService,
 ): void {
-  api.get('/replication/tombstones', async (request) => {
-    executions.requireAdmin(request.principal);
-    const query = request.query as Record<string, unknown>;
-    const repository = typeof query.repository === 'string' ? query.repository : '';
-    if (repository === '') throw new ApiError('BAD_REQUEST', 'repository is required');
-    const tag = typeof query.tag === 'string' ? query.tag : undefined;
-    if (tag !== undefined && !isTag(tag)) throw new ApiError('BAD_REQUEST', 'tag is not a valid tag');
-    const rows = await executions.tombstones(request.principal, repositoryOf(repository, 'repository'), tag);
-    return rows.map((r) => ({
-      repository: r.repository,
-      tag: r.tag,
-      digest: r.digest,
-      deleted_at: r.deleted_at.toISOString(),
-    }));
-  });
+  const adminFirst = async (request: { principal: Principal }) => executions.requireAdmin(request.principal);
 
-  api.put('/replication/tombstones', async (request) => {
-    executions.requireAdmin(request.principal);
-    const body = objectBody(request.body);
-    const recorded = await executions.recordTombstone(request.principal, {
-      ...fieldsOf(body),
-      deleted_at: timeOf(body, 'deleted_at'),
-    });
-    return { recorded };
-  });
+  api.get(
+    '/replication/tombstones',
+    { preValidation: adminFirst, schema: { querystring: z.object({ repository, tag: tag.optional() }) } },
+    async (request) => {
+      const rows = await executions.tombstones(
+        request.principal,
+        request.query.repository,
+        request.query.tag,
+      );
+      return rows.map((r) => ({
+        repository: r.repository,
+        tag: r.tag,
+        digest: r.digest,
+        deleted_at: r.deleted_at.toISOString(),
+      }));
+    },
+  );
 
-  api.put('/replication/tag-origins', async (request) => {
-    executions.requireAdmin(request.principal);
-    const body = objectBody(request.body);
-    const recorded = await executions.recordTagOrigin(request.principal, {
-      ...fieldsOf(body),
-      pushTime: timeOf(body, 'push_time'),
-      origin: (optionalString(body, 'origin') ?? '').slice(0, 2_000),
-    });
-    return { recorded };
-  });
+  api.put(
+    '/replication/tombstones',
+    { preValidation: adminFirst, schema: { body: tombstoneBody } },
+    async (request) => {
+      const body = request.body;
+      const recorded = await executions.recordTombstone(request.principal, {
+        repository: body.repository,
+        tag: body.tag,
+        digest: body.digest,
+        deleted_at: body.deleted_at,
+      });
+      return { recorded };
+    },
+  );
+
+  api.put(
+    '/replication/tag-origins',
+    { preValidation: adminFirst, schema: { body: tagOriginBody } },
+    async (request) => {
+      const body = request.body;
+      const recorded = await executions.recordTagOrigin(request.principal, {
+        repository: body.repository,
+        tag: body.tag,
+        digest: body.digest,
+        pushTime: body.push_time,
+        origin: (body.origin ?? '').slice(0, 2_000),
+      });
+      return { recorded };
+    },
+  );
 }

@@ -1,15 +1,13 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type {
-  ArtifactView,
-  ArtifactViewOptions,
-  CatalogApiService,
-} from '../../../services/catalog-api-service.js';
-import type { RepositoryListRow, TagRow } from '../../../metadata/artifacts-query.js';
-import { labelJson } from '../labels/routes.js';
-import { ApiError } from '../api-error.js';
-import { objectBody, requiredString } from '../body.js';
+import { z } from 'zod';
+import type { ArtifactView, ArtifactViewOptions } from '../../../services/catalog-api-service.js';
+import type { RepositoryListRow, TagRow } from '../../../services/repository-views.js';
+import { labelJson } from '../shapes/label.js';
+import { apiArea, type ApiInstance } from '../area.js';
+import type { ApiDeps } from '../plugin.js';
+import { artifactParams, artifactPath, repositoryParams } from '../artifact-path.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
+import { booleanQuery, jsonBody, pageQuery, requiredString } from '../schemas.js';
 
 // /api/v2.0/projects/{project_name}/repositories[/{repository_name}[/artifacts[/{reference}[/tags]]]]
 // and /api/v2.0/repositories: Harbor's paths, JSON field names and status codes.
@@ -73,56 +71,36 @@ function artifactJson(a: ArtifactView) {
   };
 }
 
-/**
- * The repository name in the path, without the project. Harbor's clients encode its slashes
- * twice (%252F), others once (%2F); the router has decoded one level already.
- */
-function repositoryParam(request: FastifyRequest): string {
-  const raw = (request.params as { repository: string }).repository;
-  if (!raw.includes('%')) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new ApiError('BAD_REQUEST', 'the repository name is not validly encoded');
-  }
+/** Harbor's with_tag (default true) and with_label (default false); with_scan_overview ... are accepted and ignored. */
+const viewQuery = {
+  with_tag: booleanQuery('with_tag', true),
+  with_label: booleanQuery('with_label', false),
+};
+
+function viewOptions(query: { with_tag: boolean; with_label: boolean }): ArtifactViewOptions {
+  return { withTag: query.with_tag, withLabel: query.with_label };
 }
 
-/** Project, repository (without the project) and reference of an artifact path. */
-export function artifactPathParams(request: FastifyRequest) {
-  const p = request.params as { project: string; reference?: string; tag?: string };
-  return { project: p.project, repository: repositoryParam(request), reference: p.reference ?? '' };
-}
-
-function booleanQuery(value: unknown, name: string, fallback: boolean): boolean {
-  if (value === undefined || value === '') return fallback;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new ApiError('BAD_REQUEST', `${name} must be true or false`);
-}
-
-/** Harbor's with_tag (default true) and with_label (default false). */
-function viewOptions(query: Record<string, unknown>): ArtifactViewOptions {
+function repositoryFilter(q: string | undefined) {
+  const query = parseHarborQuery(q);
   return {
-    withTag: booleanQuery(query.with_tag, 'with_tag', true),
-    withLabel: booleanQuery(query.with_label, 'with_label', false),
+    ...(query.exact.name !== undefined && { name: query.exact.name }),
+    ...(query.fuzzy.name !== undefined && { nameLike: query.fuzzy.name }),
   };
 }
 
-function repositoryFilter(query: Record<string, unknown>) {
-  const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
-  return {
-    ...(q.exact.name !== undefined && { name: q.exact.name }),
-    ...(q.fuzzy.name !== undefined && { nameLike: q.fuzzy.name }),
-  };
-}
+type Deps = Pick<ApiDeps, 'catalog' | 'artifacts'>;
 
-export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogApiService): void {
-  api.get('/repositories', async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
+const REPOSITORY = '/projects/:project_name/repositories/:repository_name';
+const ARTIFACT = `${REPOSITORY}/artifacts/:reference`;
+const listQuery = z.object(pageQuery);
+
+function registerRepositoryRoutes(api: ApiInstance, { catalog, artifacts }: Deps): void {
+  api.get('/repositories', { schema: { querystring: listQuery } }, async (request, reply) => {
+    const page = pageRequest(request.query);
     const { items, total } = await catalog.listAllRepositories(
       request.principal,
-      repositoryFilter(query),
+      repositoryFilter(request.query.q),
       page.offset,
       page.pageSize,
     );
@@ -130,115 +108,162 @@ export function registerRepositoryRoutes(api: FastifyInstance, catalog: CatalogA
     reply.send(items.map(repositoryJson));
   });
 
-  api.get('/projects/:project/repositories', async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
-    const project = (request.params as { project: string }).project;
-    const { items, total } = await catalog.listProjectRepositories(
-      request.principal,
-      project,
-      repositoryFilter(query),
-      page.offset,
-      page.pageSize,
-    );
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map(repositoryJson));
+  api.get(
+    '/projects/:project_name/repositories',
+    { schema: { params: z.object({ project_name: z.string() }), querystring: listQuery } },
+    async (request, reply) => {
+      const page = pageRequest(request.query);
+      const { items, total } = await catalog.listProjectRepositories(
+        request.principal,
+        request.params.project_name,
+        repositoryFilter(request.query.q),
+        page.offset,
+        page.pageSize,
+      );
+      setPageHeaders(request, reply, page, total);
+      reply.send(items.map(repositoryJson));
+    },
+  );
+
+  api.get(REPOSITORY, { schema: { params: repositoryParams } }, async (request, reply) => {
+    const { project_name: project, repository_name: repository } = request.params;
+    reply.send(repositoryJson(await catalog.getRepository(request.principal, project, repository)));
   });
 
-  api.get('/projects/:project/repositories/:repository', async (request, reply) => {
-    const p = artifactPathParams(request);
-    reply.send(repositoryJson(await catalog.getRepository(request.principal, p.project, p.repository)));
-  });
-
-  api.put('/projects/:project/repositories/:repository', async (request, reply) => {
-    const p = artifactPathParams(request);
-    const body = objectBody(request.body);
-    if (typeof body.description !== 'string')
-      throw new ApiError('BAD_REQUEST', 'description must be a string');
-    await catalog.updateRepositoryDescription(request.principal, p.project, p.repository, body.description);
-    reply.send();
-  });
-
-  api.delete('/projects/:project/repositories/:repository', async (request, reply) => {
-    const p = artifactPathParams(request);
-    await catalog.deleteRepository(request.principal, p.project, p.repository);
-    reply.send();
-  });
-
-  api.get('/projects/:project/repositories/:repository/artifacts', async (request, reply) => {
-    const p = artifactPathParams(request);
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
-    const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
-    // with_scan_overview, with_signature ... are accepted; Wharf has nothing to add for them.
-    const { items, total } = await catalog.listArtifacts(
-      request.principal,
-      p.project,
-      p.repository,
-      {
-        ...(q.exact.tags !== undefined && { tag: q.exact.tags }),
-        ...(q.fuzzy.tags !== undefined && { tagLike: q.fuzzy.tags }),
-        ...(q.exact.base === '*' && { all: true }),
+  api.put(
+    REPOSITORY,
+    {
+      schema: {
+        params: repositoryParams,
+        body: jsonBody({ description: z.string({ error: 'description must be a string' }) }),
       },
-      viewOptions(query),
-      page.offset,
-      page.pageSize,
-    );
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map(artifactJson));
-  });
+    },
+    async (request, reply) => {
+      const { project_name: project, repository_name: repository } = request.params;
+      await catalog.updateRepositoryDescription(
+        request.principal,
+        project,
+        repository,
+        request.body.description,
+      );
+      reply.send();
+    },
+  );
 
-  api.get('/projects/:project/repositories/:repository/artifacts/:reference', async (request, reply) => {
-    const p = artifactPathParams(request);
-    const options = viewOptions(request.query as Record<string, unknown>);
-    reply.send(
-      artifactJson(
-        await catalog.getArtifact(request.principal, p.project, p.repository, p.reference, options),
-      ),
-    );
-  });
-
-  api.delete('/projects/:project/repositories/:repository/artifacts/:reference', async (request, reply) => {
-    const p = artifactPathParams(request);
-    await catalog.deleteArtifact(request.principal, p.project, p.repository, p.reference);
+  api.delete(REPOSITORY, { schema: { params: repositoryParams } }, async (request, reply) => {
+    const { project_name: project, repository_name: repository } = request.params;
+    await artifacts.deleteRepository(request.principal, request.ip, project, repository);
     reply.send();
   });
+}
 
-  api.get('/projects/:project/repositories/:repository/artifacts/:reference/tags', async (request, reply) => {
-    const p = artifactPathParams(request);
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
-    const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
-    const { items, total } = await catalog.listTags(
-      request.principal,
-      p.project,
-      p.repository,
-      p.reference,
-      q.fuzzy.name ?? q.exact.name,
-      page.offset,
-      page.pageSize,
-    );
-    setPageHeaders(request, reply, page, total);
-    reply.send(items.map(tagJson));
+function registerArtifactRoutes(api: ApiInstance, { catalog, artifacts }: Deps): void {
+  api.get(
+    `${REPOSITORY}/artifacts`,
+    { schema: { params: repositoryParams, querystring: z.object({ ...pageQuery, ...viewQuery }) } },
+    async (request, reply) => {
+      const { project_name: project, repository_name: repository } = request.params;
+      const page = pageRequest(request.query);
+      const q = parseHarborQuery(request.query.q);
+      const { items, total } = await catalog.listArtifacts(
+        request.principal,
+        project,
+        repository,
+        {
+          ...(q.exact.tags !== undefined && { tag: q.exact.tags }),
+          ...(q.fuzzy.tags !== undefined && { tagLike: q.fuzzy.tags }),
+          ...(q.exact.base === '*' && { all: true }),
+        },
+        viewOptions(request.query),
+        page.offset,
+        page.pageSize,
+      );
+      setPageHeaders(request, reply, page, total);
+      reply.send(items.map(artifactJson));
+    },
+  );
+
+  api.get(
+    ARTIFACT,
+    { schema: { params: artifactParams, querystring: z.object(viewQuery) } },
+    async (request, reply) => {
+      const p = artifactPath(request.params);
+      const options = viewOptions(request.query);
+      reply.send(
+        artifactJson(
+          await catalog.getArtifact(request.principal, p.project, p.repository, p.reference, options),
+        ),
+      );
+    },
+  );
+
+  api.delete(ARTIFACT, { schema: { params: artifactParams } }, async (request, reply) => {
+    const p = artifactPath(request.params);
+    await artifacts.deleteArtifact(request.principal, request.ip, p.project, p.repository, p.reference);
+    reply.send();
   });
+}
+
+function registerTagRoutes(api: ApiInstance, { catalog, artifacts }: Deps): void {
+  api.get(
+    `${ARTIFACT}/tags`,
+    { schema: { params: artifactParams, querystring: listQuery } },
+    async (request, reply) => {
+      const p = artifactPath(request.params);
+      const page = pageRequest(request.query);
+      const q = parseHarborQuery(request.query.q);
+      const { items, total } = await catalog.listTags(
+        request.principal,
+        p.project,
+        p.repository,
+        p.reference,
+        q.fuzzy.name ?? q.exact.name,
+        page.offset,
+        page.pageSize,
+      );
+      setPageHeaders(request, reply, page, total);
+      reply.send(items.map(tagJson));
+    },
+  );
 
   api.post(
-    '/projects/:project/repositories/:repository/artifacts/:reference/tags',
+    `${ARTIFACT}/tags`,
+    { schema: { params: artifactParams, body: jsonBody({ name: requiredString('name') }) } },
     async (request, reply) => {
-      const p = artifactPathParams(request);
-      const name = requiredString(objectBody(request.body), 'name');
-      await catalog.createTag(request.principal, p.project, p.repository, p.reference, name);
+      const p = artifactPath(request.params);
+      await artifacts.createTag(
+        request.principal,
+        request.ip,
+        p.project,
+        p.repository,
+        p.reference,
+        request.body.name,
+      );
       reply.code(201).send();
     },
   );
 
   api.delete(
-    '/projects/:project/repositories/:repository/artifacts/:reference/tags/:tag',
+    `${ARTIFACT}/tags/:tag_name`,
+    { schema: { params: artifactParams.extend({ tag_name: z.string() }) } },
     async (request, reply) => {
-      const p = artifactPathParams(request);
-      const tag = (request.params as { tag: string }).tag;
-      await catalog.deleteTag(request.principal, p.project, p.repository, p.reference, tag);
+      const p = artifactPath(request.params);
+      await artifacts.deleteTag(
+        request.principal,
+        request.ip,
+        p.project,
+        p.repository,
+        p.reference,
+        request.params.tag_name,
+      );
       reply.send();
     },
   );
 }
+
+/** Reads come from the catalog, writes go through the artifact core. */
+export const repositoriesArea = apiArea('repositories', ['catalog', 'artifacts'], (api, deps) => {
+  registerRepositoryRoutes(api, deps);
+  registerArtifactRoutes(api, deps);
+  registerTagRoutes(api, deps);
+});

@@ -1,10 +1,18 @@
-import type { FastifyInstance } from 'fastify';
-import type { RobotRow } from '../../../metadata/robots-table.js';
-import type { RobotQuery, RobotService } from '../../../services/robot-service.js';
+import { z } from 'zod';
+import type { RobotQuery, RobotRow } from '../../../services/robot-service.js';
 import { ApiError } from '../api-error.js';
-import { objectBody, optionalString, pathId, requiredString } from '../body.js';
+import { apiArea } from '../area.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
-import { parseHarborQuery } from '../query.js';
+import { parseHarborQuery, type HarborQuery } from '../query.js';
+import {
+  jsonBody,
+  optionalBoolean,
+  optionalString,
+  pageQuery,
+  pathId,
+  requiredString,
+  serviceChecked,
+} from '../schemas.js';
 
 // /api/v2.0/robots, Harbor's shapes (Robot, RobotCreate, RobotCreated, RobotSec). The secret
 // appears only in the answers to create and refresh, never in Robot.
@@ -28,15 +36,28 @@ function robotJson(r: RobotRow) {
   };
 }
 
-function optionalBoolean(body: Record<string, unknown>, field: string): boolean | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw new ApiError('BAD_REQUEST', `${field} must be true or false`);
-  return value;
-}
+const robotParams = z.object({ robot_id: pathId('robot_id') });
 
-function robotQuery(query: Record<string, unknown>): RobotQuery {
-  const q = parseHarborQuery(typeof query.q === 'string' ? query.q : undefined);
+/** Harbor's RobotCreate / Robot: level, duration and permissions are checked by the robot service. */
+const robotFields = {
+  description: optionalString('description'),
+  level: serviceChecked,
+  duration: serviceChecked,
+  disable: optionalBoolean('disable'),
+  permissions: serviceChecked,
+};
+
+const createRobotBody = jsonBody({
+  name: requiredString('name'),
+  secret: optionalString('secret'),
+  ...robotFields,
+});
+
+const updateRobotBody = jsonBody({ name: optionalString('name'), ...robotFields });
+
+const refreshSecretBody = jsonBody({ secret: optionalString('secret') }).nullish();
+
+function robotQuery(q: HarborQuery): RobotQuery {
   // Harbor's UI writes Level and ProjectID; both spellings are accepted.
   const level = q.exact.Level ?? q.exact.level;
   const projectId = q.exact.ProjectID ?? q.exact.project_id;
@@ -53,17 +74,16 @@ function robotQuery(query: Record<string, unknown>): RobotQuery {
   };
 }
 
-export function registerRobotRoutes(api: FastifyInstance, robots: RobotService): void {
-  api.post('/robots', async (request, reply) => {
-    const body = objectBody(request.body);
-    const secret = optionalString(body, 'secret');
+export const robotsArea = apiArea('robots', ['robots'], (api, { robots }) => {
+  api.post('/robots', { schema: { body: createRobotBody } }, async (request, reply) => {
+    const body = request.body;
     const { robot, secret: shown } = await robots.create(request.principal, {
-      name: requiredString(body, 'name'),
-      description: optionalString(body, 'description') ?? '',
+      name: body.name,
+      description: body.description ?? '',
       level: body.level,
       duration: body.duration,
-      disable: optionalBoolean(body, 'disable') ?? false,
-      ...(secret !== undefined && secret !== '' && { secret }),
+      disable: body.disable ?? false,
+      ...(body.secret !== undefined && body.secret !== '' && { secret: body.secret }),
       permissions: body.permissions,
     });
     reply
@@ -78,52 +98,51 @@ export function registerRobotRoutes(api: FastifyInstance, robots: RobotService):
       });
   });
 
-  api.get('/robots', async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
-    const page = pageRequest(query);
-    const { items, total } = await robots.list(
-      request.principal,
-      robotQuery(query),
-      page.offset,
-      page.pageSize,
-    );
+  api.get('/robots', { schema: { querystring: z.object(pageQuery) } }, async (request, reply) => {
+    const page = pageRequest(request.query);
+    const filter = robotQuery(parseHarborQuery(request.query.q));
+    const { items, total } = await robots.list(request.principal, filter, page.offset, page.pageSize);
     setPageHeaders(request, reply, page, total);
     reply.send(items.map(robotJson));
   });
 
-  api.get('/robots/:robot_id', async (request, reply) => {
-    reply.send(robotJson(await robots.get(request.principal, pathId(request.params, 'robot_id'))));
+  api.get('/robots/:robot_id', { schema: { params: robotParams } }, async (request, reply) => {
+    reply.send(robotJson(await robots.get(request.principal, request.params.robot_id)));
   });
 
-  api.put('/robots/:robot_id', async (request, reply) => {
-    const body = objectBody(request.body);
-    const name = optionalString(body, 'name');
-    const description = optionalString(body, 'description');
-    const disable = optionalBoolean(body, 'disable');
-    await robots.update(request.principal, pathId(request.params, 'robot_id'), {
-      ...(name !== undefined && { name }),
-      ...(body.level !== undefined && { level: body.level }),
-      ...(description !== undefined && { description }),
-      ...(body.duration !== undefined && { duration: body.duration }),
-      ...(disable !== undefined && { disable }),
-      ...(body.permissions !== undefined && { permissions: body.permissions }),
-    });
+  api.put(
+    '/robots/:robot_id',
+    { schema: { params: robotParams, body: updateRobotBody } },
+    async (request, reply) => {
+      const body = request.body;
+      await robots.update(request.principal, request.params.robot_id, {
+        ...(body.name !== undefined && { name: body.name }),
+        ...(body.level !== undefined && { level: body.level }),
+        ...(body.description !== undefined && { description: body.description }),
+        ...(body.duration !== undefined && { duration: body.duration }),
+        ...(body.disable !== undefined && { disable: body.disable }),
+        ...(body.permissions !== undefined && { permissions: body.permissions }),
+      });
+      reply.send();
+    },
+  );
+
+  api.patch(
+    '/robots/:robot_id',
+    { schema: { params: robotParams, body: refreshSecretBody } },
+    async (request, reply) => {
+      const secret = request.body?.secret;
+      const shown = await robots.refreshSecret(
+        request.principal,
+        request.params.robot_id,
+        secret === '' ? undefined : secret,
+      );
+      reply.send({ secret: shown ?? '' });
+    },
+  );
+
+  api.delete('/robots/:robot_id', { schema: { params: robotParams } }, async (request, reply) => {
+    await robots.delete(request.principal, request.params.robot_id);
     reply.send();
   });
-
-  api.patch('/robots/:robot_id', async (request, reply) => {
-    const body = objectBody(request.body ?? {});
-    const secret = optionalString(body, 'secret');
-    const shown = await robots.refreshSecret(
-      request.principal,
-      pathId(request.params, 'robot_id'),
-      secret === '' ? undefined : secret,
-    );
-    reply.send({ secret: shown ?? '' });
-  });
-
-  api.delete('/robots/:robot_id', async (request, reply) => {
-    await robots.delete(request.principal, pathId(request.params, 'robot_id'));
-    reply.send();
-  });
-}
+});

@@ -1,53 +1,37 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import type { CatalogApiService } from '../../../services/catalog-api-service.js';
-import type { ProjectService } from '../../../services/project-service.js';
-import type { SettingsService } from '../../../services/settings-service.js';
-import { ApiError } from '../api-error.js';
-import { projectJson } from '../projects/routes.js';
+import { z } from 'zod';
+import { apiArea } from '../area.js';
+import { requiredString } from '../schemas.js';
+import { wharfVersion } from '../version.js';
+import { projectJson } from '../shapes/project.js';
 import { isSignedIn } from '../../../services/principal.js';
 
 // /api/v2.0/search, /statistics and /systeminfo: Harbor's shapes.
 
-/** Wharf's version from package.json (src/http/api/system and dist/http/api/system alike). */
-function wharfVersion(): string {
-  try {
-    const pkg = JSON.parse(
-      readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'package.json'), 'utf8'),
-    ) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-export function registerSystemRoutes(
-  api: FastifyInstance,
-  deps: { catalog: CatalogApiService; projects: ProjectService; settings: SettingsService },
-): void {
+export const systemArea = apiArea('system', ['catalog', 'projects', 'settings'], (api, deps) => {
   const version = `wharf-${wharfVersion()}`;
 
-  api.get('/search', async (request, reply) => {
-    const q = (request.query as Record<string, unknown>).q;
-    if (typeof q !== 'string' || q === '') throw new ApiError('BAD_REQUEST', 'q is required');
-    const result = await deps.catalog.search(request.principal, q);
-    const projects = [];
-    for (const project of result.projects) {
-      projects.push(projectJson(await deps.projects.view(request.principal, project)));
-    }
-    reply.send({
-      project: projects,
-      repository: result.repositories.map(({ row, project }) => ({
-        project_id: project.id,
-        project_name: project.name,
-        project_public: project.public,
-        repository_name: row.name,
-        pull_count: 0,
-        artifact_count: row.artifact_count,
-      })),
-    });
-  });
+  api.get(
+    '/search',
+    { schema: { querystring: z.object({ q: requiredString('q') }) } },
+    async (request, reply) => {
+      const result = await deps.catalog.search(request.principal, request.query.q);
+      const projects = [];
+      for (const project of result.projects) {
+        projects.push(projectJson(await deps.projects.view(request.principal, project)));
+      }
+      reply.send({
+        project: projects,
+        repository: result.repositories.map(({ row, project }) => ({
+          project_id: project.id,
+          project_name: project.name,
+          project_public: project.public,
+          repository_name: row.name,
+          pull_count: 0,
+          artifact_count: row.artifact_count,
+        })),
+      });
+    },
+  );
 
   api.get('/statistics', async (request, reply) => {
     const stats = await deps.catalog.statistics(request.principal);
@@ -83,4 +67,4 @@ export function registerSystemRoutes(
       current_time: new Date().toISOString(),
     });
   });
-}
+});

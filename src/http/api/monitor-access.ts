@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
-import { SYSTEM_RESOURCE_ACTIONS, type Action } from '../../../domain/rbac.js';
-import type { AccessService } from '../../../services/access-service.js';
-import { ApiError } from '../api-error.js';
-import { isSignedIn } from '../../../services/principal.js';
+import { SYSTEM_RESOURCE_ACTIONS, type Action } from '../../domain/rbac.js';
+import type { AccessService } from '../../services/access-service.js';
+import { ApiError } from './api-error.js';
+import { isSignedIn } from '../../services/principal.js';
 
 // The job service's API is for system administrators (Harbor's `jobservice-monitor` system
 // resource): anonymous callers are told to sign in (401), others are refused (403).
