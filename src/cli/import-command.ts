@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { openPostgresDatabase } from '../metadata/postgres-database.js';
-import { NotHarborDatabaseError } from '../services/import/harbor-source.js';
 import {
-  importHarbor,
+  NotHarborDatabaseError,
+  runHarborImport,
   type ImportChange,
   type ImportKind,
   type ImportOutcome,
@@ -75,39 +74,27 @@ export async function runImport(args: string[]): Promise<number> {
     overrides: { ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }) },
   });
 
-  const source = await openPostgresDatabase({ connection: { connectionString: sourceUrl }, poolSize: 1 });
+  const backends = await openBackends(config);
   try {
-    const backends = await openBackends(config);
-    const { db } = backends;
+    console.log(`wharf import harbor${dryRun ? ' (dry run: nothing is written)' : ''}`);
+    const options = { dryRun, onChange: (c: ImportChange) => console.log(changeLine(c, dryRun)) };
+    let report: ImportReport;
     try {
-      console.log(`wharf import harbor${dryRun ? ' (dry run: nothing is written)' : ''}`);
-      const options = { dryRun, onChange: (c: ImportChange) => console.log(changeLine(c, dryRun)) };
-      let report: ImportReport;
-      try {
-        report = await source.transaction(async (harbor) => {
-          // One consistent snapshot of Harbor, and a guarantee that nothing is written to it.
-          await harbor.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-          return dryRun
-            ? importHarbor(harbor, db, options)
-            : db.transaction((wharf) => importHarbor(harbor, wharf, options));
-        });
-      } catch (err) {
-        if (!(err instanceof NotHarborDatabaseError)) throw err;
-        console.error(`wharf import: ${err.message}`);
-        return 1;
-      }
-      if (report.harborSchemaVersion !== null) {
-        console.log(`\nHarbor schema version ${report.harborSchemaVersion}`);
-      }
-      console.log(`\n${summary(report)}`);
-      if (report.warnings.length > 0) {
-        console.log(`\nTo do by hand:\n${report.warnings.map((w) => `  - ${w}`).join('\n')}`);
-      }
-      return 0;
-    } finally {
-      await backends.close();
+      report = await runHarborImport(sourceUrl, backends.db, options);
+    } catch (err) {
+      if (!(err instanceof NotHarborDatabaseError)) throw err;
+      console.error(`wharf import: ${err.message}`);
+      return 1;
     }
+    if (report.harborSchemaVersion !== null) {
+      console.log(`\nHarbor schema version ${report.harborSchemaVersion}`);
+    }
+    console.log(`\n${summary(report)}`);
+    if (report.warnings.length > 0) {
+      console.log(`\nTo do by hand:\n${report.warnings.map((w) => `  - ${w}`).join('\n')}`);
+    }
+    return 0;
   } finally {
-    await source.close();
+    await backends.close();
   }
 }

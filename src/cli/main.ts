@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
-import { DataDirLockedError } from '../metadata/data-dir-lock.js';
 import { fsck } from '../services/fsck-service.js';
-import { createLogger, openBackends, startServer } from '../wharf.js';
+import { createLogger, DataDirLockedError, openBackends, startServer } from '../wharf.js';
 import { privatePaths } from '../private-paths.js';
 import type { FirstAccount } from '../services/first-account.js';
 import { runAdmin } from './admin-command.js';

@@ -184,6 +184,11 @@ export const configSchema = z
         realm: z.string().min(1).default('Wharf'),
         /** How /v2 asks for credentials: a bearer-token challenge (Basic is accepted too), or Basic. */
         challenge: z.enum(['bearer', 'basic']).default('bearer'),
+        /**
+         * scrypt's cost for new password and secret hashes, as log2(N): 17 is OWASP's N=2^17. Lower
+         * only for test suites, which create many accounts; never in production.
+         */
+        password_kdf_cost: z.number().int().min(10).max(20).default(17),
         token: z
           .object({
             issuer: z.string().min(1).default('wharf-token-issuer'),
@@ -211,6 +216,7 @@ export const configSchema = z
         require_signin: false,
         realm: 'Wharf',
         challenge: 'bearer',
+        password_kdf_cost: 17,
         token: {
           issuer: 'wharf-token-issuer',
           service: 'wharf-registry',
@@ -262,9 +268,22 @@ export const configSchema = z
         log_pulls: z.boolean().default(true),
         /** Entries older than this many days are purged; 0 keeps them forever. */
         retention_days: z.number().int().min(0).default(0),
+        /**
+         * A syslog receiver (`host:port`, TCP, RFC 5424) every entry is also sent to, through the
+         * outbound policy; empty: none (Harbor's audit_log_forward_endpoint).
+         */
+        forward_endpoint: z
+          .string()
+          .regex(/^$|^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/, 'host:port')
+          .default(''),
+        /** With a forward endpoint: forward only, keep no entries in the database (skip_audit_log_database). */
+        skip_database: z.boolean().default(false),
       })
       .strict()
-      .default({ log_pulls: true, retention_days: 0 }),
+      .refine((a) => !a.skip_database || a.forward_endpoint !== '', {
+        message: 'skip_database needs a forward_endpoint: the entries would go nowhere',
+      })
+      .default({ log_pulls: true, retention_days: 0, forward_endpoint: '', skip_database: false }),
     login: z
       .object({
         /** Failed logins are counted over this window, per (login name, client address) and per address. */
@@ -309,6 +328,24 @@ export const configSchema = z
       })
       .strict()
       .default({ max_job_workers: 10 }),
+    /** The event outbox's dispatcher (src/services/events/dispatcher.ts). */
+    events: z
+      .object({
+        /** Whether this instance hands outbox events to their consumers (any one instance suffices). */
+        dispatch: z.boolean().default(true),
+        /** Dispatched events are kept this long (for inspection and redelivery), then purged. */
+        retention_hours: z
+          .number()
+          .positive()
+          .max(24 * 365)
+          .default(24),
+        /** Tries of one event by a failing consumer before it is given up (logged, counted, kept). */
+        max_attempts: z.number().int().min(1).max(1000).default(10),
+        /** First wait before a failed consumer is tried again; doubled each try, capped at 5 minutes. */
+        retry_backoff_seconds: z.number().positive().max(300).default(1),
+      })
+      .strict()
+      .default({ dispatch: true, retention_hours: 24, max_attempts: 10, retry_backoff_seconds: 1 }),
     replication: z
       .object({
         /** A task whose peer stays unreachable is retried this long before it fails (then reconciled). */
@@ -334,6 +371,33 @@ export const configSchema = z
         tombstone_days: 7,
         retry_backoff_seconds: 2,
         retry_backoff_max_seconds: 60,
+      }),
+    /** Webhook deliveries (docs/webhooks.md): retries of a target that fails, and its timeout. */
+    webhooks: z
+      .object({
+        /** First wait before a failed delivery is tried again; doubled each retry. */
+        retry_backoff_seconds: z.number().positive().max(3_600).default(2),
+        /** The longest wait between two tries: how soon after a receiver returns deliveries resume. */
+        retry_backoff_max_seconds: z.number().positive().max(86_400).default(300),
+        /** A delivery still failing this long after its event fails for good; the next one proceeds. */
+        retry_deadline_hours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .default(24),
+        /** Bound of one delivery attempt (connecting, then waiting for the answer). */
+        timeout_seconds: z.number().positive().max(600).default(10),
+      })
+      .strict()
+      .refine((w) => w.retry_backoff_max_seconds >= w.retry_backoff_seconds, {
+        path: ['retry_backoff_max_seconds'],
+        message: 'must be at least retry_backoff_seconds',
+      })
+      .default({
+        retry_backoff_seconds: 2,
+        retry_backoff_max_seconds: 300,
+        retry_deadline_hours: 24,
+        timeout_seconds: 10,
       }),
     secrets: z
       .object({

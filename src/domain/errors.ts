@@ -1,6 +1,8 @@
-// Domain errors. Services throw these; the HTTP edge maps each code to a status and the
-// OCI (or management API) error body in one catalogue (http/error-catalogue.ts).
+// Domain errors: the one error hierarchy. Services, metadata and domain code throw a DomainError
+// carrying a catalogue code; the HTTP edge renders it (http/error-catalogue.ts holds each code's
+// status and its OCI and Harbor codes), so nothing below http knows a status or a body shape.
 
+/** Codes of the OCI Distribution spec (and distribution's TAG_INVALID, RANGE_INVALID, UNAVAILABLE). */
 export type RegistryErrorCode =
   | 'BLOB_UNKNOWN'
   | 'BLOB_UPLOAD_INVALID'
@@ -21,18 +23,44 @@ export type RegistryErrorCode =
   | 'MANIFEST_TOO_LARGE'
   | 'UNAVAILABLE';
 
-export class RegistryError extends Error {
-  readonly code: RegistryErrorCode;
+/** Codes of the management services, named as Harbor names them on its API. */
+export type ManagementErrorCode =
+  | 'BAD_REQUEST'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'CONFLICT'
+  | 'PRECONDITION'
+  | 'UNPROCESSABLE_ENTITY';
+
+/** Codes of conditions rather than requests: a missing project on push, a database that is down, a bug. */
+export type ConditionErrorCode = 'PROJECT_MISSING' | 'DATABASE_UNAVAILABLE' | 'INTERNAL';
+
+export type ErrorCode = RegistryErrorCode | ManagementErrorCode | ConditionErrorCode;
+
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  /** Structured facts for the client (OCI `detail`) and for headers (size, offset, retryAfterSeconds). */
   readonly detail: unknown;
   /** Overrides the catalogue's status where the spec wants another one for this situation. */
   readonly status: number | undefined;
 
-  constructor(code: RegistryErrorCode, message: string, detail?: unknown, status?: number) {
-    super(message);
-    this.name = 'RegistryError';
+  constructor(code: ErrorCode, message: string, detail?: unknown, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DomainError';
     this.code = code;
     this.detail = detail;
     this.status = status;
+  }
+}
+
+/** The registry's errors (the /v2 push and pull rules): a DomainError with a spec code. */
+export class RegistryError extends DomainError {
+  declare readonly code: RegistryErrorCode;
+
+  constructor(code: RegistryErrorCode, message: string, detail?: unknown, status?: number) {
+    super(code, message, detail, status);
+    this.name = 'RegistryError';
   }
 }
 

@@ -31,6 +31,85 @@ export interface EventDataByType {
   'tag.created': { repository: string; tag: string; digest: string };
   'tag.deleted': { repository: string; tag: string; digest: string | null };
   'repository.deleted': { repository: string };
+  // Administrative changes, recorded by their services in the change's own transaction.
+  'project.created': ObjectChangeData;
+  'project.updated': ObjectChangeData;
+  'project.deleted': ObjectChangeData;
+  'member.added': MemberEventData;
+  'member.role_changed': MemberEventData;
+  'member.removed': MemberEventData;
+  'robot.created': RobotEventData;
+  'robot.updated': RobotEventData;
+  'robot.disabled': RobotEventData;
+  'robot.enabled': RobotEventData;
+  'robot.secret_refreshed': RobotEventData;
+  'robot.deleted': RobotEventData;
+  'user.created': ObjectChangeData;
+  'user.updated': ObjectChangeData;
+  'user.deleted': ObjectChangeData;
+  'user.password_changed': ObjectChangeData;
+  /** `changes.sysadmin_flag` says which way. */
+  'user.admin_changed': ObjectChangeData;
+  /** A session sign-in (portal or API), successful or not; a token fetch is not a login. */
+  'user.login': { name: string; result: 'success' | 'failure' };
+  'replication_policy.created': ObjectChangeData;
+  'replication_policy.updated': ObjectChangeData;
+  'replication_policy.deleted': ObjectChangeData;
+  'registry_endpoint.created': ObjectChangeData;
+  'registry_endpoint.updated': ObjectChangeData;
+  'registry_endpoint.deleted': ObjectChangeData;
+  'webhook_policy.created': ObjectChangeData;
+  'webhook_policy.updated': ObjectChangeData;
+  'webhook_policy.deleted': ObjectChangeData;
+  /** Labels: `projectId` is the project of a project label, null for a global one. */
+  'label.created': ObjectChangeData & { projectId: number | null };
+  'label.updated': ObjectChangeData & { projectId: number | null };
+  'label.deleted': ObjectChangeData & { projectId: number | null };
+  /** A replication execution ended; recorded once per local project it touched. */
+  'replication.finished': ReplicationFinishedData;
+}
+
+/** The end of a replication execution, as webhooks (REPLICATION) report it. */
+export interface ReplicationFinishedData {
+  policyId: number;
+  policyName: string;
+  executionId: number;
+  status: 'Succeed' | 'Failed' | 'Stopped';
+  trigger: string;
+  /** push: this registry was the source; pull: the destination. */
+  direction: 'push' | 'pull';
+  /** The peer, as its registry endpoint names it (null when gone). */
+  remote: { name: string; type: string; url: string } | null;
+  /** The local repositories of the project the event belongs to that the run copied or deleted. */
+  repositories: string[];
+  succeeded: number;
+  failed: number;
+}
+
+/** What an update changed: field name to its new value (never a secret). */
+export type ChangedFields = Record<string, string | number | boolean | null>;
+
+/** The object an administrative change is about, named as people know it. */
+export interface ObjectChangeData {
+  name: string;
+  id: number | null;
+  changes?: ChangedFields;
+}
+
+export interface MemberEventData {
+  /** The user's or group's name, and which of the two it is. */
+  member: string;
+  memberKind: 'user' | 'group';
+  /** The role after the change (the role removed, for `member.removed`). */
+  role: string;
+  /** The role before a role change. */
+  previousRole?: string;
+}
+
+export interface RobotEventData extends ObjectChangeData {
+  /** `robot$name` (system) or `robot$project+name` (project), as the robot signs in. */
+  name: string;
+  level: 'system' | 'project';
 }
 
 export type EventType = keyof EventDataByType;

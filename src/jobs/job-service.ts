@@ -21,6 +21,8 @@ import {
   type PoolRow,
   type QueueRow,
 } from '../metadata/jobs-table.js';
+/** Jobs and worker pools as the job service API shows them. */
+export type { JobRow, PoolRow } from '../metadata/jobs-table.js';
 import {
   deleteSchedule,
   findSchedule,

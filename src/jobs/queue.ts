@@ -62,6 +62,13 @@ export interface JobTypeOptions {
   concurrency?: number;
 }
 
+/** A job type a feature owns, registered on the job service by the composition root. */
+export interface JobTypeDefinition {
+  type: string;
+  handler: JobHandler;
+  options?: JobTypeOptions;
+}
+
 export type ResolvedJobType = Required<JobTypeOptions> & { type: string; handler: JobHandler };
 
 export const JOB_DEFAULTS = {

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { Database } from '../metadata/database.js';
 import {
   advanceSchedule,
+  databaseNow,
   insertScheduledJob,
   lockDueSchedules,
   upsertSchedule,
@@ -90,12 +91,11 @@ export async function saveSchedule(
 ): Promise<ScheduleRow> {
   const problem = cronError(s.cron);
   if (problem !== null) throw new Error(`invalid cron expression "${s.cron}": ${problem}`);
-  const now = await db.query<{ now: Date }>('SELECT now() AS now');
   return upsertSchedule(db, {
     type: s.type,
     vendorId: s.vendorId ?? 0,
     cron: s.cron.trim(),
     payload: s.payload ?? {},
-    nextRun: nextFireTime(s.cron, (now[0] as { now: Date }).now),
+    nextRun: nextFireTime(s.cron, await databaseNow(db)),
   });
 }

@@ -248,66 +248,6 @@ export async function childrenOf(db: Queryable, manifestIds: readonly number[]):
   );
 }
 
-/** Whether another index in the repository lists `digest` as a child. */
-export async function isChildOfIndex(db: Queryable, repositoryId: number, digest: string): Promise<boolean> {
-  const rows = await db.query<{ one: number }>(
-    `SELECT 1 AS one FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
-     WHERE mr.kind = 'manifest' AND mr.digest = $2 AND p.repository_id = $1 LIMIT 1`,
-    [repositoryId, digest],
-  );
-  return rows.length > 0;
-}
-
-/**
- * Deletes a manifest (its tags and references cascade) and unlinks its bytes from the repository;
- * then the children it leaves behind untagged and unreferenced, as Harbor deletes an index with
- * its images, and the accessories whose subject it was. Returns the deleted digests.
- */
-export async function deleteArtifactRows(
-  db: Queryable,
-  repositoryId: number,
-  manifestId: number,
-): Promise<string[]> {
-  const children = await db.query<{ digest: string }>(
-    `SELECT DISTINCT mr.digest FROM manifest_references mr WHERE mr.manifest_id = $1 AND mr.kind = 'manifest'`,
-    [manifestId],
-  );
-  const deleted = await db.query<{ digest: string }>('DELETE FROM manifests WHERE id = $1 RETURNING digest', [
-    manifestId,
-  ]);
-  const orphans =
-    children.length === 0
-      ? []
-      : await db.query<{ digest: string }>(
-          `DELETE FROM manifests m WHERE m.repository_id = $1 AND m.digest = ANY($2::text[])
-           AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
-           AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
-                           WHERE mr.kind = 'manifest' AND mr.digest = m.digest AND p.repository_id = m.repository_id)
-           RETURNING m.digest`,
-          [repositoryId, children.map((c) => c.digest)],
-        );
-  const digests = [...deleted, ...orphans].map((r) => r.digest);
-  // Accessories (signatures, SBOMs: manifests whose subject is gone) go with their subject, as in
-  // Harbor; an accessory of an accessory too.
-  for (let subjects = digests; subjects.length > 0;) {
-    const accessories = await db.query<{ digest: string }>(
-      `DELETE FROM manifests WHERE repository_id = $1 AND subject_digest = ANY($2::text[])
-         AND NOT (digest = ANY($2::text[])) RETURNING digest`,
-      [repositoryId, subjects],
-    );
-    subjects = accessories.map((r) => r.digest).filter((d) => !digests.includes(d));
-    digests.push(...subjects);
-  }
-  if (digests.length > 0) {
-    await db.query('DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[])', [
-      repositoryId,
-      digests,
-    ]);
-  }
-  await db.query('UPDATE repositories SET updated_at = now() WHERE id = $1', [repositoryId]);
-  return digests;
-}
-
 /** Search: repositories whose full name contains `needle`, in the projects of `scope`. */
 export async function searchRepositories(
   db: Queryable,

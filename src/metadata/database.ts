@@ -1,3 +1,5 @@
+import { DomainError } from '../domain/errors.js';
+
 // The one interface the metadata repositories use. Two adapters implement it with the same SQL:
 // PGlite (embedded, in-process) and node-postgres (an external PostgreSQL server).
 
@@ -16,12 +18,20 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
-/** Thrown by adapters when the database cannot be reached; the HTTP edge answers 503. */
-export class DatabaseUnavailableError extends Error {
+/**
+ * Thrown by adapters when the database cannot be reached; the HTTP edge answers 503 with a
+ * message of its own (this one names the driver's failure, for the log only).
+ */
+export class DatabaseUnavailableError extends DomainError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super('DATABASE_UNAVAILABLE', message, undefined, undefined, options);
     this.name = 'DatabaseUnavailableError';
   }
+}
+
+/** A round trip to the database: the health check's probe. */
+export async function pingDatabase(db: Queryable): Promise<void> {
+  await db.query('SELECT 1');
 }
 
 /** PostgreSQL's unique_violation, so repositories can turn races into idempotent outcomes. */

@@ -39,3 +39,17 @@ export async function findBrokenArtifacts(
     [unusable],
   );
 }
+
+/** An upload session that has received bytes, with the hash state fsck checks its data against. */
+export interface StartedUploadSession {
+  id: string;
+  hash_algorithm: string;
+  hash_state: Uint8Array | null;
+  hashed_digest: string | null;
+}
+
+export async function listStartedUploadSessions(db: Queryable): Promise<StartedUploadSession[]> {
+  return db.query<StartedUploadSession>(
+    'SELECT id, hash_algorithm, hash_state, hashed_digest FROM upload_sessions WHERE byte_offset > 0',
+  );
+}

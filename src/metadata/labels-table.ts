@@ -1,5 +1,5 @@
 import type { LabelScope } from '../domain/labels.js';
-import { isForeignKeyViolation, isUniqueViolation, type Queryable } from './database.js';
+import { isForeignKeyViolation, type Queryable } from './database.js';
 
 // Rows of `labels` and `artifact_labels` (migration 009). An artifact is a manifest row of one
 // repository (manifests.id, the artifact id of the API), so labels attach to manifest ids.
@@ -38,17 +38,13 @@ export async function insertLabel(
   db: Queryable,
   fields: LabelFields & { scope: LabelScope; projectId: number | null },
 ): Promise<LabelRow | null> {
-  try {
-    const rows = await db.query<LabelRow>(
-      `INSERT INTO labels AS l (name, description, color, scope, project_id) VALUES ($1, $2, $3, $4, $5)
-       RETURNING ${COLUMNS}`,
-      [fields.name, fields.description, fields.color, fields.scope, fields.projectId],
-    );
-    return rows[0] ?? null;
-  } catch (err) {
-    if (isUniqueViolation(err)) return null;
-    throw err;
-  }
+  // No exception on a taken name: inside a caller's transaction one would abort it.
+  const rows = await db.query<LabelRow>(
+    `INSERT INTO labels AS l (name, description, color, scope, project_id) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
+    [fields.name, fields.description, fields.color, fields.scope, fields.projectId],
+  );
+  return rows[0] ?? null;
 }
 
 export async function findLabel(db: Queryable, id: number): Promise<LabelRow | null> {
@@ -84,17 +80,29 @@ export async function updateLabel(
   id: number,
   fields: LabelFields,
 ): Promise<LabelRow | 'conflict' | null> {
-  try {
-    const rows = await db.query<LabelRow>(
-      `UPDATE labels AS l SET name = $2, description = $3, color = $4, update_time = now() WHERE l.id = $1
-       RETURNING ${COLUMNS}`,
-      [id, fields.name, fields.description, fields.color],
-    );
-    return rows[0] ?? null;
-  } catch (err) {
-    if (isUniqueViolation(err)) return 'conflict';
-    throw err;
-  }
+  // The name is checked first, in the same statement, so a taken name is an answer rather than an
+  // error that would abort the caller's transaction. The unique indexes still decide a race.
+  const rows = await db.query<LabelRow & { taken: boolean }>(
+    `WITH target AS (SELECT id, scope, project_id FROM labels WHERE id = $1),
+     taken AS (
+       SELECT EXISTS (
+         SELECT 1 FROM labels o, target t
+         WHERE o.id <> t.id AND o.name = $2 AND o.scope = t.scope
+           AND o.project_id IS NOT DISTINCT FROM t.project_id) AS taken
+     ),
+     updated AS (
+       UPDATE labels AS l SET name = $2, description = $3, color = $4, update_time = now()
+       WHERE l.id = $1 AND NOT (SELECT taken FROM taken)
+       RETURNING ${COLUMNS}
+     )
+     SELECT u.*, (SELECT taken FROM taken) AS taken FROM target LEFT JOIN updated u ON true`,
+    [id, fields.name, fields.description, fields.color],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  if (row.taken) return 'conflict';
+  const { taken: _taken, ...label } = row;
+  return label;
 }
 
 /** Deletes a label; its attachments go with it (cascade). False when it did not exist. */

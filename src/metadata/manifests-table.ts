@@ -103,43 +103,39 @@ export async function existingManifestDigests(
   return digestsPresent(db, 'manifests', repositoryId, digests);
 }
 
-/** Points a tag at a manifest (creating or moving it). */
+/**
+ * Points a tag at a manifest, creating or moving it. Says which: 'unchanged' when the tag already
+ * pointed there (a push that re-states a tag moves nothing, so it announces nothing).
+ */
 export async function setTag(
   db: Queryable,
   repositoryId: number,
   tag: string,
   manifestId: number,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO tags (repository_id, name, manifest_id) VALUES ($1, $2, $3)
-     ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()`,
+): Promise<'created' | 'moved' | 'unchanged'> {
+  const rows = await db.query<{ previous: number | null }>(
+    `WITH prev AS (SELECT manifest_id FROM tags WHERE repository_id = $1 AND name = $2)
+     INSERT INTO tags (repository_id, name, manifest_id) VALUES ($1, $2, $3)
+     ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()
+     RETURNING (SELECT manifest_id FROM prev) AS previous`,
     [repositoryId, tag, manifestId],
   );
+  const previous = rows[0]?.previous ?? null;
+  if (previous === null) return 'created';
+  return Number(previous) === Number(manifestId) ? 'unchanged' : 'moved';
 }
 
-export async function deleteTag(db: Queryable, repositoryId: number, tag: string): Promise<boolean> {
-  const rows = await db.query<{ name: string }>(
-    'DELETE FROM tags WHERE repository_id = $1 AND name = $2 RETURNING name',
-    [repositoryId, tag],
-  );
-  return rows.length > 0;
-}
-
-/** Deletes a manifest with its tags and references (cascade). */
-export async function deleteManifest(db: Queryable, manifestId: number): Promise<void> {
-  await db.query('DELETE FROM manifests WHERE id = $1', [manifestId]);
-}
-
-/** Whether any index in the repository still lists this manifest as a child. */
-export async function isReferencedByIndex(
+/** Creates a tag unless the repository has one of that name already; true when created. */
+export async function insertTagIfAbsent(
   db: Queryable,
   repositoryId: number,
-  digest: string,
+  tag: string,
+  manifestId: number,
 ): Promise<boolean> {
-  const rows = await db.query<{ one: number }>(
-    `SELECT 1 AS one FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id
-     WHERE mr.digest = $2 AND mr.kind = 'manifest' AND m.repository_id = $1 LIMIT 1`,
-    [repositoryId, digest],
+  const rows = await db.query<{ name: string }>(
+    `INSERT INTO tags (repository_id, name, manifest_id) VALUES ($1, $2, $3)
+     ON CONFLICT (repository_id, name) DO NOTHING RETURNING name`,
+    [repositoryId, tag, manifestId],
   );
   return rows.length > 0;
 }

@@ -12,6 +12,9 @@ import { migration010 } from './migrations/010-login-throttle.js';
 import { migration012 } from './migrations/012-upload-owners.js';
 import { migration013 } from './migrations/013-replication-skipped-deletions.js';
 import { migration014 } from './migrations/014-outbox.js';
+import { migration015 } from './migrations/015-event-dispatch.js';
+import { migration016 } from './migrations/016-webhooks.js';
+import { migration017 } from './migrations/017-audit-ext.js';
 
 export interface Migration {
   version: number;
@@ -34,6 +37,9 @@ export const MIGRATIONS: readonly Migration[] = [
   migration012,
   migration013,
   migration014,
+  migration015,
+  migration016,
+  migration017,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

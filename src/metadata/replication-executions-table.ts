@@ -310,3 +310,24 @@ export async function listTasks(
   ]);
   return { items, total: count[0]?.n ?? 0 };
 }
+
+/** The open (pending or running) tasks of a policy's running executions. */
+export async function listOpenTasks(
+  db: Queryable,
+  policyId: number,
+): Promise<Array<{ operation: TaskOperation; dst_repository: string; tag: string; digest: string }>> {
+  return db.query<{ operation: TaskOperation; dst_repository: string; tag: string; digest: string }>(
+    `SELECT t.operation, t.dst_repository, t.tag, t.digest
+     FROM replication_executions e JOIN replication_tasks t ON t.execution_id = e.id
+     WHERE e.policy_id = $1 AND e.status = 'InProgress' AND t.status IN ('Pending', 'InProgress')`,
+    [policyId],
+  );
+}
+
+/** First key of the advisory lock that serialises the planning of one policy (the second is its id). */
+const PLANNING_LOCK = 72_041;
+
+/** Holds, until the transaction ends, the lock under which one policy's runs plan one at a time. */
+export async function lockPolicyPlanning(tx: Queryable, policyId: number): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [PLANNING_LOCK, policyId]);
+}

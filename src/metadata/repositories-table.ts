@@ -1,3 +1,4 @@
+import { DomainError } from '../domain/errors.js';
 import type { Queryable } from './database.js';
 
 export interface RepositoryRow {
@@ -48,14 +49,22 @@ export async function lockRepository(db: Queryable, id: number): Promise<void> {
   await db.query('SELECT id FROM repositories WHERE id = $1 FOR UPDATE', [id]);
 }
 
+/**
+ * Share-locks a repository row until the transaction ends: writes that only add (pushes) run
+ * side by side, a deletion (lockRepository) waits for them and they for it.
+ */
+export async function lockRepositoryForShare(db: Queryable, id: number): Promise<void> {
+  await db.query('SELECT id FROM repositories WHERE id = $1 FOR SHARE', [id]);
+}
+
 export async function touchRepository(db: Queryable, id: number): Promise<void> {
   await db.query('UPDATE repositories SET updated_at = now() WHERE id = $1', [id]);
 }
 
 /** A repository cannot be created because its project does not exist. */
-export class ProjectMissingError extends Error {
+export class ProjectMissingError extends DomainError {
   constructor(readonly project: string) {
-    super(`project ${project} does not exist`);
+    super('PROJECT_MISSING', `project ${project} does not exist; create it first`);
     this.name = 'ProjectMissingError';
   }
 }

@@ -84,6 +84,12 @@ export async function listSchedules(
  * also returns the database's now. Only known types: a schedule no instance here can run must
  * not crowd out the others.
  */
+/** The database's clock: every instance computes fire times from the same one. */
+export async function databaseNow(db: Queryable): Promise<Date> {
+  const rows = await db.query<{ now: Date }>('SELECT now() AS now');
+  return (rows[0] as { now: Date }).now;
+}
+
 export async function lockDueSchedules(
   tx: Queryable,
   types: readonly string[],

@@ -22,41 +22,30 @@ export const TAG_PUSH_TIME_SQL = `COALESCE((SELECT rt.origin_push_time FROM repl
     AND rt.recorded_at >= t.updated_at), t.updated_at)`;
 
 /**
- * Deletes a tag and records its tombstone in one statement (so no deletion goes unrecorded);
- * false when there was no such tag.
+ * Deletes a tag and records its tombstone in one statement (so no deletion goes unrecorded).
+ * Returns the digest the tag pointed at; null when there was no such tag (or, with `onlyIfDigest`,
+ * when the tag points at another manifest).
  */
 export async function deleteTagWithTombstone(
   db: Queryable,
   repositoryId: number,
   repository: string,
   tag: string,
-): Promise<boolean> {
-  const rows = await db.query<{ tag: string }>(
+  onlyIfDigest?: string,
+): Promise<string | null> {
+  const rows = await db.query<{ digest: string }>(
     `WITH gone AS (
-       DELETE FROM tags WHERE repository_id = $1 AND name = $3 RETURNING name, manifest_id
+       DELETE FROM tags t WHERE t.repository_id = $1 AND t.name = $3
+         AND ($4::text IS NULL OR t.manifest_id = (SELECT m.id FROM manifests m WHERE m.repository_id = $1 AND m.digest = $4))
+       RETURNING t.name, t.manifest_id
      )
      INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
      SELECT $2, g.name, m.digest, now() FROM gone g JOIN manifests m ON m.id = g.manifest_id
      ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at
-     RETURNING tag`,
-    [repositoryId, repository, tag],
+     RETURNING digest`,
+    [repositoryId, repository, tag, onlyIfDigest ?? null],
   );
-  return rows.length > 0;
-}
-
-/** Tombstones for every tag of a manifest about to be deleted by digest (its tags go with it). */
-export async function recordTombstonesOfManifest(
-  db: Queryable,
-  repository: string,
-  manifestId: number,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
-     SELECT $1, t.name, m.digest, now() FROM tags t JOIN manifests m ON m.id = t.manifest_id
-     WHERE t.manifest_id = $2
-     ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at`,
-    [repository, manifestId],
-  );
+  return rows[0]?.digest ?? null;
 }
 
 /**
@@ -70,8 +59,8 @@ export async function deleteTagUnlessLater(
   repository: string,
   tag: string,
   deletedAt: Date,
-): Promise<'deleted' | 'superseded' | 'absent'> {
-  const rows = await db.query<{ found: number; deleted: number }>(
+): Promise<{ outcome: 'deleted' | 'superseded' | 'absent'; digest: string | null }> {
+  const rows = await db.query<{ found: number; deleted: number; digest: string | null }>(
     `WITH target AS (
        SELECT t.repository_id, t.name, t.manifest_id, ${TAG_PUSH_TIME_SQL} AS pushed_at
        FROM tags t WHERE t.repository_id = $1 AND t.name = $3 FOR UPDATE
@@ -83,14 +72,17 @@ export async function deleteTagUnlessLater(
        INSERT INTO replication_tombstones (repository, tag, digest, deleted_at)
        SELECT $2, g.name, m.digest, $4 FROM gone g JOIN manifests m ON m.id = g.manifest_id
        ON CONFLICT (repository, tag) DO UPDATE SET digest = EXCLUDED.digest, deleted_at = EXCLUDED.deleted_at
-       RETURNING tag
+       RETURNING tag, digest
      )
-     SELECT (SELECT count(*) FROM target)::int AS found, (SELECT count(*) FROM stone)::int AS deleted`,
+     SELECT (SELECT count(*) FROM target)::int AS found, (SELECT count(*) FROM stone)::int AS deleted,
+       (SELECT digest FROM stone LIMIT 1) AS digest`,
     [repositoryId, repository, tag, deletedAt],
   );
   const row = rows[0];
-  if (!row || row.found === 0) return 'absent';
-  return row.deleted > 0 ? 'deleted' : 'superseded';
+  if (!row || row.found === 0) return { outcome: 'absent', digest: null };
+  return row.deleted > 0
+    ? { outcome: 'deleted', digest: row.digest }
+    : { outcome: 'superseded', digest: null };
 }
 
 /** The tombstones of a repository deleted after `since` (older ones have expired). */

@@ -18,7 +18,11 @@ import {
   type LabelFields,
   type LabelRow,
 } from '../metadata/labels-table.js';
+/** A label as the labels API shows it. */
+export type { LabelRow } from '../metadata/labels-table.js';
+import { recordEvent } from '../metadata/outbox-table.js';
 import type { AccessService } from './access-service.js';
+import { labelEvent } from './audit/admin-events.js';
 import type { CatalogApiService, ResolvedArtifact } from './catalog-api-service.js';
 import { type Principal, requireSignedIn } from './principal.js';
 import type { ProjectService } from './project-service.js';
@@ -120,7 +124,11 @@ export class LabelService {
       description: input.description ?? '',
       color: input.color ?? '',
     });
-    const created = await insertLabel(this.db, { ...fields, scope, projectId });
+    const created = await this.db.transaction(async (tx) => {
+      const row = await insertLabel(tx, { ...fields, scope, projectId });
+      if (row) await recordEvent(tx, labelEvent('label.created', principal, row, fields));
+      return row;
+    });
     if (!created) throw new ServiceError('conflict', `label ${fields.name} already exists`);
     return created;
   }
@@ -134,7 +142,12 @@ export class LabelService {
       description: input.description ?? label.description,
       color: input.color ?? label.color,
     });
-    const updated = await updateLabel(this.db, id, fields);
+    const updated = await this.db.transaction(async (tx) => {
+      const row = await updateLabel(tx, id, fields);
+      if (row && row !== 'conflict')
+        await recordEvent(tx, labelEvent('label.updated', principal, row, fields));
+      return row;
+    });
     if (updated === 'conflict') throw new ServiceError('conflict', `label ${fields.name} already exists`);
     if (!updated) throw new ServiceError('not-found', `label ${id} not found`);
     return updated;
@@ -144,7 +157,12 @@ export class LabelService {
   async delete(principal: Principal, id: number): Promise<void> {
     const label = await this.find(principal, id);
     await this.requireAccess(principal, label.scope, label.project_id, 'delete');
-    if (!(await deleteLabel(this.db, id))) throw new ServiceError('not-found', `label ${id} not found`);
+    const deleted = await this.db.transaction(async (tx) => {
+      if (!(await deleteLabel(tx, id))) return false;
+      await recordEvent(tx, labelEvent('label.deleted', principal, label));
+      return true;
+    });
+    if (!deleted) throw new ServiceError('not-found', `label ${id} not found`);
   }
 
   async attach(principal: Principal, ref: ArtifactRef, labelId: number): Promise<void> {

@@ -10,8 +10,12 @@ import {
   type MemberRow,
   type ProjectRow,
 } from '../metadata/projects-table.js';
+/** A membership as the members API shows it. */
+export type { MemberRow } from '../metadata/projects-table.js';
 import { findUserRecord, findUserRecordByName } from '../metadata/users-table.js';
+import { recordEvent } from '../metadata/outbox-table.js';
 import { accessFacts, type AccessService } from './access-service.js';
+import { adminEvent } from './audit/admin-events.js';
 import { callerExpiry } from './caller-expiry.js';
 import { requireGrantsHeld } from './held-grants.js';
 import type { Principal } from './principal.js';
@@ -67,7 +71,12 @@ export class MemberService {
     if ((await userProjectRole(this.db, target.id, project.id)) !== null) {
       throw new ServiceError('conflict', `${target.username} is already a member of ${project.name}`);
     }
-    const id = await setUserMembership(this.db, project.id, target.id, granted);
+    const id = await this.db.transaction(async (tx) => {
+      const added = await setUserMembership(tx, project.id, target.id, granted);
+      const event = { member: target.username, memberKind: 'user' as const, role: roleName(granted) };
+      await recordEvent(tx, adminEvent('member.added', principal, project.name, event));
+      return added;
+    });
     await this.access.invalidateProject(project.name);
     return id;
   }
@@ -83,7 +92,11 @@ export class MemberService {
     const member = await this.get(principal, project, memberId);
     await this.requireRoleHeld(principal, project, member.role, 'change the role of');
     await this.requireRoleHeld(principal, project, granted, 'grant');
-    await updateMemberRole(this.db, memberId, granted);
+    await this.db.transaction(async (tx) => {
+      await updateMemberRole(tx, memberId, granted);
+      const event = { ...memberOf(member), role: roleName(granted), previousRole: roleName(member.role) };
+      await recordEvent(tx, adminEvent('member.role_changed', principal, project.name, event));
+    });
     await this.access.invalidateProject(project.name);
   }
 
@@ -91,7 +104,11 @@ export class MemberService {
     await this.projects.require(principal, project, 'member', 'delete');
     const member = await this.get(principal, project, memberId);
     await this.requireRoleHeld(principal, project, member.role, 'remove');
-    await deleteMember(this.db, memberId);
+    await this.db.transaction(async (tx) => {
+      await deleteMember(tx, memberId);
+      const event = { ...memberOf(member), role: roleName(member.role) };
+      await recordEvent(tx, adminEvent('member.removed', principal, project.name, event));
+    });
     await this.access.invalidateProject(project.name);
   }
 
@@ -119,6 +136,15 @@ export class MemberService {
     const what = verb === 'grant' ? `grant the role ${ROLE_NAMES[role]}` : `${verb} a ${ROLE_NAMES[role]}`;
     await requireGrantsHeld(this.access, principal, accessFacts(project), roleGrants(role), what);
   }
+}
+
+/** The audit log names roles as Harbor does; a stored role outside 1..5 by its number. */
+function roleName(role: number): string {
+  return isProjectRole(role) ? ROLE_NAMES[role] : `role ${role}`;
+}
+
+function memberOf(member: MemberRow): { member: string; memberKind: 'user' | 'group' } {
+  return { member: member.entity_name, memberKind: member.entity_type === 'g' ? 'group' : 'user' };
 }
 
 function parseRole(role: unknown): ProjectRole {

@@ -1,3 +1,4 @@
+import type { EventActor } from '../domain/events.js';
 import type { RobotPermission } from '../metadata/robots-table.js';
 import { ServiceError } from './service-error.js';
 
@@ -52,7 +53,7 @@ export function refusalFor(p: Principal): 'unauthorized' | 'forbidden' {
   return isSignedIn(p) ? 'forbidden' : 'unauthorized';
 }
 
-/** Writes made by this registry's replication itself (no events, may state origin times). */
+/** Writes made by this registry's replication itself (may state origin times; events name the system). */
 export function isSystemReplication(p: Principal): boolean {
   return p.kind === 'token' && p.system === true;
 }
@@ -75,5 +76,25 @@ export function principalName(p: Principal): string {
       return p.name;
     case 'token':
       return p.subject;
+  }
+}
+
+/**
+ * Who an event names for a write by `p` from `clientIp`. Replication's own token is the system;
+ * another registry token speaks for the account it was issued to (robots are named robot$...).
+ */
+export function eventActor(p: Principal, clientIp: string | null): EventActor {
+  switch (p.kind) {
+    case 'anonymous':
+      return { name: 'anonymous', kind: 'anonymous', clientIp };
+    case 'user':
+      return { name: p.username, kind: 'user', clientIp };
+    case 'robot':
+      return { name: p.name, kind: 'robot', clientIp };
+    case 'token': {
+      if (p.system === true) return { name: p.subject, kind: 'system', clientIp };
+      if (p.subject === '') return { name: 'anonymous', kind: 'anonymous', clientIp };
+      return { name: p.subject, kind: p.subject.startsWith('robot$') ? 'robot' : 'user', clientIp };
+    }
   }
 }

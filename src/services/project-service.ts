@@ -11,7 +11,14 @@ import {
   setUserMembership,
   type ProjectRow,
 } from '../metadata/projects-table.js';
+import { recordEvent } from '../metadata/outbox-table.js';
+import {
+  listVisibleProjects,
+  projectMemberRoleCounts,
+  projectStorageBytes,
+} from '../metadata/project-queries.js';
 import { accessFacts, type AccessService } from './access-service.js';
+import { adminEvent } from './audit/admin-events.js';
 import { ServiceError } from './service-error.js';
 import { checkMetadataEnforceable } from './project-settings.js';
 import { isSignedIn, type Principal } from './principal.js';
@@ -105,6 +112,10 @@ export class ProjectService {
       if (!row) return null;
       // The creator administers the project, as in Harbor.
       await setUserMembership(tx, row.id, principal.id, 1);
+      await recordEvent(
+        tx,
+        adminEvent('project.created', principal, name, { name, id: row.id, changes: values }),
+      );
       return row;
     });
     if (!project) throw new ServiceError('conflict', `project ${name} already exists`);
@@ -189,35 +200,15 @@ export class ProjectService {
     if (!this.access.readsPublicProjects(principal)) {
       throw new ServiceError('unauthorized', 'this registry requires sign-in (auth.require_signin)');
     }
-    const seeAll = this.access.isSysadmin(principal);
-    const userId = principal.kind === 'user' ? principal.id : -1;
-    const robotProject = principal.kind === 'robot' ? principal.projectId : null;
-    const where = `
-      ($1::boolean OR pub.value = 'true'
-        OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.entity_type = 'u' AND m.entity_id = $2)
-        OR p.id = $3)
-      AND ($4::text IS NULL OR p.name = $4)
-      AND ($5::text IS NULL OR strpos(p.name, $5) > 0)
-      AND ($6::boolean IS NULL OR (COALESCE(pub.value, 'false') = 'true') = $6)`;
-    const from = `FROM projects p LEFT JOIN project_metadata pub ON pub.project_id = p.id AND pub.name = 'public'`;
-    const params = [
-      seeAll,
-      userId,
-      robotProject,
-      filter.name ?? null,
-      filter.nameLike ?? null,
-      filter.public ?? null,
-    ];
-    const totalRows = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n ${from} WHERE ${where}`,
-      params,
-    );
-    const items = await this.db.query<ProjectRow>(
-      `SELECT p.id, p.name, p.owner_id, p.created_at, p.updated_at, COALESCE(pub.value = 'true', false) AS public
-       ${from} WHERE ${where} ORDER BY p.name LIMIT $7 OFFSET $8`,
-      [...params, limit, offset],
-    );
-    return { items, total: totalRows[0]?.n ?? 0 };
+    const query = {
+      seeAll: this.access.isSysadmin(principal),
+      userId: principal.kind === 'user' ? principal.id : -1,
+      robotProjectId: principal.kind === 'robot' ? principal.projectId : null,
+      name: filter.name ?? null,
+      nameLike: filter.nameLike ?? null,
+      public: filter.public ?? null,
+    };
+    return listVisibleProjects(this.db, query, offset, limit);
   }
 
   async updateMetadata(
@@ -227,8 +218,7 @@ export class ProjectService {
   ): Promise<void> {
     await this.require(principal, project, 'project', 'update');
     await this.requireGuardedMetadata(principal, project, Object.keys(metadata));
-    await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
-    await this.access.invalidateProject(project.name);
+    await this.writeMetadata(principal, project, this.validateMetadata(metadata));
   }
 
   async setMetadata(
@@ -238,7 +228,20 @@ export class ProjectService {
   ): Promise<void> {
     await this.require(principal, project, 'metadata', 'update');
     await this.requireGuardedMetadata(principal, project, Object.keys(metadata));
-    await setProjectMetadata(this.db, project.id, this.validateMetadata(metadata));
+    await this.writeMetadata(principal, project, this.validateMetadata(metadata));
+  }
+
+  /** Writes metadata and records the change (a project.updated event) in one transaction. */
+  private async writeMetadata(
+    principal: Principal,
+    project: ProjectRow,
+    values: Record<string, string>,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await setProjectMetadata(tx, project.id, values);
+      const event = { name: project.name, id: project.id, changes: values };
+      await recordEvent(tx, adminEvent('project.updated', principal, project.name, event));
+    });
     await this.access.invalidateProject(project.name);
   }
 
@@ -258,9 +261,13 @@ export class ProjectService {
     await this.require(principal, project, 'metadata', 'delete');
     await this.requireGuardedMetadata(principal, project, [name]);
     if (name === 'public') throw new ServiceError('invalid', 'public cannot be deleted; set it to "false"');
-    if (!(await deleteProjectMetadata(this.db, project.id, name))) {
-      throw new ServiceError('not-found', `metadata ${name} not found`);
-    }
+    const deleted = await this.db.transaction(async (tx) => {
+      if (!(await deleteProjectMetadata(tx, project.id, name))) return false;
+      const event = { name: project.name, id: project.id, changes: { [name]: null } };
+      await recordEvent(tx, adminEvent('project.updated', principal, project.name, event));
+      return true;
+    });
+    if (!deleted) throw new ServiceError('not-found', `metadata ${name} not found`);
     await this.access.invalidateProject(project.name);
   }
 
@@ -270,20 +277,10 @@ export class ProjectService {
     project: ProjectRow,
   ): Promise<{ repoCount: number; roleCounts: Record<number, number>; storageBytes: number }> {
     await this.require(principal, project, 'project', 'read');
-    const roles = await this.db.query<{ role: number; n: number }>(
-      'SELECT role, count(*)::int AS n FROM project_members WHERE project_id = $1 GROUP BY role',
-      [project.id],
-    );
-    const storage = await this.db.query<{ bytes: number }>(
-      `SELECT COALESCE(sum(b.size), 0)::float8 AS bytes FROM (
-         SELECT DISTINCT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
-         WHERE r.project_id = $1) d JOIN blobs b ON b.digest = d.digest`,
-      [project.id],
-    );
     return {
       repoCount: await projectRepositoryCount(this.db, project.id),
-      roleCounts: Object.fromEntries(roles.map((r) => [r.role, r.n])),
-      storageBytes: storage[0]?.bytes ?? 0,
+      roleCounts: await projectMemberRoleCounts(this.db, project.id),
+      storageBytes: await projectStorageBytes(this.db, project.id),
     };
   }
 
@@ -296,7 +293,11 @@ export class ProjectService {
         `project ${project.name} still contains repositories; delete them first`,
       );
     }
-    await deleteProject(this.db, project.id);
+    await this.db.transaction(async (tx) => {
+      await deleteProject(tx, project.id);
+      const event = { name: project.name, id: project.id };
+      await recordEvent(tx, adminEvent('project.deleted', principal, project.name, event));
+    });
     await this.access.invalidateProject(project.name);
   }
 }

@@ -28,6 +28,8 @@ describe('RegistryEndpointService', () => {
   let db: Database;
   let service: RegistryEndpointService;
   let url: string;
+  // What the replication policies would answer: endpoint id -> names of the policies using it.
+  const users = new Map<number, string[]>();
 
   beforeAll(async () => {
     db = await openPgliteDatabase(undefined);
@@ -37,6 +39,7 @@ describe('RegistryEndpointService', () => {
       checkTimeoutMs: 2_000,
       outbound: guard,
       tokenRealms: { [new URL(url).host]: ['auth.example.com'] },
+      usageChecks: [async (id) => users.get(id) ?? []],
     });
     // Opening PGlite and migrating can take a while on a busy machine.
   }, 60_000);
@@ -51,8 +54,7 @@ describe('RegistryEndpointService', () => {
 
   it('refuses to delete an endpoint a policy uses (412), then deletes it once unused', async () => {
     const endpoint = await service.create(admin, { name: 'used', url, type: 'harbor' });
-    const users = new Map<number, string[]>([[endpoint.id, ['hq-to-branch']]]);
-    service.addUsageCheck(async (id) => users.get(id) ?? []);
+    users.set(endpoint.id, ['hq-to-branch']);
     await expect(service.delete(admin, endpoint.id)).rejects.toMatchObject({
       kind: 'precondition',
       message: expect.stringMatching(/used by replication policies \(hq-to-branch\)/),

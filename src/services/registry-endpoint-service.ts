@@ -21,9 +21,11 @@ import {
   type RemoteCredential,
   type RemoteRegistryConfig,
   type RemoteRegistryType,
-} from '../replication/remote/index.js';
+} from '../remote/index.js';
 import { DEFAULT_OUTBOUND_GUARD, type OutboundGuard } from '../net/outbound-guard.js';
 import { trustedRealmHosts } from '../net/token-realms.js';
+import { recordEvent } from '../metadata/outbox-table.js';
+import { adminEvent, changesOf } from './audit/admin-events.js';
 import { type Principal, refusalFor } from './principal.js';
 import type { SecretBox } from './secret-box.js';
 import { ServiceError } from './service-error.js';
@@ -104,10 +106,12 @@ export interface EndpointServiceOptions {
   outbound?: OutboundGuard;
   /** Per endpoint host, other hosts whose token realm may receive its credential (outbound.token_realms). */
   tokenRealms?: Readonly<Record<string, readonly string[]>>;
+  /** Who may name an endpoint (the replication policies): delete refuses one in use (412). */
+  usageChecks?: readonly EndpointUsageCheck[];
 }
 
 export class RegistryEndpointService {
-  readonly #usageChecks: EndpointUsageCheck[] = [];
+  readonly #usageChecks: readonly EndpointUsageCheck[];
   readonly #checkTimeoutMs: number;
   readonly #outbound: OutboundGuard;
   readonly #tokenRealms: Readonly<Record<string, readonly string[]>>;
@@ -120,11 +124,7 @@ export class RegistryEndpointService {
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 10_000;
     this.#outbound = options.outbound ?? DEFAULT_OUTBOUND_GUARD;
     this.#tokenRealms = options.tokenRealms ?? {};
-  }
-
-  /** The hook for the policy module: an endpoint a policy names cannot be deleted (412). */
-  addUsageCheck(check: EndpointUsageCheck): void {
-    this.#usageChecks.push(check);
+    this.#usageChecks = options.usageChecks ?? [];
   }
 
   adapters(principal: Principal): RemoteRegistryType[] {
@@ -158,7 +158,14 @@ export class RegistryEndpointService {
     // Saved whatever the peer's state: a branch site that is down today is still where its
     // replication must go once it is back. The check only records the status the list shows.
     const status = await this.check(fields);
-    const row = await insertRegistry(this.db, { ...fields, status });
+    const row = await this.db.transaction(async (tx) => {
+      const created = await insertRegistry(tx, { ...fields, status });
+      if (created) {
+        const event = { name: created.name, id: Number(created.id), changes: changesOf(input) };
+        await recordEvent(tx, adminEvent('registry_endpoint.created', principal, null, event));
+      }
+      return created;
+    });
     if (!row) throw new ServiceError('conflict', `a registry named "${fields.name}" already exists`);
     return view(row);
   }
@@ -172,7 +179,14 @@ export class RegistryEndpointService {
     const fields = this.fields(input, current);
     const status = await this.check(fields);
     try {
-      const row = await updateRegistry(this.db, id, { ...fields, status });
+      const row = await this.db.transaction(async (tx) => {
+        const updated = await updateRegistry(tx, id, { ...fields, status });
+        if (updated) {
+          const event = { name: updated.name, id, changes: changesOf(input) };
+          await recordEvent(tx, adminEvent('registry_endpoint.updated', principal, null, event));
+        }
+        return updated;
+      });
       if (!row) throw new ServiceError('not-found', `registry ${id} not found`);
       return view(row);
     } catch (err) {
@@ -184,12 +198,17 @@ export class RegistryEndpointService {
 
   async delete(principal: Principal, id: number): Promise<void> {
     this.requireAdmin(principal);
-    await this.row(id);
+    const current = await this.row(id);
     const users = (await Promise.all(this.#usageChecks.map((check) => check(id)))).flat();
     if (users.length > 0) throw inUse(users);
     try {
-      if (!(await deleteRegistryRow(this.db, id)))
-        throw new ServiceError('not-found', `registry ${id} not found`);
+      const deleted = await this.db.transaction(async (tx) => {
+        if (!(await deleteRegistryRow(tx, id))) return false;
+        const event = { name: current.name, id };
+        await recordEvent(tx, adminEvent('registry_endpoint.deleted', principal, null, event));
+        return true;
+      });
+      if (!deleted) throw new ServiceError('not-found', `registry ${id} not found`);
     } catch (err) {
       // A policy row that references the endpoint by foreign key, created after the check above.
       if ((err as { code?: unknown }).code === '23503') throw inUse([]);

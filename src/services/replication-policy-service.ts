@@ -1,7 +1,7 @@
 import { isRepositoryName } from '../domain/reference.js';
 import type { SystemResource } from '../domain/rbac.js';
 import { cronError } from '../jobs/schedules.js';
-import { isUniqueViolation, type Database } from '../metadata/database.js';
+import { isUniqueViolation, type Database, type Queryable } from '../metadata/database.js';
 import {
   allPolicies,
   deletePolicyRow,
@@ -15,9 +15,15 @@ import {
   type ReplicationPolicyRow,
   type TriggerType,
 } from '../metadata/replication-policies-table.js';
-import { FilterError, parseFilter, type PolicyFilter } from '../replication/plan/filters.js';
+import { FilterError, parseFilter, type PolicyFilter } from '../domain/replication-filters.js';
+import { recordEvent } from '../metadata/outbox-table.js';
+import { adminEvent, changesOf } from './audit/admin-events.js';
 import { type Principal, principalName, refusalFor } from './principal.js';
-import type { RegistryEndpoint, RegistryEndpointService } from './registry-endpoint-service.js';
+import type {
+  EndpointUsageCheck,
+  RegistryEndpoint,
+  RegistryEndpointService,
+} from './registry-endpoint-service.js';
 import { ServiceError } from './service-error.js';
 import { disabledLookupCache, type LookupCache } from '../cluster/lookup-cache.js';
 
@@ -100,27 +106,32 @@ export interface PolicyChange {
 /** Called after a change is committed; it should be idempotent (the execution module also resyncs at start). */
 export type PolicyChangeListener = (change: PolicyChange) => Promise<void>;
 
+/** What the execution module gives the policies at construction (src/wiring/replication.ts). */
+export interface PolicyHooks {
+  /** A policy with a running execution cannot be deleted (412). */
+  runningChecks?: readonly RunningCheck[];
+  /** Told of each committed change (schedules follow their policy). */
+  changeListeners?: readonly PolicyChangeListener[];
+}
+
+/** The endpoint service's usage check: an endpoint a policy names cannot be deleted (412). */
+export function endpointUsageByPolicies(db: Database): EndpointUsageCheck {
+  return (registryId) => policyNamesUsingRegistry(db, registryId);
+}
+
 export class ReplicationPolicyService {
-  readonly #runningChecks: RunningCheck[] = [];
-  readonly #listeners: PolicyChangeListener[] = [];
+  readonly #runningChecks: readonly RunningCheck[];
+  readonly #listeners: readonly PolicyChangeListener[];
 
   constructor(
     private readonly db: Database,
     private readonly endpoints: RegistryEndpointService,
     /** Caches the policy list every manifest push reads (exact: invalidated on every change). */
     private readonly lookups: LookupCache = disabledLookupCache,
+    hooks: PolicyHooks = {},
   ) {
-    // An endpoint a policy names cannot be deleted (412 from the endpoint service).
-    endpoints.addUsageCheck((registryId) => policyNamesUsingRegistry(db, registryId));
-  }
-
-  /** The hook for the execution module: a policy with a running execution cannot be deleted (412). */
-  addRunningCheck(check: RunningCheck): void {
-    this.#runningChecks.push(check);
-  }
-
-  addChangeListener(listener: PolicyChangeListener): void {
-    this.#listeners.push(listener);
+    this.#runningChecks = hooks.runningChecks ?? [];
+    this.#listeners = hooks.changeListeners ?? [];
   }
 
   async list(
@@ -148,7 +159,14 @@ export class ReplicationPolicyService {
     const fields = await this.fields(principal, input, null);
     let row: ReplicationPolicyRow | null;
     try {
-      row = await insertPolicy(this.db, fields, principalName(principal));
+      row = await this.db.transaction(async (tx) => {
+        const created = await insertPolicy(tx, fields, principalName(principal));
+        if (created) {
+          const event = { name: created.name, id: Number(created.id), changes: changesOf(input) };
+          await recordEvent(tx, adminEvent('replication_policy.created', principal, null, event));
+        }
+        return created;
+      });
     } catch (err) {
       // An endpoint deleted between the check above and the insert.
       if (isForeignKeyViolation(err)) throw invalid('the registry of the policy does not exist');
@@ -167,7 +185,14 @@ export class ReplicationPolicyService {
     const fields = await this.fields(principal, input, current);
     let row: ReplicationPolicyRow | null;
     try {
-      row = await updatePolicy(this.db, id, fields);
+      row = await this.db.transaction(async (tx) => {
+        const updated = await updatePolicy(tx, id, fields);
+        if (updated) {
+          const event = { name: updated.name, id, changes: changesOf(input) };
+          await recordEvent(tx, adminEvent('replication_policy.updated', principal, null, event));
+        }
+        return updated;
+      });
     } catch (err) {
       if (isUniqueViolation(err))
         throw new ServiceError('conflict', `a replication policy named "${fields.name}" already exists`);
@@ -182,7 +207,7 @@ export class ReplicationPolicyService {
 
   async delete(principal: Principal, id: number): Promise<void> {
     this.requireAdmin(principal);
-    await this.row(id);
+    const current = await this.row(id);
     for (const running of this.#runningChecks) {
       if (await running(id)) {
         throw new ServiceError(
@@ -191,7 +216,13 @@ export class ReplicationPolicyService {
         );
       }
     }
-    if (!(await deletePolicyRow(this.db, id))) throw notFound(id);
+    const deleted = await this.db.transaction(async (tx) => {
+      if (!(await deletePolicyRow(tx, id))) return false;
+      const event = { name: current.name, id };
+      await recordEvent(tx, adminEvent('replication_policy.deleted', principal, null, event));
+      return true;
+    });
+    if (!deleted) throw notFound(id);
     await this.notify({ kind: 'deleted', id, policy: null });
   }
 
@@ -202,11 +233,12 @@ export class ReplicationPolicyService {
     return row ? toPolicy(row) : null;
   }
 
-  async all(): Promise<ReplicationPolicy[]> {
+  /** `db`: a transaction to read through (the embedded database serves one at a time). */
+  async all(db: Queryable = this.db): Promise<ReplicationPolicy[]> {
     const cached = this.lookups.get<ReplicationPolicy[]>(CACHE_SCOPE, CACHE_KEY);
     if (cached) return cached;
     const epoch = this.lookups.epoch();
-    const policies = (await allPolicies(this.db)).map(toPolicy);
+    const policies = (await allPolicies(db)).map(toPolicy);
     this.lookups.set(CACHE_SCOPE, CACHE_KEY, policies, epoch);
     return policies;
   }

@@ -14,7 +14,11 @@ import {
   type RobotPermission,
   type RobotRow,
 } from '../metadata/robots-table.js';
+/** A robot account as the robots API shows it. */
+export type { RobotRow } from '../metadata/robots-table.js';
+import { recordEvent, recordEvents } from '../metadata/outbox-table.js';
 import { accessFacts, type AccessService } from './access-service.js';
+import { robotCreated, robotDeleted, robotSecretRefreshed, robotUpdated } from './audit/robot-events.js';
 import { ROBOT_PREFIX, type AuthService } from './auth-service.js';
 import { callerExpiry, endsLater } from './caller-expiry.js';
 import { requireGrantsHeld, type Grant } from './held-grants.js';
@@ -233,16 +237,21 @@ export class RobotService {
         ? `${ROBOT_PREFIX}${project.name}+${input.name}`
         : `${ROBOT_PREFIX}${input.name}`;
     const secret = input.secret ?? generateRobotSecret();
-    const robot = await insertRobot(this.db, {
-      name: fullName,
-      description: input.description,
-      secretHash: await hashPassword(secret),
-      level,
-      projectId: project?.id ?? null,
-      duration,
-      disabled: input.disable,
-      creator: principalName(principal),
-      permissions,
+    const secretHash = await hashPassword(secret);
+    const robot = await this.db.transaction(async (tx) => {
+      const row = await insertRobot(tx, {
+        name: fullName,
+        description: input.description,
+        secretHash,
+        level,
+        projectId: project?.id ?? null,
+        duration,
+        disabled: input.disable,
+        creator: principalName(principal),
+        permissions,
+      });
+      if (row) await recordEvent(tx, robotCreated(principal, row));
+      return row;
     });
     if (!robot) throw new ServiceError('conflict', `robot ${fullName} already exists`);
     this.auth.forgetVerified();
@@ -311,7 +320,11 @@ export class RobotService {
       }
       changes.permissions = permissions;
     }
-    const updated = await updateRobot(this.db, robot.id, changes);
+    const updated = await this.db.transaction(async (tx) => {
+      const row = await updateRobot(tx, robot.id, changes);
+      if (row) await recordEvents(tx, robotUpdated(principal, robot, changes));
+      return row;
+    });
     this.auth.forgetVerified();
     if (!updated) throw new ServiceError('not-found', `robot ${id} not found`);
     return updated;
@@ -320,7 +333,10 @@ export class RobotService {
   async delete(principal: Principal, id: number): Promise<void> {
     const robot = await this.find(principal, id);
     await this.requireRobotAccess(principal, robot, 'delete', 'delete');
-    await deleteRobot(this.db, robot.id);
+    await this.db.transaction(async (tx) => {
+      await deleteRobot(tx, robot.id);
+      await recordEvent(tx, robotDeleted(principal, robot));
+    });
     this.auth.forgetVerified();
   }
 
@@ -338,7 +354,12 @@ export class RobotService {
       );
     }
     const next = secret ?? generateRobotSecret();
-    const updated = await updateRobot(this.db, robot.id, { secretHash: await hashPassword(next) });
+    const secretHash = await hashPassword(next);
+    const updated = await this.db.transaction(async (tx) => {
+      const row = await updateRobot(tx, robot.id, { secretHash });
+      if (row) await recordEvent(tx, robotSecretRefreshed(principal, row));
+      return row;
+    });
     this.auth.forgetVerified();
     if (!updated) throw new ServiceError('not-found', `robot ${id} not found`);
     return secret === undefined ? next : null;

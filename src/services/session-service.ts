@@ -7,6 +7,8 @@ import {
   touchSession,
   type SessionLifetime,
 } from '../metadata/sessions-table.js';
+import { recordEvent } from '../metadata/outbox-table.js';
+import { adminEvent } from './audit/admin-events.js';
 import type { AuthService } from './auth-service.js';
 import type { Principal } from './principal.js';
 import { ServiceError } from './service-error.js';
@@ -62,21 +64,32 @@ export class SessionService {
     password: string,
     clientAddress: string,
   ): Promise<{ token: string; csrfToken: string }> {
-    const login = await this.auth.verify(username, password, clientAddress);
-    if (!login || login.principal.kind !== 'user')
+    // Every sign-in attempt is audited, the refused ones (wrong password, throttled) as failures.
+    const signIn = (result: 'success' | 'failure') =>
+      adminEvent('user.login', { name: username, kind: 'user', clientIp: clientAddress }, null, {
+        name: username,
+        result,
+      });
+    const login = await this.auth.verify(username, password, clientAddress).catch(async (err: unknown) => {
+      await recordEvent(this.db, signIn('failure'));
+      throw err;
+    });
+    if (!login || login.principal.kind !== 'user') {
+      await recordEvent(this.db, signIn('failure'));
       throw new ServiceError('unauthorized', 'invalid username or password');
+    }
     const token = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(32).toString('base64url');
-    const opened = await insertSession(
-      this.db,
-      {
-        tokenHash: hashToken(token),
-        userId: login.principal.id,
-        passwordHash: login.credentialHash,
-        csrfToken,
-      },
-      this.lifetime,
-    );
+    const userId = login.principal.id;
+    const opened = await this.db.transaction(async (tx) => {
+      const row = await insertSession(
+        tx,
+        { tokenHash: hashToken(token), userId, passwordHash: login.credentialHash, csrfToken },
+        this.lifetime,
+      );
+      if (row) await recordEvent(tx, signIn('success'));
+      return row;
+    });
     // The password changed (or the user went) between the check and now: that change wins.
     if (!opened) throw new ServiceError('unauthorized', 'invalid username or password');
     await purgeExpiredSessions(this.db);

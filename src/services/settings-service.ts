@@ -1,4 +1,5 @@
 import type { Database } from '../metadata/database.js';
+import { listSystemSettings, saveSystemSetting } from '../metadata/system-settings-table.js';
 import { type Principal, refusalFor } from './principal.js';
 import { ServiceError } from './service-error.js';
 
@@ -15,9 +16,7 @@ export class SettingsService {
   constructor(private readonly db: Database) {}
 
   async get(): Promise<SystemSettings> {
-    const rows = await this.db.query<{ name: string; value: unknown }>(
-      'SELECT name, value FROM system_settings',
-    );
+    const rows = await listSystemSettings(this.db);
     const values = Object.fromEntries(rows.map((r) => [r.name, r.value]));
     return {
       project_creation_restriction:
@@ -42,11 +41,7 @@ export class SettingsService {
       } else {
         throw new ServiceError('invalid', `unknown or read-only setting "${name}"`);
       }
-      await this.db.query(
-        `INSERT INTO system_settings (name, value) VALUES ($1, $2::jsonb)
-         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
-        [name, JSON.stringify(value)],
-      );
+      await saveSystemSetting(this.db, name, value);
     }
   }
 }

@@ -11,7 +11,12 @@ import {
   updateUserProfile,
   type UserRecord,
 } from '../metadata/users-table.js';
+/** The account as the API shows it (http/ reads it through this service, never metadata/). */
+export type { UserRecord } from '../metadata/users-table.js';
 import type { LoginLockRow } from '../metadata/login-failures-table.js';
+import type { EventActor } from '../domain/events.js';
+import { recordEvent } from '../metadata/outbox-table.js';
+import { adminEvent } from './audit/admin-events.js';
 import type { AuthService } from './auth-service.js';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
 import { type Principal, requireSignedIn } from './principal.js';
@@ -94,12 +99,21 @@ export class UserService {
       throw new ServiceError('invalid', 'email is not a valid address');
     }
     checkPasswordPolicy(user.password);
-    const created = await insertUser(this.db, {
-      username: user.username,
-      email: user.email ? user.email : null,
-      realname: user.realname ?? '',
-      comment: user.comment ?? '',
-      passwordHash: await hashPassword(user.password),
+    const passwordHash = await hashPassword(user.password);
+    const created = await this.db.transaction(async (tx) => {
+      const row = await insertUser(tx, {
+        username: user.username,
+        email: user.email ? user.email : null,
+        realname: user.realname ?? '',
+        comment: user.comment ?? '',
+        passwordHash,
+      });
+      if (row)
+        await recordEvent(
+          tx,
+          adminEvent('user.created', principal, null, { name: row.username, id: row.id }),
+        );
+      return row;
     });
     if (!created) throw new ServiceError('conflict', `username or email already in use`);
     return created;
@@ -141,9 +155,14 @@ export class UserService {
     this.requireSelfOrAdmin(principal, id);
     if (profile.email && !EMAIL.test(profile.email))
       throw new ServiceError('invalid', 'email is not a valid address');
-    await this.get(principal, id);
+    const before = await this.get(principal, id);
     try {
-      await updateUserProfile(this.db, id, profile);
+      await this.db.transaction(async (tx) => {
+        await updateUserProfile(tx, id, profile);
+        const changes = Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined));
+        const event = { name: before.username, id, changes };
+        await recordEvent(tx, adminEvent('user.updated', principal, null, event));
+      });
     } catch (err) {
       if ((err as { code?: string }).code === '23505')
         throw new ServiceError('conflict', 'email already in use');
@@ -177,7 +196,21 @@ export class UserService {
     if (await verifyPassword(newPassword, stored)) {
       throw new ServiceError('invalid', 'the new password must differ from the old one');
     }
-    await setUserPasswordHash(this.db, id, await hashPassword(newPassword));
+    const { username } = await this.get(principal, id);
+    await this.savePassword(principal, { id, username }, await hashPassword(newPassword));
+  }
+
+  /** Stores a password hash and records the change (never the password) in one transaction. */
+  private async savePassword(
+    by: Principal | EventActor,
+    user: { id: number; username: string },
+    hash: string,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await setUserPasswordHash(tx, user.id, hash);
+      const event = { name: user.username, id: user.id };
+      await recordEvent(tx, adminEvent('user.password_changed', by, null, event));
+    });
     this.auth.forgetVerified();
   }
 
@@ -194,8 +227,8 @@ export class UserService {
     if (!user) throw new ServiceError('not-found', `user ${username} not found`);
     const password = newPassword ?? generateAccountPassword();
     checkPasswordPolicy(password);
-    await setUserPasswordHash(this.db, user.id, await hashPassword(password));
-    this.auth.forgetVerified();
+    const operator: EventActor = { name: 'wharf admin reset-password', kind: 'system', clientIp: null };
+    await this.savePassword(operator, { id: user.id, username }, await hashPassword(password));
     return { password, generated: newPassword === undefined };
   }
 
@@ -232,8 +265,12 @@ export class UserService {
     if (principal.kind === 'user' && principal.id === id && !sysadmin) {
       throw new ServiceError('forbidden', 'you cannot revoke your own administrator rights');
     }
-    await this.get(principal, id);
-    await setUserSysadmin(this.db, id, sysadmin);
+    const user = await this.get(principal, id);
+    await this.db.transaction(async (tx) => {
+      await setUserSysadmin(tx, id, sysadmin);
+      const event = { name: user.username, id, changes: { sysadmin_flag: sysadmin } };
+      await recordEvent(tx, adminEvent('user.admin_changed', principal, null, event));
+    });
     this.auth.forgetVerified();
   }
 
@@ -241,8 +278,11 @@ export class UserService {
     this.requireAdmin(principal);
     if (principal.kind === 'user' && principal.id === id)
       throw new ServiceError('forbidden', 'you cannot delete yourself');
-    await this.get(principal, id);
-    await deleteUser(this.db, id);
+    const user = await this.get(principal, id);
+    await this.db.transaction(async (tx) => {
+      await deleteUser(tx, id);
+      await recordEvent(tx, adminEvent('user.deleted', principal, null, { name: user.username, id }));
+    });
     this.auth.forgetVerified();
   }
 }

@@ -3,6 +3,7 @@ import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
 import { OciClient, expectOciError, expectStatus, type PushedImage } from '../helpers/oci-client.js';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
+import { eventually } from '../helpers/poll.js';
 
 // Harbor's labels over real HTTP: global and project labels (CRUD, scopes, paging), who may do
 // what, attaching to artifacts, with_label on artifact views, cascades, and every 4xx answer.
@@ -437,16 +438,21 @@ describe('/api/v2.0 labels', () => {
 
   it('records label changes in the audit log', async () => {
     const id = await create('admin', { name: 'audited', scope: 'g' });
-    const logs = await json<Array<{ resource: string; resource_type: string; operation: string }>>(
-      await as('admin')('GET', `/audit-logs?q=${encodeURIComponent('resource_type=label')}&page_size=100`),
+    // Entries are written when the label's events are dispatched (issue #11): wait for them.
+    const labelLog = async () =>
+      json<Array<{ resource: string; resource_type: string; operation: string }>>(
+        await as('admin')('GET', `/audit-logs?q=${encodeURIComponent('resource_type=label')}&page_size=100`),
+      );
+    const logs = await eventually('the label create entry', labelLog, (l) =>
+      l.some((e) => e.resource === 'audited'),
     );
     expect(logs).toContainEqual(
-      expect.objectContaining({ resource: '/labels', resource_type: 'label', operation: 'create' }),
+      expect.objectContaining({ resource: 'audited', resource_type: 'label', operation: 'create' }),
     );
     await expectStatus(await as('admin')('DELETE', `/labels/${id}`), 200);
-    const after = await json<Array<{ resource: string; operation: string }>>(
-      await as('admin')('GET', `/audit-logs?q=${encodeURIComponent('resource_type=label')}&page_size=100`),
+    const after = await eventually('the label delete entry', labelLog, (l) =>
+      l.some((e) => e.resource === 'audited' && e.operation === 'delete'),
     );
-    expect(after).toContainEqual(expect.objectContaining({ resource: `/labels/${id}`, operation: 'delete' }));
+    expect(after).toContainEqual(expect.objectContaining({ resource: 'audited', operation: 'delete' }));
   });
 });

@@ -14,7 +14,7 @@ import {
   type GeneratedImage,
   type GeneratedIndex,
 } from '../fixtures/image-generator.js';
-import { RemoteRegistry } from '../../src/replication/remote/index.js';
+import { RemoteRegistry } from '../../src/remote/index.js';
 import { copyArtifact, type CopyRequest } from '../../src/replication/copy/index.js';
 import { pushTestImage, pushTestSignature, sha256 } from './remote-registry-fixtures.js';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import { startWharf, type WharfHandle } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { RemoteRegistry } from '../../src/replication/remote/index.js';
+import { RemoteRegistry } from '../../src/remote/index.js';
 import { CopyError, copyArtifact } from '../../src/replication/copy/index.js';
 import { pushTestImage } from './remote-registry-fixtures.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import { freePort } from '../helpers/ports.js';
-import { RemoteError, RemoteRegistry } from '../../src/replication/remote/index.js';
+import { RemoteError, RemoteRegistry } from '../../src/remote/index.js';
 import { remoteContentSuite } from './remote-registry-suite.js';
 import {
   PEER_PASSWORD,

@@ -15,7 +15,7 @@ import {
   imageIndex,
   imageManifest,
 } from '../helpers/oci-client.js';
-import type { RemoteRegistry } from '../../src/replication/remote/index.js';
+import type { RemoteRegistry } from '../../src/remote/index.js';
 
 // Shared by the remote-registry client tests: content pushed through the client itself, a stream
 // that breaks midway (an interrupted chunk), and Debian's docker-registry with htpasswd Basic auth.

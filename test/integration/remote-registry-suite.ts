@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { OCI_MANIFEST } from '../helpers/oci-client.js';
-import { RemoteError, type RemoteRegistry } from '../../src/replication/remote/index.js';
+import { RemoteError, type RemoteRegistry } from '../../src/remote/index.js';
 import {
   breakingStream,
   pushTestImage,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RemoteError, RemoteRegistry } from '../../src/replication/remote/index.js';
+import { RemoteError, RemoteRegistry } from '../../src/remote/index.js';
 import { startTlsRegistry, type TlsRegistry } from './remote-registry-fixtures.js';
 
 // TLS to a peer with a certificate no system CA signed: refused by default (with a message that

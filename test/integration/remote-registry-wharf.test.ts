@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminAuth, type WharfHandle } from '../helpers/server.js';
 import { startTestWharf } from '../helpers/test-wharf.js';
-import { RemoteError, RemoteRegistry } from '../../src/replication/remote/index.js';
+import { RemoteError, RemoteRegistry } from '../../src/remote/index.js';
 import { remoteContentSuite } from './remote-registry-suite.js';
 import { pushTestImage } from './remote-registry-fixtures.js';
 

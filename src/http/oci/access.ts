@@ -115,7 +115,7 @@ async function decideRepository(
   action: RegistryAction,
   askToSignIn: (message: string) => never,
 ): Promise<void> {
-  const projectName = name.split('/')[0] as string;
+  const projectName = projectOfRepository(name);
   const project = await deps.access.project(projectName);
   if (project && (await deps.access.can(principal, project, 'repository', action))) return;
   if (!isSignedIn(principal)) askToSignIn(anonymousRefusal(deps, name, action));
@@ -209,6 +209,12 @@ export async function mayPull(principal: Principal, name: string, deps: OciAcces
       (a) => a.type === 'repository' && a.name === name && a.actions.includes('pull'),
     );
   }
-  const project = await deps.access.project(name.split('/')[0] as string);
+  const project = await deps.access.project(projectOfRepository(name));
   return project !== null && (await deps.access.can(principal, project, 'repository', 'pull'));
+}
+
+/** The project a repository name belongs to: its first path component. */
+function projectOfRepository(name: string): string {
+  const slash = name.indexOf('/');
+  return slash < 0 ? name : name.slice(0, slash);
 }

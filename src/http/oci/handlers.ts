@@ -3,6 +3,8 @@ import { RegistryError } from '../../domain/errors.js';
 import { MANIFEST_MEDIA_TYPES, OCI_INDEX, baseMediaType } from '../../domain/media-types.js';
 import type { BlobService } from '../../services/registry/blob-service.js';
 import type { ListingService, Page } from '../../services/registry/listing-service.js';
+import type { EventActor } from '../../domain/events.js';
+import type { ArtifactService } from '../../services/artifacts/artifact-service.js';
 import type { ManifestService, StoredManifest } from '../../services/registry/manifest-service.js';
 import type { UploadService, UploadStatus } from '../../services/registry/upload-service.js';
 import {
@@ -27,6 +29,10 @@ export interface OciServices {
   blobs: BlobService;
   uploads: UploadService;
   manifests: ManifestService;
+  /** The artifact core: every manifest and tag write (PUT, DELETE). */
+  artifacts: ArtifactService;
+  /** Who this request's writes are recorded as (the events' actor); set per request. */
+  actor: EventActor;
   listing: ListingService;
   metrics: HttpMetrics;
   manifestMaxBytes: number;
@@ -263,12 +269,14 @@ async function readManifestBody(req: FastifyRequest, limit: number): Promise<Buf
   const parts: Buffer[] = [];
   let total = 0;
   for await (const part of req.raw) {
-    total += (part as Buffer).length;
+    // The raw request yields Buffers (no encoding is set on it).
+    const chunk = Buffer.isBuffer(part) ? part : Buffer.from(String(part));
+    total += chunk.length;
     if (total > limit) {
       req.raw.resume();
       throw new RegistryError('MANIFEST_TOO_LARGE', `manifest is larger than the limit of ${limit} bytes`);
     }
-    parts.push(part as Buffer);
+    parts.push(chunk);
   }
   return Buffer.concat(parts);
 }
@@ -297,13 +305,16 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       const stated = statedOrigin(req.headers);
       const origin = stated && (await s.mayStateOrigins?.()) === true ? stated : undefined;
       const bytes = await readManifestBody(req, s.manifestMaxBytes);
-      const result = await s.manifests.put(
-        route.name,
-        route.reference,
-        bytes,
-        req.headers['content-type'],
-        queryValues(req.query, 'tag'),
-        origin,
+      const result = await s.artifacts.putManifest(
+        {
+          repository: route.name,
+          reference: route.reference,
+          bytes,
+          contentType: req.headers['content-type'],
+          extraTags: queryValues(req.query, 'tag'),
+          origin,
+        },
+        s.actor,
       );
       if (result.originRecorded) reply.header(ORIGIN_RECORDED_HEADER, 'true');
       else if (result.superseded?.length) reply.header(ORIGIN_RECORDED_HEADER, 'superseded');
@@ -322,7 +333,16 @@ const manifest: Handler<Extract<OciRoute, { kind: 'manifest' }>> = async (s, rou
       // goes only if nothing later was pushed here meanwhile (as for a stated push time).
       const stated = statedDeletion(req.headers);
       const deletedAt = stated && (await s.mayStateOrigins?.()) === true ? stated : undefined;
-      const outcome = await s.manifests.delete(route.name, route.reference, deletedAt);
+      // By digest: the manifest under the one delete rule set (412 DENIED while an index lists
+      // it); by tag: only the tag.
+      const ref = parseManifestReference(route.reference);
+      let outcome: 'deleted' | 'superseded' = 'deleted';
+      if ('tag' in ref) {
+        const options = deletedAt ? { originDeletedAt: deletedAt } : {};
+        outcome = await s.artifacts.deleteTag(route.name, ref.tag, s.actor, options);
+      } else {
+        await s.artifacts.deleteArtifact(route.name, route.reference, s.actor);
+      }
       if (outcome === 'superseded') {
         return void reply
           .code(202)

@@ -73,7 +73,7 @@ export const MAX_QUERY_VALUE_LENGTH = 4096;
  * hold) or an absurdly long value is a client error here, before any service sees it.
  */
 export function queryValues(query: unknown, name: string): string[] {
-  const value = (query as Record<string, unknown>)[name];
+  const value: unknown = typeof query === 'object' && query !== null ? Reflect.get(query, name) : undefined;
   if (value === undefined) return [];
   const values = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
   for (const v of values) {

@@ -4,8 +4,7 @@ import { resolvePrincipal } from '../credentials.js';
 import type { OciAccessDeps } from '../oci/access.js';
 import { queryValues } from '../oci/headers.js';
 import { parseScope } from '../../services/token-service.js';
-import { isSignedIn, principalName, type TokenAccess } from '../../services/principal.js';
-import type { AuditService } from '../../services/audit-service.js';
+import type { TokenAccess } from '../../services/principal.js';
 
 /**
  * GET /service/token?service=…&scope=…[&scope=…]: the Docker/OCI token endpoint. Credentials by
@@ -13,7 +12,7 @@ import type { AuditService } from '../../services/audit-service.js';
  * auth.require_signin is on). Wrong credentials are a 401, never an anonymous token, so a client
  * learns its password is wrong.
  */
-export function registerTokenRoute(app: FastifyInstance, deps: OciAccessDeps, audit: AuditService): void {
+export function registerTokenRoute(app: FastifyInstance, deps: OciAccessDeps): void {
   app.get('/service/token', async (request, reply) => {
     const service = queryValues(request.query, 'service')[0];
     if (service !== undefined && service !== deps.tokens.service) {
@@ -41,17 +40,8 @@ export function registerTokenRoute(app: FastifyInstance, deps: OciAccessDeps, au
       .filter((s): s is TokenAccess => s !== null);
     const access = await deps.tokens.grant(principal, scopes);
     const issued = await deps.tokens.issue(principal, access);
-    if (isSignedIn(principal)) {
-      // `docker login` and every authenticated token request: a login in the audit log.
-      await audit.record({
-        projectId: null,
-        operator: principalName(principal),
-        resourceType: 'user',
-        resource: principalName(principal),
-        operation: 'login',
-        clientIp: request.ip,
-      });
-    }
+    // A token fetch is not a login (docker login fetches one, and so does every pull and push):
+    // the audit log records session sign-ins only, and the pushes and pulls themselves.
     reply.header('cache-control', 'no-store').send({
       token: issued.token,
       access_token: issued.token,

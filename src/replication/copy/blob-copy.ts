@@ -1,4 +1,4 @@
-import type { UploadSession } from '../remote/index.js';
+import type { UploadSession } from '../../remote/index.js';
 import { uploadBlob, type BlobRef } from './blob-upload.js';
 import { short, type CopyContext } from './context.js';
 import { isCopyError, onPeer } from './errors.js';

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { parseDigest } from '../../domain/digest.js';
-import type { UploadSession } from '../remote/index.js';
+import type { UploadSession } from '../../remote/index.js';
 import { ChunkReader } from './chunk-reader.js';
 import { short, type CopyContext } from './context.js';
 import { abortedError, asCopyError, CopyError, onPeer } from './errors.js';

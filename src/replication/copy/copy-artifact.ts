@@ -2,7 +2,7 @@ import { CopyContext, referenceText, short } from './context.js';
 import { abortedError, CopyError, onPeer } from './errors.js';
 import { copyManifest, readManifest } from './manifest-copy.js';
 import { copyReferrers } from './referrer-copy.js';
-import type { PutManifestAnswer } from '../remote/index.js';
+import type { PutManifestAnswer } from '../../remote/index.js';
 import type { CopyRequest, CopyResult } from './types.js';
 
 // The copy engine's entry: one artifact (image or index, by tag or digest) from a repository of

@@ -1,4 +1,4 @@
-import { isRemoteError, type RemoteErrorKind } from '../remote/index.js';
+import { isRemoteError, type RemoteErrorKind } from '../../remote/index.js';
 
 // Errors of the copy engine, typed for the job layer: `retryable` (a peer was down or the link
 // kept breaking) means "run the same copy again later"; everything else will fail the same way

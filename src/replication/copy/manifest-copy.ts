@@ -1,5 +1,5 @@
 import { requiredBlobDigests, parseManifest, type ParsedManifest } from '../../domain/manifest.js';
-import type { RemoteManifest } from '../remote/index.js';
+import type { RemoteManifest } from '../../remote/index.js';
 import { ensureBlob } from './blob-copy.js';
 import { referenceText, short, type CopyContext } from './context.js';
 import { CopyError, onPeer } from './errors.js';

@@ -1,5 +1,5 @@
 import { OCI_INDEX } from '../../domain/media-types.js';
-import type { ReferrerDescriptor } from '../remote/index.js';
+import type { ReferrerDescriptor } from '../../remote/index.js';
 import { short, type CopyContext } from './context.js';
 import { isCopyError, onPeer } from './errors.js';
 import { copyManifest, readManifest } from './manifest-copy.js';

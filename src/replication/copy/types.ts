@@ -1,4 +1,4 @@
-import type { PutManifestAnswer, RemoteRegistry } from '../remote/index.js';
+import type { PutManifestAnswer, RemoteRegistry } from '../../remote/index.js';
 
 // What the job layer asks of the copy engine, and what it gets back.
 

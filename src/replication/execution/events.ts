@@ -1,13 +1,13 @@
 import type { JobContext } from '../../jobs/queue.js';
-import { isSystemReplication, type Principal } from '../../services/principal.js';
+import type { Queryable } from '../../metadata/database.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { compileFilters } from '../plan/index.js';
 import type { Reconciler } from './reconciler.js';
 import { EVENT_JOB, type EventPayload, type ExecutionDeps } from './types.js';
 
-// Event-based triggers. A manifest push or delete by a client becomes one durable job (a row,
-// written before the client's request returns), which starts one execution per matching policy,
-// scoped to the repository: a reconciliation of that repository, so a late or repeated event
+// Event-based triggers. A content change by a client becomes one durable job (a row written by
+// the outbox consumer, event-consumer.ts, in the dispatcher's transaction), which starts one
+// execution per matching policy, scoped to the repository: a reconciliation of that repository, so a late or repeated event
 // still copies only what differs. Writes made by replication itself (this registry's system
 // token) are no client's events and start nothing: no loops.
 
@@ -24,16 +24,21 @@ export function policiesFor(
   });
 }
 
-/** Writes made by replication itself (this registry's system token) are no client's events. */
-export function isReplicationItself(principal: Principal): boolean {
-  return isSystemReplication(principal);
+/** What writing an event's job needs: the policies, and the job queue. */
+export interface EventTriggerDeps {
+  policies: { all(db?: Queryable): Promise<ReplicationPolicy[]> };
+  jobs: { enqueue(type: string, payload: unknown, options: { db?: Queryable }): Promise<unknown> };
 }
 
-/** The durable job of one event, when a policy wants it. */
-export async function enqueueEvent(deps: ExecutionDeps, event: EventPayload): Promise<void> {
+/** The durable job of one event, when a policy wants it; `db`: the transaction to write it in. */
+export async function enqueueEvent(
+  deps: EventTriggerDeps,
+  event: EventPayload,
+  db?: Queryable,
+): Promise<void> {
   // Checked here too so that registries without event-based policies write no job per push.
-  if (policiesFor(await deps.policies.all(), event).length === 0) return;
-  await deps.jobs.enqueue(EVENT_JOB, event);
+  if (policiesFor(await deps.policies.all(db), event).length === 0) return;
+  await deps.jobs.enqueue(EVENT_JOB, event, db ? { db } : {});
 }
 
 export async function runEventJob(

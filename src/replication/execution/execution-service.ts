@@ -1,9 +1,8 @@
-import { RETRY_UNTIL_DEADLINE } from '../../jobs/queue.js';
+import { RETRY_UNTIL_DEADLINE, type JobTypeDefinition } from '../../jobs/queue.js';
 import {
   endExecution,
   findExecution,
   findTask,
-  hasRunningExecution,
   listExecutions,
   listTasks,
   stopOpenTasks,
@@ -21,12 +20,14 @@ import {
   recordTagOrigin,
   type TombstoneRow,
 } from '../../metadata/tombstones-table.js';
+import type { EventConsumer } from '../../services/events/consumer.js';
 import type { Principal } from '../../services/principal.js';
-import type { PolicyChange, ReplicationPolicy } from '../../services/replication-policy-service.js';
+import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { ServiceError } from '../../services/service-error.js';
-import { PendingEvents } from './event-retry.js';
-import { enqueueEvent, isReplicationItself, runEventJob } from './events.js';
+import { replicationEventConsumer } from './event-consumer.js';
+import { runEventJob } from './events.js';
 import { runExecutionJob } from './planner.js';
+import { syncPolicySchedule } from './policy-hooks.js';
 import { Reconciler } from './reconciler.js';
 import { tombstoneTtlOf } from './sides.js';
 import { runSweepJob, SWEEP_CRON, SWEEP_JOB } from './sweeper.js';
@@ -36,7 +37,6 @@ import {
   EXECUTION_DEFAULTS,
   EXECUTION_JOB,
   TASK_JOB,
-  type EventPayload,
   type ExecutionDeps,
   type ExecutionOptions,
 } from './types.js';
@@ -55,18 +55,20 @@ export class ReplicationExecutionService {
   readonly #deps: ExecutionDeps;
   readonly #reconciler: Reconciler;
   readonly #deadlineMs: number;
-  readonly #pendingEvents: PendingEvents;
+  readonly #options: ExecutionOptions;
 
   constructor(deps: ExecutionDeps, options: ExecutionOptions = {}) {
     this.#deps = deps;
+    this.#options = options;
     this.#reconciler = new Reconciler(deps);
-    this.#pendingEvents = new PendingEvents(
-      (event) => enqueueEvent(deps, event),
-      (message, err) => deps.onError?.(err ?? new Error(message), message),
-    );
     this.#deadlineMs = options.deadlineMs ?? EXECUTION_DEFAULTS.deadlineMs;
-    const backoffBaseMs = options.backoffBaseMs ?? EXECUTION_DEFAULTS.backoffBaseMs;
-    const backoffMaxMs = options.backoffMaxMs ?? EXECUTION_DEFAULTS.backoffMaxMs;
+  }
+
+  /** The job types that run replication; the composition root registers them on the job service. */
+  jobTypes(): JobTypeDefinition[] {
+    const deps = this.#deps;
+    const backoffBaseMs = this.#options.backoffBaseMs ?? EXECUTION_DEFAULTS.backoffBaseMs;
+    const backoffMaxMs = this.#options.backoffMaxMs ?? EXECUTION_DEFAULTS.backoffMaxMs;
     const retrying = {
       // The deadline, not a count, ends retries.
       maxAttempts: RETRY_UNTIL_DEADLINE,
@@ -76,25 +78,30 @@ export class ReplicationExecutionService {
       // execution failed); the job's own deadline is a backstop one backoff later.
       deadlineMs: this.#deadlineMs + 2 * backoffMaxMs,
     };
-    const { jobs } = deps;
-    jobs.register(
-      EXECUTION_JOB,
-      (job) => runExecutionJob(deps, this.#reconciler, this.#deadlineMs, job),
-      retrying,
-    );
-    jobs.register(TASK_JOB, (job) => runTaskJob(deps, this.#reconciler, job), {
-      ...retrying,
-      ...(options.taskConcurrency !== undefined && { concurrency: options.taskConcurrency }),
-    });
-    jobs.register(EVENT_JOB, (job) => runEventJob(deps, this.#reconciler, job), {
-      maxAttempts: 100,
-      backoffBaseMs,
-      backoffMaxMs,
-    });
-    // One attempt: the next minute's run is the retry.
-    jobs.register(SWEEP_JOB, (job) => runSweepJob(deps, this.#reconciler, job), { maxAttempts: 1 });
-    deps.policies.addRunningCheck((policyId) => hasRunningExecution(deps.db, policyId));
-    deps.policies.addChangeListener((change) => this.#policyChanged(change));
+    const taskConcurrency = this.#options.taskConcurrency;
+    return [
+      {
+        type: EXECUTION_JOB,
+        handler: (job) => runExecutionJob(deps, this.#reconciler, this.#deadlineMs, job),
+        options: retrying,
+      },
+      {
+        type: TASK_JOB,
+        handler: (job) => runTaskJob(deps, this.#reconciler, job),
+        options: { ...retrying, ...(taskConcurrency !== undefined && { concurrency: taskConcurrency }) },
+      },
+      {
+        type: EVENT_JOB,
+        handler: (job) => runEventJob(deps, this.#reconciler, job),
+        options: { maxAttempts: 100, backoffBaseMs, backoffMaxMs },
+      },
+      // One attempt: the next minute's run is the retry.
+      {
+        type: SWEEP_JOB,
+        handler: (job) => runSweepJob(deps, this.#reconciler, job),
+        options: { maxAttempts: 1 },
+      },
+    ];
   }
 
   /** Brings schedules in line with the policies (at start: a change may have been missed). */
@@ -107,22 +114,11 @@ export class ReplicationExecutionService {
   }
 
   /**
-   * The HTTP edge's hook after a tag change. An event whose job cannot be written is kept and
-   * written again (event-retry.ts); the error is still thrown for the caller to log.
+   * Event-based triggers as an outbox consumer (event-consumer.ts): the composition root adds it
+   * to the event dispatcher's consumers.
    */
-  async manifestEvent(event: EventPayload, principal: Principal): Promise<void> {
-    if (isReplicationItself(principal)) return;
-    try {
-      await enqueueEvent(this.#deps, event);
-    } catch (err) {
-      this.#pendingEvents.add(event);
-      throw err;
-    }
-  }
-
-  /** Stops retrying kept events (shutdown). */
-  close(): void {
-    this.#pendingEvents.close();
+  eventConsumer(): EventConsumer {
+    return replicationEventConsumer(this.#deps);
   }
 
   // --- the API's operations ---
@@ -233,24 +229,8 @@ export class ReplicationExecutionService {
     return row;
   }
 
-  async #policyChanged(change: PolicyChange): Promise<void> {
-    await this.#syncSchedule(change.id, change.policy);
-  }
-
   async #syncSchedule(policyId: number, policy: ReplicationPolicy | null): Promise<void> {
-    const { jobs } = this.#deps;
-    if (policy?.enabled && policy.trigger.type === 'scheduled' && policy.trigger.cron !== '') {
-      const current = await jobs.schedule(EXECUTION_JOB, policyId);
-      if (current?.cron === policy.trigger.cron) return;
-      await jobs.saveSchedule({
-        type: EXECUTION_JOB,
-        vendorId: policyId,
-        cron: policy.trigger.cron,
-        payload: { policyId },
-      });
-    } else {
-      await jobs.removeSchedule(EXECUTION_JOB, policyId);
-    }
+    await syncPolicySchedule(this.#deps.jobs, policyId, policy);
   }
 }
 

@@ -1,6 +1,6 @@
 import { DatabaseUnavailableError } from '../../metadata/database.js';
 import { isCopyError } from '../copy/index.js';
-import { isRemoteError } from '../remote/index.js';
+import { isRemoteError } from '../../remote/index.js';
 
 // Which failures of replication work are worth retrying later, unchanged: a peer that is down
 // (RemoteError/CopyError `unreachable`) or our own database away. Everything else (refused

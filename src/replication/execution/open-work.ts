@@ -1,4 +1,5 @@
 import type { Queryable } from '../../metadata/database.js';
+import { listOpenTasks } from '../../metadata/replication-executions-table.js';
 
 // Work already under way: the open (pending or running) tasks of a policy, as
 // "operation dst_repository:tag@digest" keys. A run planned while another run's task still copies
@@ -16,16 +17,6 @@ export function workKey(
 }
 
 export async function openWork(db: Queryable, policyId: number): Promise<Set<string>> {
-  const rows = await db.query<{
-    operation: 'copy' | 'deletion';
-    dst_repository: string;
-    tag: string;
-    digest: string;
-  }>(
-    `SELECT t.operation, t.dst_repository, t.tag, t.digest
-     FROM replication_executions e JOIN replication_tasks t ON t.execution_id = e.id
-     WHERE e.policy_id = $1 AND e.status = 'InProgress' AND t.status IN ('Pending', 'InProgress')`,
-    [policyId],
-  );
+  const rows = await listOpenTasks(db, policyId);
   return new Set(rows.map((r) => workKey(r.operation, r.dst_repository, r.tag, r.digest)));
 }

@@ -1,8 +1,8 @@
 import { isRepositoryName } from '../../domain/reference.js';
-import type { RemoteRegistryConfig } from '../remote/config.js';
-import { RemoteError } from '../remote/errors.js';
-import { PeerHttp } from '../remote/http-client.js';
-import { Transport } from '../remote/transport.js';
+import type { RemoteRegistryConfig } from '../../remote/config.js';
+import { RemoteError } from '../../remote/errors.js';
+import { PeerHttp } from '../../remote/http-client.js';
+import { Transport } from '../../remote/transport.js';
 
 // What two-way replication reads from and writes to a Harbor or Wharf peer besides content:
 //

@@ -15,8 +15,8 @@ import type { ReplicationPolicy } from '../../services/replication-policy-servic
 import type { RegistryEndpointService } from '../../services/registry-endpoint-service.js';
 import type { TokenService } from '../../services/token-service.js';
 import type { ArtifactFacts } from '../plan/index.js';
-import { RemoteError, RemoteRegistry } from '../remote/index.js';
-import type { LocalBlobReader } from '../remote/config.js';
+import { RemoteError, RemoteRegistry } from '../../remote/index.js';
+import type { LocalBlobReader } from '../../remote/config.js';
 import { RegistryError } from '../../domain/errors.js';
 import { messageOf } from './failures.js';
 import { PeerApi, type PeerTagVersion, type PeerTombstone } from './peer-api.js';

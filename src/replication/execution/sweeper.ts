@@ -1,5 +1,5 @@
 import type { JobContext } from '../../jobs/queue.js';
-import { finishExecutionIfDone } from '../../metadata/replication-executions-table.js';
+import { finishExecution } from './finished-event.js';
 import {
   closeOrphanedTasks,
   failUnplannedExecutions,
@@ -42,7 +42,7 @@ export async function runSweepJob(
   }
   for (const id of await listFinishableExecutions(deps.db)) executions.add(id);
   for (const id of executions) {
-    const status = await finishExecutionIfDone(deps.db, id);
+    const status = await finishExecution(deps.db, id);
     if (status !== null) job.log(`execution ${id} finished: ${status}`);
   }
   // What those runs did not do converges through one more reconciliation of each policy, as

@@ -1,5 +1,5 @@
 import { parseScope } from '../../services/token-service.js';
-import type { TokenSource } from '../remote/config.js';
+import type { TokenSource } from '../../remote/config.js';
 
 // This registry's own side of a replication is read and written over loopback with in-process
 // tokens (sides.ts), each for exactly the repository actions one request's scopes ask (a mount

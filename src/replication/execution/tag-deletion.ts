@@ -1,5 +1,5 @@
 import { ORIGIN_DELETED_AT_HEADER, ORIGIN_RECORDED_HEADER } from '../../domain/origin-headers.js';
-import { RemoteError, type RemoteRegistry } from '../remote/index.js';
+import { RemoteError, type RemoteRegistry } from '../../remote/index.js';
 import { impossibleDeletionReason, sharingTags } from './deletion-skips.js';
 
 // Deleting one tag at a destination. Wharf and Harbor delete a tag by its name. CNCF distribution

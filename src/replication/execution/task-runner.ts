@@ -1,8 +1,8 @@
 import { FinalJobFailure, type JobContext } from '../../jobs/queue.js';
+import { finishExecution } from './finished-event.js';
 import {
   findExecution,
   findTask,
-  finishExecutionIfDone,
   setTaskStatus,
   type TaskRow,
 } from '../../metadata/replication-executions-table.js';
@@ -40,7 +40,7 @@ export async function runTaskJob(
   const policy = execution ? await deps.policies.byId(execution.policy_id) : null;
   if (!execution || execution.status !== 'InProgress' || !policy) {
     await setTaskStatus(deps.db, task.id, policy ? 'Stopped' : 'Failed');
-    await finishExecutionIfDone(deps.db, task.execution_id);
+    await finishExecution(deps.db, task.execution_id);
     if (!policy) throw new FinalJobFailure('the policy no longer exists');
     return 'stopped: the execution is over';
   }
@@ -60,14 +60,14 @@ export async function runTaskJob(
     // The job service logs this attempt's failure and when the next one comes.
     if (retryable && Date.now() < task.deadline.getTime()) throw err;
     await setTaskStatus(deps.db, task.id, 'Failed');
-    await finishExecutionIfDone(deps.db, task.execution_id);
+    await finishExecution(deps.db, task.execution_id);
     if (retryable) await reconciler.request(policy.id, `the retry window of task ${task.id} ended`);
     throw new FinalJobFailure(retryable ? `${message}; the retry window is over` : message, { cause: err });
   } finally {
     await sides.close();
   }
   await setTaskStatus(deps.db, task.id, 'Succeed');
-  await finishExecutionIfDone(deps.db, task.execution_id);
+  await finishExecution(deps.db, task.execution_id);
   if (job.attempt > 1 && remoteId !== null) {
     // Earlier attempts failed and this one got through: the peer is back. One reconciliation
     // run (deduplicated) brings over whatever else was missed while it was away.

@@ -1,18 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import { isProjectRole, ROLE_NAMES, type ProjectRole } from '../../domain/rbac.js';
-import type { Queryable, SqlParam } from '../../metadata/database.js';
-import { setProjectMetadata } from '../../metadata/projects-table.js';
+import type { Database, Queryable } from '../../metadata/database.js';
+import {
+  emailTakenByAnotherUser,
+  findRobotForImport,
+  findUserForImport,
+  insertImportedProject,
+  insertImportedRobot,
+  insertImportedUser,
+  setProjectOwner,
+  updateImportedRobot,
+  updateImportedUser,
+} from '../../metadata/import-target-table.js';
+import {
+  findProjectByName,
+  projectMetadata,
+  setProjectMetadata,
+  setUserMembership,
+  userProjectRole,
+} from '../../metadata/projects-table.js';
 import type { RobotPermission } from '../../metadata/robots-table.js';
 import { HarborHashError, harborHashToStored, hashPassword, isWharfHash } from '../passwords.js';
 import {
   readHarbor,
+  withHarborSnapshot,
   type HarborData,
   type HarborMember,
   type HarborProject,
   type HarborRobot,
   type HarborRobotPolicy,
   type HarborUser,
-} from './harbor-source.js';
+} from '../../metadata/harbor-source.js';
 
 // Brings users, projects (with metadata), memberships and robot accounts from a Harbor database
 // into Wharf's. Upserts by natural key (username, project name, robot name), so running it again
@@ -75,23 +93,10 @@ interface Mapped {
 
 type Fields = Record<string, string | number | boolean | null>;
 
-interface ExistingRobot {
-  id: number;
-  description: string;
-  level: string;
-  project_id: number | null;
-  duration: number;
-  /** ISO 8601 in UTC, as timestampParam makes them, so the two compare as text. */
-  expires_at: string | null;
-  creator: string;
-  disabled: boolean;
-  secret_hash: string;
-  permissions: RobotPermission[];
-}
-
 /** The names of the fields whose desired value differs from the current one. */
-function changedFields(current: Fields, desired: Fields): string[] {
-  return Object.keys(desired).filter((k) => current[k] !== desired[k]);
+function changedFields(current: object, desired: Fields): string[] {
+  const values = new Map<string, unknown>(Object.entries(current));
+  return Object.keys(desired).filter((k) => values.get(k) !== desired[k]);
 }
 
 function emptyCounts(): Record<ImportOutcome, number> {
@@ -115,6 +120,24 @@ export function canonicalPermissions(permissions: readonly RobotPermission[]): s
           .sort((x, y) => byText(JSON.stringify(x), JSON.stringify(y))),
       }))
       .sort((x, y) => byText(JSON.stringify(x), JSON.stringify(y))),
+  );
+}
+
+export { NotHarborDatabaseError } from '../../metadata/harbor-source.js';
+
+/**
+ * Imports from the Harbor database at `sourceUrl` (one read-only snapshot) into Wharf's: in one
+ * transaction, so a failed import leaves Wharf as it was; a dry run writes nothing at all.
+ */
+export async function runHarborImport(
+  sourceUrl: string,
+  target: Database,
+  options: ImportOptions,
+): Promise<ImportReport> {
+  return withHarborSnapshot(sourceUrl, (harbor) =>
+    options.dryRun
+      ? importHarbor(harbor, target, options)
+      : target.transaction((wharf) => importHarbor(harbor, wharf, options)),
   );
 }
 
@@ -175,18 +198,6 @@ class HarborImport {
     return !this.options.dryRun;
   }
 
-  /** Runs a statement, or nothing in a dry run. */
-  private async write(sql: string, params: readonly SqlParam[]): Promise<void> {
-    if (this.writing) await this.db.query(sql, params);
-  }
-
-  /** Runs an INSERT … RETURNING id, or nothing in a dry run (null: the row is not created). */
-  private async insert(sql: string, params: readonly SqlParam[]): Promise<number | null> {
-    if (!this.writing) return null;
-    const rows = await this.db.query<{ id: number }>(sql, params);
-    return (rows[0] as { id: number }).id;
-  }
-
   // ---- users ----
 
   async users(): Promise<void> {
@@ -221,12 +232,7 @@ class HarborImport {
     if (email === null) return { email, note: '' };
     const taken =
       this.claimedEmails.has(email.toLowerCase()) ||
-      (
-        await this.db.query<{ username: string }>(
-          'SELECT username FROM users WHERE lower(email) = lower($1) AND username <> $2',
-          [email, u.username],
-        )
-      ).length > 0;
+      (await emailTakenByAnotherUser(this.db, email, u.username));
     if (taken) return { email: null, note: `e-mail ${email} belongs to another Wharf user: not imported` };
     this.claimedEmails.add(email.toLowerCase());
     return { email, note: '' };
@@ -242,24 +248,17 @@ class HarborImport {
       sysadmin: u.sysadmin_flag,
     };
     const notes = [mail.note].filter(Boolean);
-    const [existing] = await this.db.query<Fields & { id: number; password_hash: string }>(
-      'SELECT id, password_hash, email, realname, comment, sysadmin FROM users WHERE username = $1',
-      [u.username],
-    );
+    const existing = await findUserForImport(this.db, u.username);
     if (!existing) {
-      const id = await this.insert(
-        `INSERT INTO users (username, password_hash, email, realname, comment, sysadmin, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, now())) RETURNING id`,
-        [
-          u.username,
-          password.hash,
-          desired.email,
-          desired.realname,
-          desired.comment,
-          desired.sysadmin,
-          timestampParam(u.created_epoch),
-        ],
-      );
+      // A dry run creates nothing: the user has no id (null).
+      const id = this.writing
+        ? await insertImportedUser(this.db, {
+            ...desired,
+            username: u.username,
+            passwordHash: password.hash,
+            createdAt: timestampParam(u.created_epoch),
+          })
+        : null;
       this.userMap.set(u.user_id, { name: u.username, id });
       const shown = [password.note, ...(desired.sysadmin ? ['sysadmin'] : []), ...notes];
       this.record('users', 'created', u.username, shown.join('; '));
@@ -273,20 +272,9 @@ class HarborImport {
       this.record('users', 'unchanged', u.username);
       return;
     }
-    await this.write(
-      `UPDATE users SET email = $2, realname = $3, comment = $4, sysadmin = $5,
-         password_hash = CASE WHEN $6 THEN $7 ELSE password_hash END, updated_at = now()
-       WHERE id = $1`,
-      [
-        existing.id,
-        desired.email,
-        desired.realname,
-        desired.comment,
-        desired.sysadmin,
-        replacePassword,
-        password.hash,
-      ],
-    );
+    if (this.writing) {
+      await updateImportedUser(this.db, existing.id, desired, replacePassword ? password.hash : null);
+    }
     if (replacePassword) changed.push(`password (${password.note})`);
     else if (password.hash !== NO_PASSWORD && existing.password_hash !== password.hash) {
       notes.push("password: Wharf's own kept");
@@ -320,16 +308,11 @@ class HarborImport {
         'a proxy-cache project in Harbor: imported as a plain project, without its upstream registry',
       );
     }
-    const [existing] = await this.db.query<{ id: number; owner_id: number | null }>(
-      'SELECT id, owner_id FROM projects WHERE name = $1',
-      [p.name],
-    );
+    const existing = await findProjectByName(this.db, p.name);
     if (!existing) {
-      const id = await this.insert(
-        `INSERT INTO projects (name, owner_id, created_at) VALUES ($1, $2, COALESCE($3::timestamptz, now()))
-         RETURNING id`,
-        [p.name, owner?.id ?? null, timestampParam(p.created_epoch)],
-      );
+      const id = this.writing
+        ? await insertImportedProject(this.db, p.name, owner?.id ?? null, timestampParam(p.created_epoch))
+        : null;
       if (id !== null) await setProjectMetadata(this.db, id, metadata);
       this.projectMap.set(p.project_id, { name: p.name, id });
       const shown = [`owner ${owner?.name ?? '-'}`, ...Object.entries(metadata).map(([k, v]) => `${k}=${v}`)];
@@ -343,25 +326,17 @@ class HarborImport {
     if (existing.owner_id !== ownerId || (owner !== undefined && owner.id === null)) {
       changed.push(`owner -> ${owner?.name ?? '-'}`);
     }
-    const current = Object.fromEntries(
-      (
-        await this.db.query<{ name: string; value: string }>(
-          'SELECT name, value FROM project_metadata WHERE project_id = $1',
-          [existing.id],
-        )
-      ).map((m) => [m.name, m.value]),
-    );
+    const current = await projectMetadata(this.db, existing.id);
     const metadataChanges = Object.fromEntries(Object.entries(metadata).filter(([k, v]) => current[k] !== v));
     changed.push(...Object.entries(metadataChanges).map(([k, v]) => `${k}=${v}`));
     if (changed.length === 0) {
       this.record('projects', 'unchanged', p.name);
       return;
     }
-    await this.write('UPDATE projects SET owner_id = $2, updated_at = now() WHERE id = $1', [
-      existing.id,
-      ownerId,
-    ]);
-    if (this.writing) await setProjectMetadata(this.db, existing.id, metadataChanges);
+    if (this.writing) {
+      await setProjectOwner(this.db, existing.id, ownerId);
+      await setProjectMetadata(this.db, existing.id, metadataChanges);
+    }
     this.record('projects', 'updated', p.name, [changed.join(', '), ...notes].join('; '));
   }
 
@@ -402,20 +377,12 @@ class HarborImport {
     if (role === null) {
       return this.record('members', 'skipped', subject, `unknown Harbor role ${m.role_name ?? m.role}`);
     }
-    const [existing] =
-      project.id === null || user.id === null
-        ? []
-        : await this.db.query<{ role: number }>(
-            "SELECT role FROM project_members WHERE project_id = $1 AND entity_type = 'u' AND entity_id = $2",
-            [project.id, user.id],
-          );
-    if (existing?.role === role) return this.record('members', 'unchanged', subject);
-    await this.write(
-      `INSERT INTO project_members (project_id, entity_type, entity_id, role) VALUES ($1, 'u', $2, $3)
-       ON CONFLICT (project_id, entity_type, entity_id) DO UPDATE SET role = EXCLUDED.role, updated_at = now()`,
-      [project.id, user.id, role],
-    );
-    this.record('members', existing ? 'updated' : 'created', subject, ROLE_NAMES[role]);
+    // In a dry run a project or user this run would create has no id: it has no members yet.
+    const existing =
+      project.id === null || user.id === null ? null : await userProjectRole(this.db, user.id, project.id);
+    if (existing === role) return this.record('members', 'unchanged', subject);
+    if (this.writing) await setUserMembership(this.db, project.id as number, user.id as number, role);
+    this.record('members', existing !== null ? 'updated' : 'created', subject, ROLE_NAMES[role]);
   }
 
   // ---- robots ----
@@ -536,34 +503,20 @@ class HarborImport {
     const faithful: Fields =
       unfaithful === null ? { disabled: r.disabled, permissions: canonicalPermissions(permissions) } : {};
 
-    const [existing] = await this.db.query<ExistingRobot>(
-      `SELECT id, description, level, project_id, duration, to_char(expires_at AT TIME ZONE 'UTC',
-         'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at, creator, disabled, secret_hash, permissions
-       FROM robots WHERE name = $1`,
-      [name],
-    );
+    const existing = await findRobotForImport(this.db, name);
     if (!existing) {
       if (secretHash === null) this.unimportedSecrets.push(name);
-      await this.insert(
-        `INSERT INTO robots (name, description, secret_hash, level, project_id, duration, expires_at, disabled,
-           creator, permissions, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8, $9, $10::jsonb, COALESCE($11::timestamptz, now()))
-         RETURNING id`,
-        [
+      if (this.writing) {
+        await insertImportedRobot(this.db, {
+          ...desired,
           name,
-          desired.description,
           // A valid hash of a secret nobody knows, so that a refresh is all it takes.
-          secretHash ?? (this.writing ? await hashPassword(randomBytes(32).toString('base64url')) : ''),
-          desired.level,
-          desired.project_id,
-          desired.duration,
-          desired.expires_at,
-          unfaithful === null ? r.disabled : true,
-          desired.creator,
-          JSON.stringify(unfaithful === null ? permissions : []),
-          timestampParam(r.created_epoch),
-        ],
-      );
+          secretHash: secretHash ?? (await hashPassword(randomBytes(32).toString('base64url'))),
+          disabled: unfaithful === null ? r.disabled : true,
+          permissions: unfaithful === null ? permissions : [],
+          createdAt: timestampParam(r.created_epoch),
+        });
+      }
       const secretNote = secretHash === null ? 'random secret (refresh it)' : 'secret imported';
       this.record('robots', 'created', name, [desired.level, secretNote, ...notes].join('; '));
       return;
@@ -573,27 +526,10 @@ class HarborImport {
     const replaceSecret =
       secretHash !== null && !isWharfHash(existing.secret_hash) && existing.secret_hash !== secretHash;
     if (changed.length === 0 && !replaceSecret) return this.record('robots', 'unchanged', name);
-    await this.write(
-      `UPDATE robots SET description = $2, level = $3, project_id = $4, duration = $5, expires_at = $6::timestamptz,
-         creator = $7, disabled = CASE WHEN $8 THEN $9 ELSE disabled END,
-         permissions = CASE WHEN $8 THEN $10::jsonb ELSE permissions END,
-         secret_hash = CASE WHEN $11 THEN $12 ELSE secret_hash END, updated_at = now()
-       WHERE id = $1`,
-      [
-        existing.id,
-        desired.description,
-        desired.level,
-        desired.project_id,
-        desired.duration,
-        desired.expires_at,
-        desired.creator,
-        unfaithful === null,
-        r.disabled,
-        JSON.stringify(permissions),
-        replaceSecret,
-        secretHash ?? '',
-      ],
-    );
+    if (this.writing) {
+      const access = unfaithful === null ? { disabled: r.disabled, permissions } : null;
+      await updateImportedRobot(this.db, existing.id, desired, access, replaceSecret ? secretHash : null);
+    }
     if (replaceSecret) changed.push('secret');
     this.record('robots', 'updated', name, [changed.join(', '), ...notes].join('; '));
   }

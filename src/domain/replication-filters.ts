@@ -1,4 +1,4 @@
-import { compilePattern, PatternError, type Matcher } from './pattern.js';
+import { compilePattern, PatternError, type Matcher } from './name-pattern.js';
 
 // The filters of a replication policy (Harbor's ReplicationFilter) as predicates over what a
 // replication run sees: repository names, tags, and each artifact's facts (type, labels).

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
-import { DEFAULT_OUTBOUND_GUARD, outboundRefusal } from '../../net/outbound-guard.js';
+import { DEFAULT_OUTBOUND_GUARD, outboundRefusal } from '../net/outbound-guard.js';
 import { DEFAULT_TIMEOUT_MS, type RemoteRegistryConfig } from './config.js';
 import { RemoteError } from './errors.js';
 

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { parseDigest } from '../../domain/digest.js';
+import { parseDigest } from '../domain/digest.js';
 import {
   baseMediaType,
   DOCKER_MANIFEST,
   DOCKER_MANIFEST_LIST,
   OCI_INDEX,
   OCI_MANIFEST,
-} from '../../domain/media-types.js';
+} from '../domain/media-types.js';
 import { repositoryScope } from './auth.js';
 import { RemoteError } from './errors.js';
 import { readLimited, type PeerHttp } from './http-client.js';

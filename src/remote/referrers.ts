@@ -1,4 +1,4 @@
-import { OCI_INDEX } from '../../domain/media-types.js';
+import { OCI_INDEX } from '../domain/media-types.js';
 import { repositoryScope } from './auth.js';
 import { RemoteError } from './errors.js';
 import { nextLink } from './challenge.js';

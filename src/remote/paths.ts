@@ -1,5 +1,5 @@
-import { isDigest } from '../../domain/digest.js';
-import { isRepositoryName, isTag } from '../../domain/reference.js';
+import { isDigest } from '../domain/digest.js';
+import { isRepositoryName, isTag } from '../domain/reference.js';
 import { RemoteError } from './errors.js';
 
 // Names and references are checked before they go into a URL: a listing from a peer is input

@@ -1,4 +1,5 @@
-import type { Queryable } from '../../metadata/database.js';
+import type { Queryable } from './database.js';
+import { openPostgresDatabase } from './postgres-database.js';
 
 // Reads what the import needs from a Harbor `registry` database, 1.x or 2.x. Harbor's schema grew
 // column by column (password_version in 1.7, robot in 1.8, robot.visible in 1.10, robot secrets
@@ -141,8 +142,18 @@ export async function readHarbor(db: Queryable): Promise<HarborData> {
       );
     }
   }
+  return {
+    schemaVersion: await readSchemaVersion(db, s),
+    users: await readUsers(db, s),
+    ...(await readProjects(db, s)),
+    ...(await readRobots(db, s)),
+    robotNamePrefix: await readRobotNamePrefix(db, s),
+    oidcSecrets: await countOidcSecrets(db, s),
+  };
+}
 
-  const users = await db.query<HarborUser>(
+function readUsers(db: Queryable, s: Schema): Promise<HarborUser[]> {
+  return db.query<HarborUser>(
     `SELECT u.user_id, u.username, ${s.column('harbor_user', 'u', 'email', 'text')},
        u.password, ${s.column('harbor_user', 'u', 'salt', 'text')},
        ${s.column('harbor_user', 'u', 'password_version', 'text')},
@@ -151,7 +162,13 @@ export async function readHarbor(db: Queryable): Promise<HarborData> {
        ${s.column('harbor_user', 'u', 'sysadmin_flag', 'boolean', 'false')}, ${s.createdEpoch('harbor_user', 'u')}
      FROM harbor_user u ORDER BY u.user_id`,
   );
+}
 
+/** Projects with their metadata, members and the groups members may be. */
+async function readProjects(
+  db: Queryable,
+  s: Schema,
+): Promise<Pick<HarborData, 'projects' | 'projectMetadata' | 'members' | 'groups'>> {
   const projects = await db.query<HarborProject>(
     `SELECT p.project_id, p.owner_id, p.name, ${s.column('project', 'p', 'deleted', 'boolean', 'false')},
        ${s.column('project', 'p', 'registry_id', 'integer')}, ${s.createdEpoch('project', 'p')}
@@ -182,7 +199,10 @@ export async function readHarbor(db: Queryable): Promise<HarborData> {
         ),
       )
     : null;
+  return { projects, projectMetadata, members, groups };
+}
 
+async function readRobots(db: Queryable, s: Schema): Promise<Pick<HarborData, 'robots' | 'robotPolicies'>> {
   const robots = s.has('robot')
     ? await db.query<HarborRobot>(
         `SELECT r.id, r.name, ${s.column('robot', 'r', 'description', 'text')}, r.project_id,
@@ -203,37 +223,44 @@ export async function readHarbor(db: Queryable): Promise<HarborData> {
            ORDER BY rp.role_id, pp.scope, pp.resource, pp.action`,
         )
       : null;
+  return { robots, robotPolicies };
+}
 
-  let robotNamePrefix: string | null = null;
-  if (s.has('properties', 'k') && s.has('properties', 'v')) {
-    const rows = await db.query<{ v: string }>("SELECT v FROM properties WHERE k = 'robot_name_prefix'");
-    robotNamePrefix = rows[0]?.v || null;
+async function readRobotNamePrefix(db: Queryable, s: Schema): Promise<string | null> {
+  if (!s.has('properties', 'k') || !s.has('properties', 'v')) return null;
+  const rows = await db.query<{ v: string }>("SELECT v FROM properties WHERE k = 'robot_name_prefix'");
+  return rows[0]?.v || null;
+}
+
+async function readSchemaVersion(db: Queryable, s: Schema): Promise<string | null> {
+  if (!s.has('schema_migrations', 'version')) return null;
+  const rows = await db.query<{ version: string | null }>(
+    'SELECT max(version)::text AS version FROM schema_migrations',
+  );
+  return rows[0]?.version ?? null;
+}
+
+async function countOidcSecrets(db: Queryable, s: Schema): Promise<number> {
+  if (!s.has('oidc_user', 'secret')) return 0;
+  const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM oidc_user WHERE secret <> ''");
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Runs `read` on one consistent, read-only snapshot of the Harbor database at `url` (one
+ * connection, closed afterwards): the import sees Harbor as it was at one instant and cannot write to it.
+ */
+export async function withHarborSnapshot<T>(
+  url: string,
+  read: (harbor: Queryable) => Promise<T>,
+): Promise<T> {
+  const source = await openPostgresDatabase({ connection: { connectionString: url }, poolSize: 1 });
+  try {
+    return await source.transaction(async (harbor) => {
+      await harbor.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return read(harbor);
+    });
+  } finally {
+    await source.close();
   }
-
-  let schemaVersion: string | null = null;
-  if (s.has('schema_migrations', 'version')) {
-    const rows = await db.query<{ version: string | null }>(
-      'SELECT max(version)::text AS version FROM schema_migrations',
-    );
-    schemaVersion = rows[0]?.version ?? null;
-  }
-
-  let oidcSecrets = 0;
-  if (s.has('oidc_user', 'secret')) {
-    const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM oidc_user WHERE secret <> ''");
-    oidcSecrets = rows[0]?.n ?? 0;
-  }
-
-  return {
-    schemaVersion,
-    users,
-    projects,
-    projectMetadata,
-    members,
-    groups,
-    robots,
-    robotPolicies,
-    robotNamePrefix,
-    oidcSecrets,
-  };
 }

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Transport } from '../replication/remote/transport.js';
-import { OutboundGuard, parseNetwork } from './outbound-guard.js';
+import { Transport } from './transport.js';
+import { OutboundGuard, parseNetwork } from '../net/outbound-guard.js';
 
 // The outbound policy on addresses, and at connect time: a host name is checked on the addresses
 // it resolves to when the connection is made (no check-then-connect window for DNS rebinding).

@@ -5,7 +5,7 @@ import {
   parseFilter,
   type ArtifactFacts,
   type PolicyFilter,
-} from './filters.js';
+} from './replication-filters.js';
 
 const image = (...labels: string[]): ArtifactFacts => ({ type: 'IMAGE', labels });
 const chart = (...labels: string[]): ArtifactFacts => ({ type: 'CHART', labels });

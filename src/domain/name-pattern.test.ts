@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPattern, compilePattern, MAX_ALTERNATIVES } from './pattern.js';
+import { checkPattern, compilePattern, MAX_ALTERNATIVES } from './name-pattern.js';
 
 // The table is Harbor's documented examples, Harbor's own pattern tests and doublestar's match
 // tests (the behaviour Harbor gets from its matcher), so a difference from Harbor shows up here.

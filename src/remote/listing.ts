@@ -1,4 +1,4 @@
-import { isRepositoryName } from '../../domain/reference.js';
+import { isRepositoryName } from '../domain/reference.js';
 import { CATALOG_SCOPE, repositoryScope } from './auth.js';
 import { nextLink } from './challenge.js';
 import type { RemoteRegistryType } from './config.js';

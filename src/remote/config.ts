@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { OutboundGuard } from '../../net/outbound-guard.js';
+import type { OutboundGuard } from '../net/outbound-guard.js';
 // What the client needs to know about a peer: the endpoint as an administrator registered it
 // (services/registry-endpoint-service.ts), with the credential already decrypted.
 
