@@ -56,49 +56,110 @@ const ECHO_TIMEOUT_MS = 3_000;
 const MAX_PENDING = 10_000;
 
 export function createRedisBus(config: RedisConfig, instanceId: string, logger: Logger): ClusterBus {
-  const channel = `${config.key_prefix}events`;
-  const handlers = new Map<Topic, Array<(payload: string) => void>>();
-  const gapHandlers: Array<() => void> = [];
-  let subscribed = false;
-  let live = false;
-  let lastEcho = 0;
-  let closed = false;
+  return new RedisClusterBus(config, instanceId, logger);
+}
+
+class RedisClusterBus implements ClusterBus {
+  readonly #config: RedisConfig;
+  readonly #instanceId: string;
+  readonly #logger: Logger;
+  readonly #channel: string;
+  readonly #handlers = new Map<Topic, Array<(payload: string) => void>>();
+  readonly #gapHandlers: Array<() => void> = [];
   // Invalidations whose publish failed: sent again when the command connection is back. They are
   // idempotent, so sending one twice is harmless; losing one would leave others stale.
-  const pending = new Set<string>();
+  readonly #pending = new Set<string>();
+  #subscribed = false;
+  #live = false;
+  #lastEcho = 0;
+  #closed = false;
+  #lastErrorLog = 0;
+  readonly #commands: () => Redis;
+  readonly #subscriber: () => Redis;
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(config: RedisConfig, instanceId: string, logger: Logger) {
+    this.#config = config;
+    this.#instanceId = instanceId;
+    this.#logger = logger;
+    this.#channel = `${config.key_prefix}events`;
+    this.#commands = this.#keep('commands', (client) => {
+      client.on('ready', () => void this.#resendPending());
+    });
+    this.#subscriber = this.#keep('subscriber', (client) => this.#setUpSubscriber(client));
+    this.#heartbeat = setInterval(() => {
+      if (this.#live && Date.now() - this.#lastEcho > ECHO_TIMEOUT_MS) this.#goDown('no heartbeat echo');
+      void this.#send({ from: this.#instanceId, topic: 'heartbeat', payload: '' });
+    }, HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  isLive(): boolean {
+    return this.#live;
+  }
+
+  async publish(topic: Topic, payload: string): Promise<void> {
+    const message: Message = { from: this.#instanceId, topic, payload };
+    if (await this.#send(message)) return;
+    if (this.#pending.size < MAX_PENDING) this.#pending.add(JSON.stringify(message));
+    else this.#logThrottled(new Error(`more than ${MAX_PENDING} unsent`), 'dropping cluster bus messages');
+  }
+
+  on(topic: Topic, handler: (payload: string) => void): void {
+    this.#handlers.set(topic, [...(this.#handlers.get(topic) ?? []), handler]);
+  }
+
+  onGap(handler: () => void): void {
+    this.#gapHandlers.push(handler);
+  }
+
+  get redis(): Redis {
+    return this.#commands();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#live = false;
+    clearInterval(this.#heartbeat);
+    this.#subscriber().disconnect();
+    this.#commands().disconnect();
+  }
 
   // ioredis emits 'error' on every failed reconnect; unhandled it would crash the process. One
   // line per outage is enough: the 'down' and 'live' transitions are logged below.
-  let lastErrorLog = 0;
-  const logThrottled = (err: unknown, message: string) => {
+  #logThrottled(err: unknown, message: string): void {
     const now = Date.now();
-    if (now - lastErrorLog < 30_000) return;
-    lastErrorLog = now;
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, message);
-  };
-  const gap = () => {
-    for (const handler of gapHandlers) handler();
-  };
-  const goDown = (reason: string) => {
-    if (!live) return;
-    live = false;
-    logger.warn({ reason }, 'cluster bus down: shared caches off until Redis is back');
-    gap();
-  };
+    if (now - this.#lastErrorLog < 30_000) return;
+    this.#lastErrorLog = now;
+    this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, message);
+  }
+
+  #gap(): void {
+    for (const handler of this.#gapHandlers) handler();
+  }
+
+  #goDown(reason: string): void {
+    if (!this.#live) return;
+    this.#live = false;
+    this.#logger.warn({ reason }, 'cluster bus down: shared caches off until Redis is back');
+    this.#gap();
+  }
 
   /**
    * A connection that is replaced should the client ever give up on it ('end': it does not with
    * the retry strategies of redis.ts, but a Sentinel corner case once did): the bus must heal.
    */
-  const keep = (role: RedisRole, setUp: (client: Redis) => void): (() => Redis) => {
+  #keep(role: RedisRole, setUp: (client: Redis) => void): () => Redis {
     let client: Redis;
     const open = () => {
-      if (closed) return;
-      client = createRedis(config, role);
-      client.on('error', (err: Error) => logThrottled(err, `redis ${role} connection error (retrying)`));
+      if (this.#closed) return;
+      client = createRedis(this.#config, role);
+      client.on('error', (err: Error) =>
+        this.#logThrottled(err, `redis ${role} connection error (retrying)`),
+      );
       client.once('end', () => {
-        if (closed) return;
-        logger.warn({ role }, 'redis connection ended; opening a new one');
+        if (this.#closed) return;
+        this.#logger.warn({ role }, 'redis connection ended; opening a new one');
         setTimeout(open, 1_000).unref();
       });
       setUp(client);
@@ -107,100 +168,69 @@ export function createRedisBus(config: RedisConfig, instanceId: string, logger: 
     };
     open();
     return () => client;
-  };
+  }
 
-  const send = async (message: Message): Promise<boolean> => {
+  async #send(message: Message): Promise<boolean> {
     const raw = JSON.stringify(message);
     try {
-      await commands().publish(channel, raw);
+      await this.#commands().publish(this.#channel, raw);
       return true;
     } catch (err) {
-      logThrottled(err, `publishing ${message.topic} to the cluster bus failed`);
+      this.#logThrottled(err, `publishing ${message.topic} to the cluster bus failed`);
       return false;
     }
-  };
-  const resendPending = async () => {
-    for (const raw of [...pending]) {
-      pending.delete(raw);
-      if (!(await send(JSON.parse(raw) as Message))) {
-        pending.add(raw);
+  }
+
+  async #resendPending(): Promise<void> {
+    for (const raw of [...this.#pending]) {
+      this.#pending.delete(raw);
+      if (!(await this.#send(JSON.parse(raw) as Message))) {
+        this.#pending.add(raw);
         return;
       }
     }
-  };
+  }
 
-  const commands = keep('commands', (client) => {
-    client.on('ready', () => void resendPending());
-  });
-  const subscriber = keep('subscriber', (client) => {
+  #setUpSubscriber(client: Redis): void {
     client.on('ready', () => {
-      client.subscribe(channel).then(
+      client.subscribe(this.#channel).then(
         () => {
           // Live once our own heartbeat comes back through this subscription.
-          if (!closed && client === subscriber()) subscribed = true;
+          if (!this.#closed && client === this.#subscriber()) this.#subscribed = true;
         },
-        (err: unknown) => logThrottled(err, 'subscribing to the cluster bus failed'),
+        (err: unknown) => this.#logThrottled(err, 'subscribing to the cluster bus failed'),
       );
     });
     const lost = (reason: string) => {
-      subscribed = false;
-      goDown(reason);
+      this.#subscribed = false;
+      this.#goDown(reason);
     };
     client.on('close', () => lost('connection closed'));
     client.on('reconnecting', () => lost('reconnecting'));
     client.on('message', (messageChannel: string, raw: string) => {
-      if (messageChannel !== channel) return;
-      let message: Message;
-      try {
-        message = JSON.parse(raw) as Message;
-      } catch {
-        return;
-      }
-      if (message.from === instanceId) {
-        if (message.topic !== 'heartbeat' || !subscribed) return;
-        lastEcho = Date.now();
-        if (!live) {
-          // Whatever was cached before may have missed messages while we were away.
-          gap();
-          live = true;
-          logger.info('cluster bus live: shared caches on');
-        }
-        return;
-      }
-      if (message.topic === 'heartbeat') return;
-      for (const handler of handlers.get(message.topic) ?? []) handler(message.payload);
+      if (messageChannel === this.#channel) this.#received(raw);
     });
-  });
+  }
 
-  const heartbeat = setInterval(() => {
-    if (live && Date.now() - lastEcho > ECHO_TIMEOUT_MS) goDown('no heartbeat echo');
-    void send({ from: instanceId, topic: 'heartbeat', payload: '' });
-  }, HEARTBEAT_MS);
-  heartbeat.unref();
-
-  return {
-    isLive: () => live,
-    async publish(topic, payload) {
-      const message: Message = { from: instanceId, topic, payload };
-      if (await send(message)) return;
-      if (pending.size < MAX_PENDING) pending.add(JSON.stringify(message));
-      else logThrottled(new Error(`more than ${MAX_PENDING} unsent`), 'dropping cluster bus messages');
-    },
-    on(topic, handler) {
-      handlers.set(topic, [...(handlers.get(topic) ?? []), handler]);
-    },
-    onGap(handler) {
-      gapHandlers.push(handler);
-    },
-    get redis() {
-      return commands();
-    },
-    async close() {
-      closed = true;
-      live = false;
-      clearInterval(heartbeat);
-      subscriber().disconnect();
-      commands().disconnect();
-    },
-  };
+  #received(raw: string): void {
+    let message: Message;
+    try {
+      message = JSON.parse(raw) as Message;
+    } catch {
+      return;
+    }
+    if (message.from === this.#instanceId) {
+      if (message.topic !== 'heartbeat' || !this.#subscribed) return;
+      this.#lastEcho = Date.now();
+      if (!this.#live) {
+        // Whatever was cached before may have missed messages while we were away.
+        this.#gap();
+        this.#live = true;
+        this.#logger.info('cluster bus live: shared caches on');
+      }
+      return;
+    }
+    if (message.topic === 'heartbeat') return;
+    for (const handler of this.#handlers.get(message.topic) ?? []) handler(message.payload);
+  }
 }

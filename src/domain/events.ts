@@ -65,8 +65,22 @@ export interface EventDataByType {
   'label.created': ObjectChangeData & { projectId: number | null };
   'label.updated': ObjectChangeData & { projectId: number | null };
   'label.deleted': ObjectChangeData & { projectId: number | null };
+  'artifact.label_attached': ArtifactLabelEventData;
+  'artifact.label_detached': ArtifactLabelEventData;
+  /** A repository's own fields changed (its description); `name` is the full repository name. */
+  'repository.updated': ObjectChangeData;
+  /** An administrator lifted login locks of a login name, a client address, or the pair. */
+  'login_lock.lifted': { account: string | null; address: string | null; lifted: number };
   /** A replication execution ended; recorded once per local project it touched. */
   'replication.finished': ReplicationFinishedData;
+}
+
+/** A label put on or taken off an artifact. */
+export interface ArtifactLabelEventData {
+  repository: string;
+  digest: string;
+  label: string;
+  labelId: number;
 }
 
 /** The end of a replication execution, as webhooks (REPLICATION) report it. */

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { RegistryError } from '../domain/errors.js';
 import { LoginThrottledError, type AuthService } from '../services/auth-service.js';
-import { ANONYMOUS, type Principal } from '../services/principal.js';
+import { ANONYMOUS, atAddress, type Principal } from '../services/principal.js';
 import type { TokenService } from '../services/token-service.js';
 
 // Turns a request's Authorization header into a Principal, for every part of the HTTP edge.
@@ -18,10 +18,19 @@ export function basicCredentials(header: string | undefined): { username: string
 }
 
 /**
- * The caller: anonymous without credentials; UNAUTHORIZED for credentials or a token that do not
- * check out (never silently anonymous, so a typo in a password is reported as such).
+ * The caller, at its client address: anonymous without credentials; UNAUTHORIZED for credentials
+ * or a token that do not check out (never silently anonymous, so a typo in a password is reported
+ * as such).
  */
 export async function resolvePrincipal(
+  request: FastifyRequest,
+  auth: AuthService,
+  tokens: TokenService,
+): Promise<Principal> {
+  return atAddress(await credentialsPrincipal(request, auth, tokens), request.ip);
+}
+
+async function credentialsPrincipal(
   request: FastifyRequest,
   auth: AuthService,
   tokens: TokenService,

@@ -19,7 +19,9 @@ import {
 } from '../metadata/artifacts-query.js';
 import type { Database } from '../metadata/database.js';
 import type { ProjectRow } from '../metadata/projects-table.js';
+import { recordEvent } from '../metadata/outbox-table.js';
 import type { AccessService } from './access-service.js';
+import { adminEvent, changesOf } from './audit/admin-events.js';
 import { type Principal, requireSignedIn } from './principal.js';
 import type { ProjectService } from './project-service.js';
 import type { ManifestService } from './registry/manifest-service.js';
@@ -115,14 +117,18 @@ export class CatalogApiService {
   ): Promise<void> {
     if (description.length > 1024)
       throw new ServiceError('invalid', 'description is longer than 1024 characters');
-    const { repository } = await this.repository(
+    const { project, repository } = await this.repository(
       principal,
       projectName,
       repositoryName,
       'repository',
       'update',
     );
-    await setRepositoryDescription(this.db, repository.id, description);
+    await this.db.transaction(async (tx) => {
+      await setRepositoryDescription(tx, repository.id, description);
+      const event = { name: repository.name, id: repository.id, changes: changesOf({ description }) };
+      await recordEvent(tx, adminEvent('repository.updated', principal, project.name, event));
+    });
   }
 
   // --- artifacts ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import {
 export type { LabelRow } from '../metadata/labels-table.js';
 import { recordEvent } from '../metadata/outbox-table.js';
 import type { AccessService } from './access-service.js';
-import { labelEvent } from './audit/admin-events.js';
+import { artifactLabelEvent, labelEvent } from './audit/admin-events.js';
 import type { CatalogApiService, ResolvedArtifact } from './catalog-api-service.js';
 import { type Principal, requireSignedIn } from './principal.js';
 import type { ProjectService } from './project-service.js';
@@ -166,7 +166,8 @@ export class LabelService {
   }
 
   async attach(principal: Principal, ref: ArtifactRef, labelId: number): Promise<void> {
-    const { project, artifact } = await this.artifact(principal, ref, 'create');
+    const resolved = await this.artifact(principal, ref, 'create');
+    const { project, artifact } = resolved;
     const label = await findLabel(this.db, labelId);
     if (!label) throw new ServiceError('not-found', `label ${labelId} not found`);
     if (label.scope === 'p' && label.project_id !== project.id) {
@@ -175,20 +176,32 @@ export class LabelService {
         `label ${labelId} belongs to another project; only global labels and labels of ${project.name} go on its artifacts`,
       );
     }
-    const outcome = await attachLabel(this.db, artifact.id, labelId);
-    if (outcome === 'present') {
-      throw new ServiceError('conflict', `label ${labelId} is already on artifact ${artifact.digest}`);
-    }
-    if (outcome === 'gone') {
-      throw new ServiceError('not-found', `label ${labelId} or artifact ${artifact.digest} was just deleted`);
-    }
+    // Thrown inside the transaction: a refused attach records no event.
+    await this.db.transaction(async (tx) => {
+      const outcome = await attachLabel(tx, artifact.id, labelId);
+      if (outcome === 'present') {
+        throw new ServiceError('conflict', `label ${labelId} is already on artifact ${artifact.digest}`);
+      }
+      if (outcome === 'gone') {
+        throw new ServiceError(
+          'not-found',
+          `label ${labelId} or artifact ${artifact.digest} was just deleted`,
+        );
+      }
+      await recordEvent(tx, artifactLabelEvent('artifact.label_attached', principal, resolved, label));
+    });
   }
 
   async detach(principal: Principal, ref: ArtifactRef, labelId: number): Promise<void> {
-    const { artifact } = await this.artifact(principal, ref, 'delete');
-    if (!(await detachLabel(this.db, artifact.id, labelId))) {
-      throw new ServiceError('not-found', `label ${labelId} is not on artifact ${artifact.digest}`);
-    }
+    const resolved = await this.artifact(principal, ref, 'delete');
+    const { artifact } = resolved;
+    const label = await findLabel(this.db, labelId);
+    await this.db.transaction(async (tx) => {
+      if (!label || !(await detachLabel(tx, artifact.id, labelId))) {
+        throw new ServiceError('not-found', `label ${labelId} is not on artifact ${artifact.digest}`);
+      }
+      await recordEvent(tx, artifactLabelEvent('artifact.label_detached', principal, resolved, label));
+    });
   }
 
   /** The artifact, for a caller holding `artifact-label` `action` in its project. */

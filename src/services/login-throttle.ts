@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import type { Database } from '../metadata/database.js';
+import type { Database, Queryable } from '../metadata/database.js';
 import {
   liftLoginLocks,
   listLoginLocks,
@@ -115,9 +115,10 @@ export class LoginThrottle {
     return listLoginLocks(this.db, limit);
   }
 
-  lift(target: { account?: string; address?: string }): Promise<number> {
+  /** `db` lets a caller lift inside its own transaction (to record the change with it). */
+  lift(target: { account?: string; address?: string }, db: Queryable = this.db): Promise<number> {
     const { account, address } = target;
-    return liftLoginLocks(this.db, {
+    return liftLoginLocks(db, {
       ...(account !== undefined && { account }),
       ...(address !== undefined && { address: throttleAddress(address) }),
     });

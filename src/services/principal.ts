@@ -3,16 +3,23 @@ import type { RobotPermission } from '../metadata/robots-table.js';
 import { ServiceError } from './service-error.js';
 
 // Who is calling. Resolved once per request by the HTTP edge (Basic, session cookie or bearer
-// token) and handed to AccessService for every decision.
+// token) and handed to AccessService for every decision. The edge also stamps the caller's
+// address on it (atAddress), so every event a service records names where the change came from
+// without each service method taking the address.
 
-export interface UserPrincipal {
+/** Where the call came from, as the HTTP edge saw it; absent for calls from inside Wharf. */
+interface CallerAddress {
+  clientAddress?: string;
+}
+
+export interface UserPrincipal extends CallerAddress {
   kind: 'user';
   id: number;
   username: string;
   sysadmin: boolean;
 }
 
-export interface RobotPrincipal {
+export interface RobotPrincipal extends CallerAddress {
   kind: 'robot';
   id: number;
   name: string;
@@ -21,7 +28,7 @@ export interface RobotPrincipal {
 }
 
 /** A registry bearer token: exactly the access its claims list, nothing else. */
-export interface TokenPrincipal {
+export interface TokenPrincipal extends CallerAddress {
   kind: 'token';
   subject: string;
   access: TokenAccess[];
@@ -29,7 +36,8 @@ export interface TokenPrincipal {
   system?: true;
 }
 
-export type Principal = { kind: 'anonymous' } | UserPrincipal | RobotPrincipal | TokenPrincipal;
+export type Principal =
+  ({ kind: 'anonymous' } & CallerAddress) | UserPrincipal | RobotPrincipal | TokenPrincipal;
 
 /**
  * A signed-in account: a user or a robot whose credentials were checked on this request (or its
@@ -79,11 +87,17 @@ export function principalName(p: Principal): string {
   }
 }
 
+/** The same caller, calling from `address` (stamped once by the HTTP edge). */
+export function atAddress<P extends Principal>(p: P, address: string): P {
+  return { ...p, clientAddress: address };
+}
+
 /**
- * Who an event names for a write by `p` from `clientIp`. Replication's own token is the system;
- * another registry token speaks for the account it was issued to (robots are named robot$...).
+ * Who an event names for a write by `p`, from the address the edge stamped on it unless given.
+ * Replication's own token is the system; another registry token speaks for the account it was
+ * issued to (robots are named robot$...).
  */
-export function eventActor(p: Principal, clientIp: string | null): EventActor {
+export function eventActor(p: Principal, clientIp: string | null = p.clientAddress ?? null): EventActor {
   switch (p.kind) {
     case 'anonymous':
       return { name: 'anonymous', kind: 'anonymous', clientIp };

@@ -250,7 +250,12 @@ export class UserService {
     if (target.account === undefined && target.address === undefined) {
       throw new ServiceError('invalid', 'name a principal, an address, or both');
     }
-    return this.auth.throttle.lift(target);
+    return this.db.transaction(async (tx) => {
+      const lifted = await this.auth.throttle.lift(target, tx);
+      const data = { account: target.account ?? null, address: target.address ?? null, lifted };
+      await recordEvent(tx, adminEvent('login_lock.lifted', principal, null, data));
+      return lifted;
+    });
   }
 
   /** Lifts every login lock of one user, by id (sysadmin only). */

@@ -4,7 +4,6 @@ import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
@@ -15,14 +14,12 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
-  UploadPartCommand,
-  UploadPartCopyCommand,
-  type CompletedPart,
   type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Config } from '../config/schema.js';
 import { copyFromStream } from './copy.js';
+import { MultipartParts } from './s3-multipart.js';
 import {
   assertOffset,
   assertValidKey,
@@ -65,7 +62,6 @@ const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
 /** S3's maximum size of one part, and of one CopyObject. */
 const MAX_PART = 5 * 1024 * MiB;
-const MAX_PARTS = 10_000;
 /** S3's maximum of keys per DeleteObjects and per ListObjectsV2 page. */
 const BATCH = 1000;
 
@@ -510,92 +506,53 @@ export class S3Driver implements StorageDriver {
     const uploadId = created.UploadId;
     if (uploadId === undefined) throw new Error('S3 returned no UploadId');
     const common = { Bucket: this.#bucket, Key: target, UploadId: uploadId };
-    const parts: CompletedPart[] = [];
-    const nextPart = () => {
-      if (parts.length >= MAX_PARTS) throw new Error(`${target} would need more than ${MAX_PARTS} parts`);
-      return parts.length + 1;
-    };
-    let buffer: Buffer | undefined;
-    let buffered = 0;
-    const flush = async () => {
-      if (buffered === 0 || !buffer) return;
-      const PartNumber = nextPart();
-      const result = await this.#client.send(
-        new UploadPartCommand({
-          ...common,
-          PartNumber,
-          Body: buffer.subarray(0, buffered),
-          ContentLength: buffered,
-        }),
-      );
-      parts.push({ PartNumber, ETag: result.ETag });
-      buffered = 0;
-    };
-    const streamIn = async (key: string, start: number, length: number) => {
-      for await (const chunk of take(await this.#getRange(key, start, length), length)) {
-        for (let used = 0; used < chunk.length;) {
-          buffer ??= Buffer.allocUnsafe(this.#partSize);
-          const n = chunk.copy(buffer, buffered, used);
-          buffered += n;
-          used += n;
-          if (buffered === buffer.length) await flush();
-        }
-      }
-    };
-    const copyIn = async (key: string, start: number, length: number) => {
-      // Parts of at most 5 GiB, as even as possible: each is then at least 5 MiB too.
-      const count = Math.ceil(length / MAX_PART);
-      const size = Math.ceil(length / count);
-      for (let at = start; at < start + length; at += size) {
-        const last = Math.min(at + size, start + length) - 1;
-        const PartNumber = nextPart();
-        const result = await this.#client.send(
-          new UploadPartCopyCommand({
-            ...common,
-            PartNumber,
-            CopySource: this.#copySource(key),
-            CopySourceRange: `bytes=${at}-${last}`,
-          }),
-        );
-        parts.push({ PartNumber, ETag: result.CopyPartResult?.ETag });
-      }
-    };
+    const parts = new MultipartParts({
+      client: this.#client,
+      bucket: this.#bucket,
+      key: target,
+      uploadId,
+      partSize: this.#partSize,
+      maxPart: MAX_PART,
+      getRange: (key, start, length) => this.#getRange(key, start, length),
+      copySource: (key) => this.#copySource(key),
+    });
     try {
       for (const [index, piece] of pieces.entries()) {
-        const isLast = index === pieces.length - 1;
-        let start = piece.start;
-        let left = piece.length;
-        if (this.#partCopy && buffered > 0 && left >= MIN_PART) {
-          const topUp = Math.max(0, MIN_PART - buffered);
-          if (left - topUp >= MIN_PART || isLast) {
-            await streamIn(piece.key, start, topUp);
-            await flush();
-            start += topUp;
-            left -= topUp;
-          }
-        }
-        if (left === 0) continue;
-        if (this.#partCopy && buffered === 0 && (left >= MIN_PART || isLast)) {
-          try {
-            await copyIn(piece.key, start, left);
-            continue;
-          } catch (err) {
-            if (!isNotImplemented(err)) throw err;
-            // This server cannot copy ranges: stream from now on.
-            this.#partCopy = false;
-          }
-        }
-        await streamIn(piece.key, start, left);
+        await this.#assemblePiece(parts, piece, index === pieces.length - 1);
       }
-      await flush();
-      await this.#client.send(
-        new CompleteMultipartUploadCommand({ ...common, MultipartUpload: { Parts: parts } }),
-      );
+      await parts.complete();
     } catch (err) {
       // Best effort: a bucket lifecycle rule removes what a failed abort (or a crash) leaves.
       await this.#client.send(new AbortMultipartUploadCommand(common)).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** One piece: copied on the server where it can be, else streamed into the part buffer. */
+  async #assemblePiece(parts: MultipartParts, piece: Piece, isLast: boolean): Promise<void> {
+    let start = piece.start;
+    let left = piece.length;
+    if (this.#partCopy && parts.buffered > 0 && left >= MIN_PART) {
+      const topUp = Math.max(0, MIN_PART - parts.buffered);
+      if (left - topUp >= MIN_PART || isLast) {
+        await parts.streamIn(piece.key, start, topUp);
+        await parts.flush();
+        start += topUp;
+        left -= topUp;
+      }
+    }
+    if (left === 0) return;
+    if (this.#partCopy && parts.buffered === 0 && (left >= MIN_PART || isLast)) {
+      try {
+        await parts.copyIn(piece.key, start, left);
+        return;
+      } catch (err) {
+        if (!isNotImplemented(err)) throw err;
+        // This server cannot copy ranges: stream from now on.
+        this.#partCopy = false;
+      }
+    }
+    await parts.streamIn(piece.key, start, left);
   }
 
   #copySource(objectKey: string): string {

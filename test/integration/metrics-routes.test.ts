@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
 import { OciClient } from '../helpers/oci-client.js';
+import { eventually } from '../helpers/poll.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // Issue #11 point 4: /metrics labels API requests by route pattern (never one `route="api"`, never
 // a name from the path), and reports jobs, replication, webhook deliveries, event dispatch and
@@ -71,5 +73,60 @@ describe('metrics', () => {
     expect(sample(text, 'wharf_events_oldest_undispatched_seconds')).toBeGreaterThanOrEqual(0);
     expect(text).toContain('# TYPE wharf_webhook_deliveries_total counter');
     expect(text).toContain('# TYPE wharf_replication_tasks gauge');
+  });
+});
+
+describe('webhook delivery metrics', () => {
+  let wharf: InProcessWharf;
+  let receiver: WebhookReceiver;
+  const deliveries = async (status: string) => {
+    const text = (await wharf.call('GET', '/metrics', undefined)).body as string;
+    return sample(text, 'wharf_webhook_deliveries_total', { status }) ?? 0;
+  };
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+    // Short retries, and a deadline (7.2 s) that a failing delivery reaches within the test.
+    wharf = await startInProcessWharf(
+      {
+        webhooks: { retry_backoff_seconds: 0.1, retry_backoff_max_seconds: 0.5, retry_deadline_hours: 0.002 },
+      },
+      { projects: ['hooked'] },
+    );
+    const policy = await wharf.call('POST', '/api/v2.0/projects/hooked/webhook/policies', wharf.adminAuth, {
+      name: 'counted',
+      event_types: ['PUSH_ARTIFACT'],
+      targets: [{ type: 'http', address: `${receiver.url}/hook` }],
+    });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+  });
+  afterAll(async () => {
+    await wharf?.close();
+    await receiver?.close();
+  });
+
+  it('counts each attempt by how it ended: retrying, failed at the deadline, succeeded', async () => {
+    const client = new OciClient(wharf.url, wharf.adminAuth, wharf.fetch);
+    receiver.status = 500;
+    await client.pushImage('hooked/app', 'v1');
+    await eventually(
+      'a retried delivery',
+      () => deliveries('retrying'),
+      (n) => n >= 1,
+    );
+    await eventually(
+      'the delivery failed at its deadline',
+      () => deliveries('failed'),
+      (n) => n === 1,
+    );
+    expect(await deliveries('succeeded')).toBe(0);
+    receiver.status = 200;
+    await client.pushImage('hooked/app', 'v2');
+    await eventually(
+      'a delivered push',
+      () => deliveries('succeeded'),
+      (n) => n === 1,
+    );
+    expect(await deliveries('failed')).toBe(1);
+    expect(receiver.received).toHaveLength(1);
   });
 });

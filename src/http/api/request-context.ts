@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ANONYMOUS, isSignedIn } from '../../services/principal.js';
+import { ANONYMOUS, atAddress, isSignedIn } from '../../services/principal.js';
 import { SessionService } from '../../services/session-service.js';
 import { resolvePrincipal } from '../credentials.js';
 import { CSRF_HEADER, SESSION_COOKIE, cookieValue } from '../session/routes.js';
@@ -74,6 +74,8 @@ export function callerResolver(deps: Pick<ApiDeps, 'auth' | 'tokens' | 'sessions
         principal = session.principal;
       }
     }
+    // Stamped again: a session's principal (or anonymous in place of a token) came without it.
+    principal = atAddress(principal, request.ip);
     Object.defineProperty(request, 'principal', { value: principal, configurable: true });
     if (!isSignedIn(principal) && !READ_METHODS.includes(request.method)) {
       throw new ApiError('UNAUTHORIZED', 'authentication required');

@@ -216,66 +216,12 @@ function localSide(deps: SideDeps): Side {
   return {
     registryId: null,
     tellsPushTimes: true,
-    async *repositories(signal) {
-      let last: string | undefined;
-      for (;;) {
-        signal?.throwIfAborted();
-        const page = await listRepositoryNames(deps.db, last, PAGE);
-        yield* page;
-        if (page.length < PAGE) break;
-        last = page[page.length - 1];
-      }
-      // Repositories deleted here whose tombstones count: their deletions still have to reach
-      // the destinations (a policy whose peer was away when the repository went).
-      const since = new Date(Date.now() - tombstoneTtlOf(deps));
-      for (last = undefined; ;) {
-        signal?.throwIfAborted();
-        const page = await listTombstonedRepositories(deps.db, since, last, PAGE);
-        yield* page;
-        if (page.length < PAGE) return;
-        last = page[page.length - 1];
-      }
-    },
+    repositories: (signal) => localRepositories(deps, signal),
     get name() {
       return deps.localUrl();
     },
-    async tagRecord(name, tag) {
-      const states = await localTagStates(deps.db, name, tag);
-      const since = new Date(Date.now() - tombstoneTtlOf(deps));
-      const rows = await listTombstones(deps.db, name, since, tag);
-      return {
-        facts: null,
-        digests: new Map([...states].map(([t, s]) => [t, s.digest])),
-        pushTimes: new Map([...states].map(([t, s]) => [t, s.pushedAt.getTime()])),
-        tombstones: new Map(
-          rows.map((r) => [r.tag, { digest: r.digest, deletedAt: r.deleted_at.getTime() }]),
-        ),
-      };
-    },
-    async tagRecords(name, _signal, options) {
-      const states = await localTagStates(deps.db, name);
-      const since = new Date(Date.now() - tombstoneTtlOf(deps));
-      const rows = await listTombstones(deps.db, name, since);
-      const facts = options?.facts
-        ? new Map(
-            [...(await tagArtifactFacts(deps.db, name))].map(
-              ([tag, f]) =>
-                [
-                  tag,
-                  { type: harborArtifactType(f.mediaType, f.configMediaType), labels: f.labels },
-                ] as const,
-            ),
-          )
-        : null;
-      return {
-        facts,
-        digests: new Map([...states].map(([tag, s]) => [tag, s.digest])),
-        pushTimes: new Map([...states].map(([tag, s]) => [tag, s.pushedAt.getTime()])),
-        tombstones: new Map(
-          rows.map((r) => [r.tag, { digest: r.digest, deletedAt: r.deleted_at.getTime() }]),
-        ),
-      };
-    },
+    tagRecord: (name, tag) => localTagRecords(deps, name, { tag, facts: false }),
+    tagRecords: (name, _signal, options) => localTagRecords(deps, name, { facts: options?.facts ?? false }),
     async project(name) {
       const row = await deps.projects.find(name, true);
       return row && { public: row.public };
@@ -313,6 +259,52 @@ function localSide(deps: SideDeps): Side {
     close: async () => {
       await Promise.allSettled(clients.map((c) => c.close()));
     },
+  };
+}
+
+async function* localRepositories(deps: SideDeps, signal?: AbortSignal): AsyncGenerator<string> {
+  let last: string | undefined;
+  for (;;) {
+    signal?.throwIfAborted();
+    const page = await listRepositoryNames(deps.db, last, PAGE);
+    yield* page;
+    if (page.length < PAGE) break;
+    last = page[page.length - 1];
+  }
+  // Repositories deleted here whose tombstones count: their deletions still have to reach
+  // the destinations (a policy whose peer was away when the repository went).
+  const since = new Date(Date.now() - tombstoneTtlOf(deps));
+  for (last = undefined; ;) {
+    signal?.throwIfAborted();
+    const page = await listTombstonedRepositories(deps.db, since, last, PAGE);
+    yield* page;
+    if (page.length < PAGE) return;
+    last = page[page.length - 1];
+  }
+}
+
+/** This registry's tags of a repository (or one tag), with push times, tombstones and maybe facts. */
+async function localTagRecords(
+  deps: SideDeps,
+  name: string,
+  options: { tag?: string; facts: boolean },
+): Promise<TagRecords> {
+  const states = await localTagStates(deps.db, name, options.tag);
+  const since = new Date(Date.now() - tombstoneTtlOf(deps));
+  const rows = await listTombstones(deps.db, name, since, options.tag);
+  const facts = options.facts
+    ? new Map(
+        [...(await tagArtifactFacts(deps.db, name))].map(
+          ([tag, f]) =>
+            [tag, { type: harborArtifactType(f.mediaType, f.configMediaType), labels: f.labels }] as const,
+        ),
+      )
+    : null;
+  return {
+    facts,
+    digests: new Map([...states].map(([tag, s]) => [tag, s.digest])),
+    pushTimes: new Map([...states].map(([tag, s]) => [tag, s.pushedAt.getTime()])),
+    tombstones: new Map(rows.map((r) => [r.tag, { digest: r.digest, deletedAt: r.deleted_at.getTime() }])),
   };
 }
 

@@ -3,8 +3,8 @@ import { eventActor, type Principal } from '../principal.js';
 
 // The event an administrative change records in the outbox, in its change's transaction (project,
 // member, robot, user, session, replication policy, registry endpoint): typed by its event type,
-// its actor named as the audit log shows it (a robot is a robot, `robot$...`). Services do not
-// see the client address; the actor's is null unless the caller passes an actor.
+// its actor named as the audit log shows it (a robot is a robot, `robot$...`), with the client
+// address the HTTP edge stamped on the principal.
 
 export function adminEvent<T extends EventType>(
   type: T,
@@ -12,7 +12,7 @@ export function adminEvent<T extends EventType>(
   projectName: string | null,
   data: EventDataByType[T],
 ): NewEvent<T> {
-  const actor = 'clientIp' in by ? by : eventActor(by, null);
+  const actor = 'clientIp' in by ? by : eventActor(by);
   return { type, actor, projectName, data };
 }
 
@@ -47,4 +47,20 @@ export function labelEvent(
     ...(fields && { changes: changesOf(fields) }),
   };
   return adminEvent(type, principal, null, data);
+}
+
+/** A label put on or taken off an artifact, filed under the artifact's project. */
+export function artifactLabelEvent(
+  type: 'artifact.label_attached' | 'artifact.label_detached',
+  principal: Principal,
+  at: { project: { name: string }; repository: { name: string }; artifact: { digest: string } },
+  label: { id: number; name: string },
+): NewEvent {
+  const data = {
+    repository: at.repository.name,
+    digest: at.artifact.digest,
+    label: label.name,
+    labelId: label.id,
+  };
+  return adminEvent(type, principal, at.project.name, data);
 }

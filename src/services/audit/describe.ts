@@ -196,6 +196,42 @@ const KINDS: { [T in EventType]?: AuditKind<T> } = {
   'label.created': adminObject('label', 'create', 'created'),
   'label.updated': adminObject('label', 'update', 'updated'),
   'label.deleted': adminObject('label', 'delete', 'deleted'),
+  'artifact.label_attached': {
+    resourceType: 'artifact',
+    operation: 'attach_label',
+    describe: ({ data: d }) => ({
+      resource: `${d.repository}@${d.digest}`,
+      description: `attached label ${d.label} (id ${d.labelId}) to ${d.repository}@${d.digest}`,
+    }),
+  },
+  'artifact.label_detached': {
+    resourceType: 'artifact',
+    operation: 'detach_label',
+    describe: ({ data: d }) => ({
+      resource: `${d.repository}@${d.digest}`,
+      description: `detached label ${d.label} (id ${d.labelId}) from ${d.repository}@${d.digest}`,
+    }),
+  },
+  'repository.updated': {
+    resourceType: 'repository',
+    operation: 'update',
+    describe: ({ data: d }) => ({
+      resource: d.name,
+      description: `updated repository ${d.name}${changed(d.changes)}`,
+    }),
+  },
+  'login_lock.lifted': {
+    resourceType: 'login_lock',
+    operation: 'lift',
+    describe: ({ data: d }) => {
+      const of = [d.account !== null && `of ${d.account}`, d.address !== null && `from ${d.address}`];
+      const target = of.filter((part) => part !== false).join(' ');
+      return {
+        resource: d.account ?? d.address ?? '',
+        description: `lifted the login locks ${target} (${d.lifted} cleared)`,
+      };
+    },
+  },
 };
 
 function kindOf(type: EventType): AuditKind<EventType> | undefined {

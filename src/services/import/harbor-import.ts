@@ -451,20 +451,9 @@ class HarborImport {
       return;
     }
     // Robots made before Harbor 2.2 have no secret: they logged in with a JWT whose claims held
-    // their permissions, and were unique per project only. Wharf names them the 2.x way.
+    // their permissions, and were unique per project only.
     const legacy = !r.secret;
-    let name: string;
-    let harborName: string;
-    if (legacy) {
-      // Stored with Harbor's prefix already, e.g. robot$ci.
-      harborName = r.name;
-      const bare = r.name.startsWith(ROBOT_PREFIX) ? r.name.slice(ROBOT_PREFIX.length) : r.name;
-      name = ROBOT_PREFIX + (project ? `${project.name}+${bare}` : bare);
-    } else {
-      // Stored without it: project+name or name.
-      harborName = (this.data.robotNamePrefix ?? ROBOT_PREFIX) + r.name;
-      name = ROBOT_PREFIX + r.name;
-    }
+    const { name, harborName } = this.robotNames(r, project?.name ?? null, legacy);
     const notes: string[] = [];
     if (name !== harborName) notes.push(`was ${harborName} in Harbor`);
 
@@ -486,19 +475,7 @@ class HarborImport {
         : null;
     if (unfaithful) notes.push(`${unfaithful}: imported disabled, without permissions`);
 
-    const expiresAt = r.expiresat !== null && r.expiresat > 0 ? r.expiresat : null;
-    const desired = {
-      description: r.description ?? '',
-      level: project ? 'project' : 'system',
-      project_id: project?.id ?? null,
-      duration:
-        r.duration ??
-        (expiresAt !== null && r.created_epoch !== null
-          ? Math.max(1, Math.round((expiresAt - r.created_epoch) / 86_400))
-          : -1),
-      expires_at: timestampParam(expiresAt),
-      creator: r.creator ?? '',
-    };
+    const desired = robotFields(r, project);
     // What only a faithful import may set; otherwise Wharf's own settings of the robot stand.
     const faithful: Fields =
       unfaithful === null ? { disabled: r.disabled, permissions: canonicalPermissions(permissions) } : {};
@@ -534,6 +511,21 @@ class HarborImport {
     this.record('robots', 'updated', name, [changed.join(', '), ...notes].join('; '));
   }
 
+  /** Wharf's name of a robot (the 2.x way, project+name), and Harbor's as it showed it. */
+  private robotNames(
+    r: HarborRobot,
+    projectName: string | null,
+    legacy: boolean,
+  ): { name: string; harborName: string } {
+    if (legacy) {
+      // Stored with Harbor's prefix already, e.g. robot$ci.
+      const bare = r.name.startsWith(ROBOT_PREFIX) ? r.name.slice(ROBOT_PREFIX.length) : r.name;
+      return { name: ROBOT_PREFIX + (projectName ? `${projectName}+${bare}` : bare), harborName: r.name };
+    }
+    // Stored without it: project+name or name.
+    return { name: ROBOT_PREFIX + r.name, harborName: (this.data.robotNamePrefix ?? ROBOT_PREFIX) + r.name };
+  }
+
   finish(): void {
     const w = this.report.warnings;
     if (this.unimportedSecrets.length > 0) {
@@ -567,4 +559,21 @@ class HarborImport {
       w.push(`${this.data.oidcSecrets} OIDC user CLI secret(s) in Harbor are not imported.`);
     }
   }
+}
+
+/** The fields of an imported robot every import sets (its access only a faithful one: robot()). */
+function robotFields(r: HarborRobot, project: { id: number | null } | null) {
+  const expiresAt = r.expiresat !== null && r.expiresat > 0 ? r.expiresat : null;
+  return {
+    description: r.description ?? '',
+    level: project ? 'project' : 'system',
+    project_id: project?.id ?? null,
+    duration:
+      r.duration ??
+      (expiresAt !== null && r.created_epoch !== null
+        ? Math.max(1, Math.round((expiresAt - r.created_epoch) / 86_400))
+        : -1),
+    expires_at: timestampParam(expiresAt),
+    creator: r.creator ?? '',
+  };
 }

@@ -39,7 +39,12 @@ export interface DeliveryJobDeps {
   sender: WebhookSender;
   /** Where this registry is reached (resource_url, harbor_hostname). */
   registry: () => { host: string; url: string };
+  /** Told how each attempt ended (the deliveries metric). */
+  onDelivery?: ((status: DeliveryOutcome) => void) | undefined;
 }
+
+/** How one delivery attempt ended: delivered, given up (the task failed), or to be tried again. */
+export type DeliveryOutcome = 'succeeded' | 'failed' | 'retrying';
 
 const stamp = () => new Date().toISOString();
 
@@ -79,6 +84,7 @@ export function deliveryHandler(deps: DeliveryJobDeps, options: DeliveryJobOptio
         await deps.jobs.enqueue(DELIVER_JOB, { taskId: next } satisfies DeliveryJobPayload, { db: tx });
     });
     deps.jobs.wake();
+    deps.onDelivery?.(status === 'Success' ? 'succeeded' : 'failed');
   };
 
   return async (job: JobContext): Promise<string> => {
@@ -130,6 +136,7 @@ export function deliveryHandler(deps: DeliveryJobDeps, options: DeliveryJobOptio
       throw new FinalJobFailure(result.message);
     }
     await noteFailedAttempt(deps.db, taskId, result.message, `${line}; retrying`);
+    deps.onDelivery?.('retrying');
     throw new Error(result.message);
   };
 }

@@ -5,7 +5,7 @@ import type { OutboundGuard } from '../../net/outbound-guard.js';
 import type { ProjectService } from '../project-service.js';
 import type { SecretBox } from '../secret-box.js';
 import { DELIVER_JOB, WebhookConsumer } from './consumer.js';
-import { deliveryHandler } from './delivery-job.js';
+import { deliveryHandler, type DeliveryOutcome } from './delivery-job.js';
 import { WebhookHistoryService } from './history-service.js';
 import { WebhookPolicyService } from './policy-service.js';
 import { WebhookSender } from './sender.js';
@@ -29,6 +29,8 @@ export interface WebhookModuleDeps {
   settings: WebhookSettings;
   /** Where clients reach this registry (http.external_url, else its own listening URL). */
   registryUrl: () => string;
+  /** Called as each delivery attempt ends (wharf_webhook_deliveries_total{status}). */
+  onDelivery?: (status: DeliveryOutcome) => void;
 }
 
 export interface WebhookModule {
@@ -56,7 +58,10 @@ export function createWebhooks(deps: WebhookModuleDeps): WebhookModule {
   // transaction): the job service only retries, without a count or a deadline of its own.
   const delivery: JobTypeDefinition = {
     type: DELIVER_JOB,
-    handler: deliveryHandler({ db: deps.db, jobs: deps.jobs, policies, sender, registry }, options),
+    handler: deliveryHandler(
+      { db: deps.db, jobs: deps.jobs, policies, sender, registry, onDelivery: deps.onDelivery },
+      options,
+    ),
     options: {
       maxAttempts: RETRY_UNTIL_DEADLINE,
       deadlineMs: null,

@@ -114,7 +114,18 @@ export function registerReplicationExecutionRoutes(
 ): void {
   // Permissions first: a caller who may not see executions learns nothing from ids and bodies.
   const adminFirst = async (request: { principal: Principal }) => executions.requireAdmin(request.principal);
+  registerExecutionRoutes(api, executions, adminFirst);
+  registerTaskRoutes(api, executions, adminFirst);
+}
 
+type AdminFirst = (request: { principal: Principal }) => Promise<void>;
+
+/** Start, list, show and stop executions. */
+function registerExecutionRoutes(
+  api: ApiInstance,
+  executions: ReplicationExecutionService,
+  adminFirst: AdminFirst,
+): void {
   api.post(
     '/replication/executions',
     { preValidation: adminFirst, schema: { body: jsonBody({ policy_id: bodyPolicyId }) } },
@@ -162,7 +173,14 @@ export function registerReplicationExecutionRoutes(
       reply.send();
     },
   );
+}
 
+/** An execution's tasks and their logs. */
+function registerTaskRoutes(
+  api: ApiInstance,
+  executions: ReplicationExecutionService,
+  adminFirst: AdminFirst,
+): void {
   api.get(
     '/replication/executions/:id/tasks',
     {

@@ -53,7 +53,7 @@ const sysadminBody = jsonBody({
   sysadmin_flag: z.boolean({ error: 'sysadmin_flag must be a boolean' }),
 });
 
-function registerUserQueries(api: ApiInstance, { users, access }: Deps): void {
+function registerUserQueries(api: ApiInstance, { users }: Deps): void {
   api.get(
     '/users',
     {
@@ -109,6 +109,13 @@ function registerUserQueries(api: ApiInstance, { users, access }: Deps): void {
     },
   );
 
+  api.get('/users/:user_id', { schema: { params: userParams } }, async (request, reply) => {
+    reply.send(userJson(await users.get(request.principal, request.params.user_id)));
+  });
+}
+
+/** The caller's own account and what it may do in a project. */
+function registerCurrentUser(api: ApiInstance, { users, access }: Deps): void {
   api.get('/users/current', async (request, reply) => {
     reply.send(userJson(await users.current(request.principal)));
   });
@@ -136,10 +143,6 @@ function registerUserQueries(api: ApiInstance, { users, access }: Deps): void {
       );
     },
   );
-
-  api.get('/users/:user_id', { schema: { params: userParams } }, async (request, reply) => {
-    reply.send(userJson(await users.get(request.principal, request.params.user_id)));
-  });
 }
 
 function registerUserWrites(api: ApiInstance, { users }: Deps): void {
@@ -242,6 +245,7 @@ function registerLoginLocks(api: ApiInstance, { users }: Deps): void {
 }
 
 export const usersArea = apiArea('users', ['users', 'access'], (api, deps) => {
+  registerCurrentUser(api, deps);
   registerUserQueries(api, deps);
   registerUserWrites(api, deps);
   registerLoginLocks(api, deps);
