@@ -1,32 +1,16 @@
-import type { ErrorCode } from '../domain/errors.js';
+import type { ErrorCode, RegistryErrorCode } from '../domain/errors.js';
 
 // The one catalogue of errors: for each domain error code, its HTTP status and the code a client
 // reads in the body, on /v2 (a code of the OCI spec's list) and on the management API (Harbor's
 // codes, which are named after the HTTP status). Adding a code to domain/errors.ts without an
 // entry here does not compile.
 
-/** The codes a /v2 error body may carry: the OCI spec's list, and distribution's extensions clients print. */
-export type OciCode =
-  | 'BLOB_UNKNOWN'
-  | 'BLOB_UPLOAD_INVALID'
-  | 'BLOB_UPLOAD_UNKNOWN'
-  | 'DIGEST_INVALID'
-  | 'MANIFEST_BLOB_UNKNOWN'
-  | 'MANIFEST_INVALID'
-  | 'MANIFEST_UNKNOWN'
-  | 'NAME_INVALID'
-  | 'NAME_UNKNOWN'
-  | 'SIZE_INVALID'
-  | 'UNAUTHORIZED'
-  | 'DENIED'
-  | 'UNSUPPORTED'
-  | 'TOOMANYREQUESTS'
-  // distribution's, not the spec's: a tag a push may not use, a range it cannot serve, a
-  // dependency that is down, and the code of a 500.
-  | 'TAG_INVALID'
-  | 'RANGE_INVALID'
-  | 'UNAVAILABLE'
-  | 'UNKNOWN';
+/**
+ * The codes a /v2 error body may carry: the registry codes of domain/errors.ts (the spec's list
+ * and distribution's extensions) except MANIFEST_TOO_LARGE, which renders as SIZE_INVALID (the
+ * spec has no code of its own for it), plus UNKNOWN, the code of a 500.
+ */
+export type OciCode = Exclude<RegistryErrorCode, 'MANIFEST_TOO_LARGE'> | 'UNKNOWN';
 
 /** Harbor's error codes, one per HTTP status (src/lib/errors in Harbor). */
 export const HARBOR_CODES = {
