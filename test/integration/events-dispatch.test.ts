@@ -154,11 +154,17 @@ describe('event dispatcher', () => {
     });
     const d = dispatcher(db, [recorder('steady', 'all'), flaky], failures);
     await recordEvents(db, [0, 1, 2, 3, 4].map(tagCreated));
-    await d.drain();
-    // The steady consumer got everything at once; the flaky one is behind, nothing of it kept.
+    // On PostgreSQL a transaction of another test file on the same server may hold the events
+    // back for a moment (dispatch never passes over an earlier-begun writer): drain until given.
     const all = await sequencesOf(db);
+    await waitFor('the steady consumer got every event', async () => {
+      await d.drain();
+      return (await consumedBy(db, 'steady')).length === all.length;
+    });
+    // The steady consumer got everything; the flaky one kept nothing of the refused delivery
+    // (it is behind, or, had its backoff already passed, caught up whole: never a part).
     expect(await consumedBy(db, 'steady')).toEqual(all);
-    expect(await consumedBy(db, 'flaky')).toEqual([]);
+    expect([[], all]).toContainEqual(await consumedBy(db, 'flaky'));
     // Later events queue behind the flaky consumer's backlog.
     await recordEvents(db, [5, 6].map(tagCreated));
     d.start();

@@ -239,7 +239,7 @@ describe('replication reports the truth', () => {
             if (res.status === 404) break;
             const text = await res.text();
             const attempts = text.match(/^\S+ attempt \d+ .*started on /gm) ?? [];
-            if (/127\.0\.0\.1:\d+/.test(text) && attempts.length >= 2) return linesOf(text);
+            if (text.includes(`127.0.0.1:${closed}`) && attempts.length >= 2) return linesOf(text);
           }
           return undefined;
         },
