@@ -7,7 +7,7 @@ import { insertProject } from '../metadata/projects-table.js';
 import { findUserByName, insertUserIfAbsent } from '../metadata/users-table.js';
 import { AccessService } from './access-service.js';
 import { AuthService } from './auth-service.js';
-import { hashPassword } from './passwords.js';
+import { configurePasswordCost, hashPassword } from './passwords.js';
 import type { Principal } from './principal.js';
 import { ProjectService } from './project-service.js';
 import { generateRobotSecret, isValidRobotSecret, RobotService, shortName } from './robot-service.js';
@@ -23,6 +23,8 @@ describe('robot expiry and secrets', () => {
   let admin: Principal;
 
   beforeAll(async () => {
+    // These tests are about expiry, not the KDF (passwords.test.ts): a cheap cost keeps them fast.
+    configurePasswordCost(10);
     db = await openPgliteDatabase(undefined);
     await migrate(db);
     await insertUserIfAbsent(db, 'admin', await hashPassword('Admin-Passw0rd'), true);
@@ -33,9 +35,9 @@ describe('robot expiry and secrets', () => {
     const projects = new ProjectService(db, access, () => Promise.resolve('everyone'));
     auth = new AuthService(db);
     robots = new RobotService(db, projects, access, auth);
-    // Hashing the admin password at production cost can take seconds on a loaded machine.
   }, 60_000);
   afterAll(async () => {
+    configurePasswordCost();
     await db?.close();
   });
 
