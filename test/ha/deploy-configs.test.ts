@@ -687,9 +687,11 @@ describe.each(kinds)('$kind from the sample in front of two instances', ({ kind,
     };
     const load = Promise.all([0, 1, 2, 3].map(worker));
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      // Requests flowing before the change, and still flowing after it.
+      await waitUntil('load under way', () => total >= 20, 20_000);
       await during();
-      await new Promise((r) => setTimeout(r, 300));
+      const after = total;
+      await waitUntil('load after the change', () => total >= after + 20, 20_000);
     } finally {
       running = false;
       await load;

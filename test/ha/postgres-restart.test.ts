@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { componentStatus, startCluster, type Cluster } from '../helpers/cluster.js';
 import {
+  operationsFinished,
   pullAndVerify,
   pushSmallImage,
   startLoad,
@@ -92,7 +93,8 @@ describe('PostgreSQL restart under load', () => {
     let recoveredAt = 0;
     try {
       await load.ready;
-      await new Promise((r) => setTimeout(r, 2_000));
+      // Some load on the healthy cluster first.
+      await operationsFinished(load, 3);
 
       const outageStart = Date.now();
       await cluster.postgres.stopServer();
@@ -133,8 +135,8 @@ describe('PostgreSQL restart under load', () => {
         `database down for ${restartedAt - outageStart} ms (health said "${healthDuring}"); ` +
           `push and pull everywhere ${recoveredAt - restartedAt} ms after it was back`,
       );
-      // More load on the recovered cluster.
-      await new Promise((r) => setTimeout(r, 4_000));
+      // More load on the recovered cluster: operations started after the recovery, to check below.
+      await operationsFinished(load, 3, recoveredAt);
     } finally {
       const stats = await load.stop();
       console.log(summarize('load across the PostgreSQL restart', stats));

@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startCluster, type Cluster, type ClusterInstance, componentStatus } from '../helpers/cluster.js';
-import { pushSmallImage, startLoad, summarize, type PushedRef } from '../helpers/load-generator.js';
+import {
+  operationsFinished,
+  pushSmallImage,
+  startLoad,
+  summarize,
+  type PushedRef,
+} from '../helpers/load-generator.js';
 import { expectStatus, OCI_MANIFEST } from '../helpers/oci-client.js';
-import { eventually } from '../helpers/poll.js';
+import { eventually, waitFor } from '../helpers/poll.js';
 
 // Redis is an accelerator. Stopped: pushes and pulls through the load balancer keep working, the
 // hot-path lookup cache is bypassed (wharf_lookup_cache_total{outcome="bypass"} grows), and a tag
@@ -86,18 +92,27 @@ async function overwriteAndReadBack(rounds: number): Promise<string[]> {
   return stale;
 }
 
-async function loadThroughLb(label: string, ms: number) {
+/**
+ * Push and pull load through the load balancer until `operations` pushes and as many pulls have
+ * finished, and `until` (what the test wants the load to have caused) holds.
+ */
+async function loadThroughLb(label: string, operations: number, until?: () => Promise<boolean>) {
   const load = startLoad({
     client: () => cluster.client(),
     repositoryPrefix: `test/ha-redis/${label}`,
     pushers: 2,
     pullers: 2,
-    maxDurationMs: ms,
+    maxDurationMs: 120_000,
     opTimeoutMs: 30_000,
     label,
   });
-  await new Promise((r) => setTimeout(r, ms));
-  const stats = await load.stop();
+  try {
+    await operationsFinished(load, operations);
+    if (until) await waitFor(`load ${label} to have its effect`, until, 60_000, 200);
+  } finally {
+    await load.stop();
+  }
+  const stats = load.stats();
   console.log(summarize(`load ${label}`, stats));
   expect(stats.failures, JSON.stringify(stats.failures.slice(0, 5))).toEqual([]);
   expect(stats.pushes.ok).toBeGreaterThan(0);
@@ -124,7 +139,12 @@ describe('Redis outage', () => {
       await untilLookupsGrow(instance, 'bypass', 'bypassing its cache', 15_000);
     }
     const bypassBefore = await Promise.all(cluster.instances.map((i) => lookups(i, 'bypass')));
-    await loadThroughLb('redis-down', 8_000);
+    // Until every instance has bypassed its cache for some of the load's lookups.
+    const bypassGrew = async () =>
+      (await Promise.all(cluster.instances.map((i) => lookups(i, 'bypass')))).every(
+        (n, i) => n > (bypassBefore[i] ?? 0),
+      );
+    await loadThroughLb('redis-down', 6, bypassGrew);
     const bypassAfter = await Promise.all(cluster.instances.map((i) => lookups(i, 'bypass')));
     console.log(`bypass during the outage: ${JSON.stringify(bypassBefore)} → ${JSON.stringify(bypassAfter)}`);
     for (const [i, after] of bypassAfter.entries()) expect(after).toBeGreaterThan(bypassBefore[i] ?? 0);
@@ -141,6 +161,6 @@ describe('Redis outage', () => {
     const hitsBefore = await lookups(b, 'hit');
     expect(await overwriteAndReadBack(20)).toEqual([]);
     expect(await lookups(b, 'hit')).toBeGreaterThan(hitsBefore);
-    await loadThroughLb('redis-back', 5_000);
+    await loadThroughLb('redis-back', 4);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
 import type { LoadBalancer } from '../helpers/load-balancer.js';
-import { startLoad, summarize, type LoadGenerator } from '../helpers/load-generator.js';
+import { operationsFinished, startLoad, summarize, type LoadGenerator } from '../helpers/load-generator.js';
 import { eventually } from '../helpers/poll.js';
 
 // Rolling restart of all three instances under continuous push and pull load, through HAProxy
@@ -77,7 +77,8 @@ describe('rolling restart under load', () => {
     const restarts: string[] = [];
     try {
       await Promise.all(loads.map((l) => l.load.ready));
-      await new Promise((r) => setTimeout(r, 2_000));
+      // Some load through both load balancers before the first restart.
+      for (const l of loads) await operationsFinished(l.load, 2);
       for (const instance of cluster.instances) {
         const before = instance.handle.pid();
         const t = Date.now();
@@ -96,8 +97,9 @@ describe('rolling restart under load', () => {
         await servedAgainThrough(nginx, instance);
         restarts.push(`${instance.name} ${Date.now() - t} ms`);
       }
-      // Some load on the fully restarted cluster too.
-      await new Promise((r) => setTimeout(r, 2_000));
+      // Some load on the fully restarted cluster too: operations started after the last restart.
+      const restartedAt = Date.now();
+      for (const l of loads) await operationsFinished(l.load, 2, restartedAt);
     } finally {
       const results = await Promise.all(loads.map(async (l) => ({ lb: l.lb, stats: await l.load.stop() })));
       console.log(`restarts (SIGTERM → serving again through both load balancers): ${restarts.join(', ')}`);

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { componentStatus, startCluster, type Cluster, type ClusterInstance } from '../helpers/cluster.js';
-import { pushSmallImage, startLoad, summarize, type PushedRef } from '../helpers/load-generator.js';
+import {
+  operationsFinished,
+  pushSmallImage,
+  startLoad,
+  summarize,
+  type PushedRef,
+} from '../helpers/load-generator.js';
 import { OCI_MANIFEST } from '../helpers/oci-client.js';
 import { eventually } from '../helpers/poll.js';
 
@@ -99,12 +105,16 @@ describe('Redis Sentinel failover under load', () => {
     const probe = startProbe();
     try {
       await load.ready;
-      await new Promise((r) => setTimeout(r, 3_000));
+      // Some load on the healthy cluster first.
+      await operationsFinished(load, 3);
       const t = Date.now();
       const { from, to } = await sentinel.failover('kill');
       console.log(`sentinels moved the master from :${from.port} to :${to.port} in ${Date.now() - t} ms`);
-      // Load goes on while the instances find the new master.
-      await new Promise((r) => setTimeout(r, 6_000));
+      // Load goes on while the instances find the new master: until each serves from its cache
+      // again, and some operations started after the failover have finished.
+      const failedOverAt = Date.now();
+      for (const instance of cluster.instances) await cacheHitsGrow(instance, 30_000);
+      await operationsFinished(load, 3, failedOverAt);
     } finally {
       const probed = await probe.stop();
       const stats = await load.stop();

@@ -9,6 +9,7 @@ import {
   type Descriptor,
   type OciClient,
 } from './oci-client.js';
+import { waitFor } from './poll.js';
 
 // Continuous, bounded push and pull load for the HA tests, with the project's /v2 client. Every
 // client operation (one whole image push, or one whole pull: manifest + every blob, digests
@@ -285,5 +286,26 @@ export function summarize(name: string, stats: LoadStats): string {
   return (
     `${name}: ${stats.total} operations (${stats.pushes.ok + stats.pushes.failed} pushes, ` +
     `${stats.pulls.ok + stats.pulls.failed} pulls), ${stats.failed} failed, slowest ${stats.maxDurationMs} ms`
+  );
+}
+
+/**
+ * Waits until the load has finished `count` pushes and `count` pulls (whatever their outcome)
+ * that started at `since` (a Date.now() value) or later: the load has run through whatever the
+ * test does meanwhile, measured in operations rather than in time.
+ */
+export async function operationsFinished(
+  load: LoadGenerator,
+  count: number,
+  since = 0,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const finished = (kind: OperationKind) =>
+    load.stats().records.filter((r) => r.kind === kind && r.at >= since).length;
+  await waitFor(
+    () => `${count} pushes and ${count} pulls (so far ${finished('push')} and ${finished('pull')})`,
+    async () => finished('push') >= count && finished('pull') >= count,
+    timeoutMs,
+    50,
   );
 }

@@ -110,8 +110,6 @@ export async function settled(api: Api, policyId: number, timeoutMs = 30_000): P
   );
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 // ---------------------------------------------------------------------------------------------
 // Two instances on one PostgreSQL
 

@@ -167,3 +167,27 @@ export async function quiescentTasks(
     250,
   );
 }
+
+/**
+ * Waits until a policy has at least `count` executions and every one of them has met a peer that
+ * is down: its planning failed and will be retried (the planner's status text while it backs off).
+ */
+export async function planningRetried(
+  api: ReturnType<typeof adminApi>,
+  policyId: number,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<ExecutionJson[]> {
+  return waitFor(
+    `${count} executions of policy ${policyId} to retry their planning`,
+    async () => {
+      const executions = await executionsOf(api, policyId);
+      const retrying = executions.every(
+        (e) => e.status === 'InProgress' && /^planning attempt \d+ failed, retrying/.test(e.status_text),
+      );
+      return executions.length >= count && retrying ? executions : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}

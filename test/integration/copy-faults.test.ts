@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import { startWharf, type WharfHandle } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/poll.js';
 import { RemoteRegistry } from '../../src/remote/index.js';
 import { CopyError, copyArtifact } from '../../src/replication/copy/index.js';
 import { pushTestImage } from './remote-registry-fixtures.js';
@@ -119,13 +120,16 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine unde
     const name = repo('abort');
     const image = await pushTestImage(dockerClient, name, 'v1', 1024 * 1024);
     const controller = new AbortController();
+    // Through a proxy that counts the upload's bytes, so the abort lands mid-layer.
+    const counted = await proxy(wharf.port, {});
     // 64 KB/s: the layer alone would take 16 s.
     const copying = copyArtifact({
       source: { registry: dockerClient, repository: name, reference: 'v1' },
-      destination: { registry: wharfClient, repository: name, tag: 'v1' },
+      destination: { registry: wharfAt(counted.url), repository: name, tag: 'v1' },
       options: { speedKbps: 64, signal: controller.signal },
     }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 1_000));
+    // More than the config's bytes have gone up: the layer is streaming.
+    await waitFor('layer bytes on their way to Wharf', async () => counted.patchBytes() > image.config.size);
     const stoppedAt = performance.now();
     controller.abort();
     const err = await copying;

@@ -7,9 +7,11 @@ import {
   dockerRegistryEndpoint,
   finished,
   headDigest,
+  planningRetried,
   pushToDistribution,
   wharfEndpoint,
 } from '../helpers/replication.js';
+import { replicationIdle } from '../helpers/replication-idle.js';
 import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
@@ -146,7 +148,9 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication exec
     await b.kill();
     const images = [];
     for (let i = 1; i <= 5; i++) images.push(await ociA.pushImage(`ops/out-${i}`, 'v1'));
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Each push has become its event run, and each run has met the dead peer and backs off.
+    await replicationIdle([a], 60_000, ['replication-event']);
+    await planningRetried(apiA, policy, images.length);
     await b.restart();
     const downFor = Date.now();
     for (const [i, image] of images.entries()) {

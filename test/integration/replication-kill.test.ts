@@ -55,7 +55,17 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication when
     const victim = pair.named(runner);
     const survivor = victim === first ? second : first;
     console.log(`kill: the copy runs on ${runner}; killing it`);
-    await new Promise((r) => setTimeout(r, 3_000)); // well into the 16 s copy
+    // Mid-copy: the small config is copied (its line is in the job's log) while the layer, sent
+    // alongside it, has most of its 16 s to go.
+    await waitFor(
+      'the copy to have a blob done',
+      async () => {
+        const log = await api.call('GET', `/jobservice/jobs/${task.job_id}/log`);
+        return log.status === 200 && /blob \S+: copied \(/.test(await log.text());
+      },
+      30_000,
+      100,
+    );
     expect((await api.tasks(id)).find((t) => t.id === task.id)?.status).toBe('InProgress');
     const killedAt = Date.now();
     await victim.kill();

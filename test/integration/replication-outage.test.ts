@@ -5,12 +5,12 @@ import {
   executionsOf,
   ociOf,
   settled,
-  sleep,
   startWharfs,
   tasksOf,
   type Api,
 } from '../helpers/replication-cluster.js';
-import { adminApi, finished, wharfEndpoint } from '../helpers/replication.js';
+import { adminApi, finished, planningRetried, wharfEndpoint } from '../helpers/replication.js';
+import { replicationIdle } from '../helpers/replication-idle.js';
 import type { WharfHandle } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
@@ -53,7 +53,10 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication afte
     const oci = ociOf(a);
     const images: PushedImage[] = [];
     for (let i = 1; i <= IMAGES; i++) images.push(await oci.pushImage(`ops/down-${i}`, 'v1'));
-    await sleep(3_000); // the event jobs meet a destination that is down, and back off
+    // Every push has become its event run, and every run has met the stopped destination and
+    // backs off.
+    await replicationIdle([a], 60_000, ['replication-event']);
+    await planningRetried(api, policy, IMAGES);
     const copiedWhileDown = (await tasksOf(api, policy)).filter((t) => t.status === 'Succeed').length;
     expect(copiedWhileDown).toBe(0);
 

@@ -9,7 +9,6 @@ import {
   ociOf,
   pushLargeImage,
   settled,
-  sleep,
   startWharfs,
   tasksOf,
   type Api,
@@ -21,6 +20,7 @@ import {
   pushToDistribution,
   wharfEndpoint,
 } from '../helpers/replication.js';
+import { replicationIdle } from '../helpers/replication-idle.js';
 import { adminAuth, createProject, type WharfHandle } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
@@ -128,8 +128,9 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication topo
     console.log(
       `chain: ops/chain-app:v1 reached branch 1 after ${atB1} ms, branch 2 after ${Date.now() - pushedAt} ms`,
     );
-    // No loop: give any echo time to show, then every hop has done its one copy and nothing more.
-    await sleep(3_000);
+    // No loop: once no instance has replication work left (no event undispatched, no job waiting
+    // or running), every hop has done its one copy and nothing more; an echo would keep work going.
+    await replicationIdle([hq, d1, d2]);
     for (const [who, hopApi, hop] of [
       ['HQ -> branch 1', hqApi, hop1],
       ['branch 1 -> branch 2', b1Api, hop2],

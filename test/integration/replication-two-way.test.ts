@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
 import { adminApi, finished, headDigest, quiescentTasks, wharfEndpoint } from '../helpers/replication.js';
 import { quiescent } from '../helpers/multi-master.js';
+import { replicationIdle } from '../helpers/replication-idle.js';
 import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
@@ -75,10 +76,12 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('two-way replicat
   it('after a partition both sides hold identical tags, the later push wins, and tasks stay bounded', async () => {
     await enable(false); // the partition
     const first = await ociA.pushImage(REPO, 'shared');
+    const firstDone = Date.now();
     await ociA.pushImage(REPO, 'only-a');
     await ociA.pushImage('test/tw-a-side', 'v1');
     await ociB.pushImage(REPO, 'only-b');
-    await new Promise((r) => setTimeout(r, 20)); // B's push of `shared` is surely the later one
+    // B's push of `shared` is surely the later one: the clock has moved past the end of A's.
+    await waitFor('the clock to pass the first push', async () => Date.now() > firstDone, 1_000, 1);
     const later = await ociB.pushImage(REPO, 'shared');
     expect(later.digest).not.toBe(first.digest);
 
@@ -105,7 +108,9 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('two-way replicat
     // run planned at the very moment another plans the same copy may add one. No loop.
     expect(tasks).toBeGreaterThanOrEqual(4);
     expect(tasks).toBeLessThanOrEqual(6);
-    await new Promise((r) => setTimeout(r, 3_000));
+    // No loop: once neither side has replication work left (no event undispatched, no job
+    // waiting or running), the count is final; a bounce that went on would keep work going.
+    await replicationIdle([a, b]);
     const settled = await quiescent(sides);
     expect(settled.tasks).toBe(tasks);
     console.log(`two-way heal: ${tasks} replication tasks in all`);
