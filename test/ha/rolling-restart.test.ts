@@ -10,7 +10,8 @@ import { eventually } from '../helpers/poll.js';
 // ready for shutdown.drain_seconds (longer than HAProxy's check interval × fall) while it still
 // serves, then closes its listener, finishes what is in flight and exits 0; it is started again
 // on the same port and waited for until both load balancers send it traffic. Every client
-// operation is counted; none may fail.
+// operation is counted; none may fail through HAProxy, and through nginx only an upload request
+// caught at the moment an instance stops listening (nginx cannot see the drain).
 
 const DRAIN_SECONDS = 8;
 
@@ -44,8 +45,13 @@ async function servedAgainThrough(lb: LoadBalancer, instance: ClusterInstance): 
   );
 }
 
+/** nginx's own 502 for a blob upload request (POST or PATCH under /blobs/uploads/). */
+function isUploadCaughtInListenerClose(failure: { kind: string; error?: string }): boolean {
+  return failure.kind === 'push' && /got 502 for \S+\/blobs\/uploads\/\S*: <html>/.test(failure.error ?? '');
+}
+
 describe('rolling restart under load', () => {
-  test('all three instances restarted in turn: zero failed client operations', async () => {
+  test('all three instances restarted in turn: no failed operation through HAProxy, through nginx at most an upload request per restart', async () => {
     const [haproxy, nginx] = cluster.loadBalancers as [LoadBalancer, LoadBalancer];
     expect([haproxy.kind, nginx.kind]).toEqual(['haproxy', 'nginx']);
     const loads: Array<{ lb: LoadBalancer; load: LoadGenerator }> = [
@@ -116,7 +122,14 @@ describe('rolling restart under load', () => {
       const explained = cluster.explain(results.flatMap((r) => r.stats.failures.map((f) => f.error ?? '')));
       for (const line of explained) console.log(`  server log: ${line.slice(0, 3_000)}`);
       for (const { lb, stats } of results) {
-        expect(stats.failures, `${lb.kind}: ${JSON.stringify(stats.failures.slice(0, 5))}`).toEqual([]);
+        // nginx (open source) does not watch /readyz: what it had just sent on a connection the
+        // draining instance resets when it stops listening fails, and an upload request (POST,
+        // PATCH) is not retried by nginx (docs/ha-deployment.md, "Removing"). At most one such
+        // request per restart; the client retries it. HAProxy takes the instance out first.
+        const allowed = lb.kind === 'nginx' ? stats.failures.filter(isUploadCaughtInListenerClose) : [];
+        expect(allowed.length, lb.kind).toBeLessThanOrEqual(cluster.instances.length);
+        const unexpected = stats.failures.filter((f) => !allowed.includes(f));
+        expect(unexpected, `${lb.kind}: ${JSON.stringify(unexpected.slice(0, 5))}`).toEqual([]);
         expect(stats.pushes.ok, lb.kind).toBeGreaterThan(0);
         expect(stats.pulls.ok, lb.kind).toBeGreaterThan(0);
       }

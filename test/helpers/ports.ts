@@ -6,6 +6,16 @@ import { createServer } from 'node:net';
 // own socket and hold the port, and the restarted server then cannot bind it.
 const LOW = 20_000;
 const HIGH = 32_767;
+// Each vitest worker (VITEST_POOL_ID) takes ports from its own slice, and hands none out twice: a
+// server stopped and started again on its port (a restart) could otherwise find that another
+// file, probing for a free port in the same moment, has taken it (EADDRINUSE). Slice 0 is for
+// what runs outside the workers (global setup).
+const SLICES = 8;
+const SLICE_SIZE = Math.floor((HIGH - LOW + 1) / SLICES);
+const slice = Number(process.env.VITEST_POOL_ID ?? 0) % SLICES;
+const sliceLow = LOW + slice * SLICE_SIZE;
+let cursor = Math.floor(Math.random() * SLICE_SIZE);
+const handedOut = new Set<number>();
 
 /** Binds port on 127.0.0.1 and lets it go; resolves whether that worked. */
 function canBind(port: number): Promise<boolean> {
@@ -17,13 +27,17 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-/** A TCP port on 127.0.0.1, outside the ephemeral range, that was free a moment ago. */
+/** A TCP port on 127.0.0.1, outside the ephemeral range, free a moment ago and new to this worker. */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
-    if (await canBind(port)) return port;
+  for (let attempt = 0; attempt < SLICE_SIZE; attempt++) {
+    const port = sliceLow + (cursor++ % SLICE_SIZE);
+    if (handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
-  throw new Error(`no free port between ${LOW} and ${HIGH} after 200 tries`);
+  throw new Error(`no free port between ${sliceLow} and ${sliceLow + SLICE_SIZE - 1}`);
 }
 
 /** Polls url until it answers (any HTTP status) or the deadline passes. */
