@@ -254,4 +254,45 @@ describe('webhook delivery', () => {
     expect(validSignature(ce, secrets.get('cloudevents') as string)).toBe(true);
     expect((ce.json as { id: string }).id).toBe(hook.headers['x-wharf-event-id']);
   });
+
+  it('sends REPLICATION with job_status Failed when a run fails before it has tasks', async () => {
+    const admin = wharf.adminAuth;
+    // An endpoint whose account loses its password: planning is refused (401), which no retry fixes.
+    const user = await call('POST', '/users', admin, { username: 'courier', password: 'Courier-Passw0rd' });
+    expect(user.status, await user.clone().text()).toBe(201);
+    const userId = Number(user.headers.get('location')?.split('/').pop());
+    const endpoint = await call('POST', '/registries', admin, {
+      name: 'self-as-courier',
+      url: wharf.url,
+      type: 'harbor',
+      insecure: true,
+      credential: { type: 'basic', access_key: 'courier', access_secret: 'Courier-Passw0rd' },
+    });
+    expect(endpoint.status, await endpoint.clone().text()).toBe(201);
+    const registryId = Number(endpoint.headers.get('location')?.split('/').pop());
+    const reset = await call('PUT', `/users/${userId}/password`, admin, { new_password: 'Other-Passw0rd' });
+    expect(reset.status, await reset.clone().text()).toBe(200);
+    const policy = await call('POST', '/replication/policies', admin, {
+      name: 'refused',
+      dest_registry: { id: registryId },
+      filters: [{ type: 'name', value: 'deliver/**' }],
+    });
+    expect(policy.status, await policy.clone().text()).toBe(201);
+    const policyId = Number(policy.headers.get('location')?.split('/').pop());
+    expect((await call('POST', '/replication/executions', admin, { policy_id: policyId })).status).toBe(201);
+
+    const failed = (h: ReceivedHook) =>
+      (h.json as { event_data?: { replication?: { policy_name?: string } } }).event_data?.replication
+        ?.policy_name === 'refused';
+    const hook = await waitFor('the failed REPLICATION hook', async () =>
+      hooksAt('/default').find((h) => (h.json as { type?: string }).type === 'REPLICATION' && failed(h)),
+    );
+    expect(validSignature(hook, secrets.get('default') as string)).toBe(true);
+    expect(hook.json).toMatchObject({
+      type: 'REPLICATION',
+      event_data: {
+        replication: { job_status: 'Failed', policy_name: 'refused', succeeded_count: 0, failed_count: 0 },
+      },
+    });
+  });
 });

@@ -1,11 +1,9 @@
 import { RETRY_UNTIL_DEADLINE, type JobTypeDefinition } from '../../jobs/queue.js';
 import {
-  endExecution,
   findExecution,
   findTask,
   listExecutions,
   listTasks,
-  stopOpenTasks,
   taskCounts,
   type ExecutionFilter,
   type ExecutionRow,
@@ -25,6 +23,7 @@ import type { Principal } from '../../services/principal.js';
 import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { ServiceError } from '../../services/service-error.js';
 import { replicationEventConsumer } from './event-consumer.js';
+import { endExecutionNow } from './finished-event.js';
 import { runEventJob } from './events.js';
 import { runExecutionJob } from './planner.js';
 import { syncPolicySchedule } from './policy-hooks.js';
@@ -167,8 +166,12 @@ export class ReplicationExecutionService {
     this.#deps.policies.requireAdmin(principal);
     const execution = await this.#execution(id);
     if (execution.status !== 'InProgress') return;
-    await endExecution(this.#deps.db, id, 'Stopped', 'stopped on request');
-    const jobIds = await stopOpenTasks(this.#deps.db, id);
+    const policy = await this.#deps.policies.byId(execution.policy_id);
+    const jobIds = await endExecutionNow(this.#deps.db, id, {
+      status: 'Stopped',
+      text: 'stopped on request',
+      policy,
+    });
     if (execution.job_id !== null) jobIds.push(execution.job_id);
     for (const jobId of jobIds) await this.#deps.jobs.requestStop(jobId);
   }

@@ -1,12 +1,19 @@
 import type { NewEvent } from '../../domain/events.js';
 import type { Database, Queryable } from '../../metadata/database.js';
 import { recordEvents } from '../../metadata/outbox-table.js';
-import { finishExecutionIfDone, type ExecutionStatus } from '../../metadata/replication-executions-table.js';
+import {
+  endExecution,
+  finishExecutionIfDone,
+  stopOpenTasks,
+  type ExecutionStatus,
+} from '../../metadata/replication-executions-table.js';
 import { finishedExecutionFacts } from '../../metadata/replication-finished-query.js';
+import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 
 // An execution's end and its replication.finished events (webhooks' REPLICATION) in one
 // transaction: the events exist exactly when the execution has ended. One event per local
-// project the run touched, since webhook policies belong to projects.
+// project the run touched, since webhook policies belong to projects; a run that ended before
+// it had tasks (planning failed, stopped early) names the local project its policy points at.
 
 const SYSTEM = { name: 'replication', kind: 'system', clientIp: null } as const;
 
@@ -19,10 +26,41 @@ export function finishExecution(db: Database, executionId: number): Promise<Exec
   });
 }
 
+/**
+ * Ends an execution at once (its planning failed, or it is stopped on request) with its events;
+ * open tasks are stopped with it. Resolves to the jobs of those tasks, for the caller to stop.
+ */
+export function endExecutionNow(
+  db: Database,
+  executionId: number,
+  end: { status: 'Failed' | 'Stopped'; text: string; policy: ReplicationPolicy | null },
+): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    if (!(await endExecution(tx, executionId, end.status, end.text))) return [];
+    const jobIds = await stopOpenTasks(tx, executionId);
+    await recordFinished(tx, executionId, end.status, end.policy ? policyProject(end.policy) : null);
+    return jobIds;
+  });
+}
+
+/**
+ * The local project a policy replicates from (push) or into (pull), when its name filter or
+ * destination namespace names one literally; null when only a pattern does.
+ */
+export function policyProject(policy: ReplicationPolicy): string | null {
+  // Pull into a namespace: every repository lands under it (naming.ts).
+  if (policy.srcRegistryId !== null && policy.destNamespace !== '')
+    return policy.destNamespace.split('/')[0] ?? null;
+  const nameFilter = policy.filters.find((f) => f.type === 'name' && f.decoration !== 'excludes');
+  const first = typeof nameFilter?.value === 'string' ? (nameFilter.value.split('/')[0] ?? '') : '';
+  return first !== '' && !/[*?[\]{}\\]/.test(first) ? first : null;
+}
+
 async function recordFinished(
   tx: Queryable,
   executionId: number,
   status: 'Succeed' | 'Failed' | 'Stopped',
+  projectWithoutTasks: string | null = null,
 ): Promise<void> {
   const facts = await finishedExecutionFacts(tx, executionId);
   if (!facts) return;
@@ -36,6 +74,9 @@ async function recordFinished(
     if (t.status === 'Succeed') entry.succeeded++;
     if (t.status === 'Failed') entry.failed++;
     byProject.set(project, entry);
+  }
+  if (byProject.size === 0 && projectWithoutTasks !== null) {
+    byProject.set(projectWithoutTasks, { repositories: new Set<string>(), succeeded: 0, failed: 0 });
   }
   const remote =
     facts.remote_name !== null

@@ -1,7 +1,6 @@
 import { FinalJobFailure, type JobContext } from '../../jobs/queue.js';
-import { finishExecution } from './finished-event.js';
+import { endExecutionNow, finishExecution } from './finished-event.js';
 import {
-  endExecution,
   findExecution,
   insertExecution,
   insertTasks,
@@ -24,6 +23,7 @@ import { openWork, workKey } from './open-work.js';
 import type { Reconciler } from './reconciler.js';
 import { planRun, type RunPlan } from './run-plan.js';
 import { sidesOf, tombstoneTtlOf } from './sides.js';
+import type { ReplicationPolicy } from '../../services/replication-policy-service.js';
 import { TASK_JOB, type ExecutionDeps, type ExecutionPayload } from './types.js';
 
 // The replication-execution job: plans one run of a policy as a reconciliation. It lists what
@@ -50,7 +50,7 @@ export async function runExecutionJob(
   const policy = await deps.policies.byId(execution.policy_id);
   if (!policy) {
     const message = `policy ${execution.policy_id} no longer exists`;
-    await endExecution(deps.db, execution.id, 'Failed', message);
+    await endExecutionNow(deps.db, execution.id, { status: 'Failed', text: message, policy: null });
     throw new FinalJobFailure(message);
   }
   await startPlanning(deps.db, execution.id);
@@ -75,10 +75,7 @@ export async function runExecutionJob(
     await prepareDestinationProjects(planned.tasks, planned.known, sides.source, sides.destination, job);
   } catch (err) {
     if (job.signal.aborted) throw err;
-    return await planningFailed(
-      { deps, reconciler, deadlineMs, job, execution, policyId: policy.id, remoteId },
-      err,
-    );
+    return await planningFailed({ deps, reconciler, deadlineMs, job, execution, policy, remoteId }, err);
   } finally {
     await sides.close();
   }
@@ -101,13 +98,13 @@ interface PlanningAttempt {
   deadlineMs: number;
   job: JobContext;
   execution: ExecutionRow;
-  policyId: number;
+  policy: ReplicationPolicy;
   remoteId: number | null;
 }
 
 /** A failed planning attempt: retried within the deadline (rethrown), else the execution fails. */
 async function planningFailed(attempt: PlanningAttempt, err: unknown): Promise<never> {
-  const { deps, reconciler, deadlineMs, job, execution, policyId, remoteId } = attempt;
+  const { deps, reconciler, deadlineMs, job, execution, policy, remoteId } = attempt;
   const message = messageOf(err);
   const retryable = isRetryable(err);
   if (retryable && remoteId !== null) await deps.registries.recordHealth(remoteId, false);
@@ -122,9 +119,10 @@ async function planningFailed(attempt: PlanningAttempt, err: unknown): Promise<n
     ).catch(() => undefined);
     throw err;
   }
-  await endExecution(deps.db, execution.id, 'Failed', message);
+  // Its replication.finished event tells the policy's project (webhooks' REPLICATION) it failed.
+  await endExecutionNow(deps.db, execution.id, { status: 'Failed', text: message, policy });
   // The retry window is over: a fresh run will compare both sides again once the peer is back.
-  if (retryable) await reconciler.request(policyId, `the retry window of execution ${execution.id} ended`);
+  if (retryable) await reconciler.request(policy.id, `the retry window of execution ${execution.id} ended`);
   // The job's one outcome line, as the execution's status says: failed.
   throw new FinalJobFailure(`planning failed: ${message}${retryable ? '; the retry window is over' : ''}`, {
     cause: err,
