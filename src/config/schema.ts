@@ -387,6 +387,8 @@ export const configSchema = z
           .default(24),
         /** Bound of one delivery attempt (connecting, then waiting for the answer). */
         timeout_seconds: z.number().positive().max(600).default(10),
+        /** Ended executions kept per policy (with their tasks and logs); older ones are deleted. */
+        keep_executions: z.number().int().min(1).max(100_000).default(50),
       })
       .strict()
       .refine((w) => w.retry_backoff_max_seconds >= w.retry_backoff_seconds, {
@@ -398,6 +400,7 @@ export const configSchema = z
         retry_backoff_max_seconds: 300,
         retry_deadline_hours: 24,
         timeout_seconds: 10,
+        keep_executions: 50,
       }),
     secrets: z
       .object({

@@ -148,6 +148,21 @@ export async function endTask(
   );
 }
 
+/**
+ * Deletes a policy's ended executions (every task ended) beyond the newest `keep` ended ones,
+ * with their tasks and logs; executions still delivering are never touched.
+ */
+export async function pruneEndedExecutions(db: Queryable, policyId: number, keep: number): Promise<void> {
+  await db.query(
+    `DELETE FROM webhook_executions WHERE id IN (
+       SELECT e.id FROM webhook_executions e
+       WHERE e.policy_id = $1
+         AND NOT EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = e.id AND t.end_time IS NULL)
+       ORDER BY e.id DESC OFFSET $2)`,
+    [policyId, keep],
+  );
+}
+
 const EXECUTION_SELECT = `SELECT e.id, e.policy_id, e.event_id::text AS event_id, e.event_type, e.start_time,
     CASE WHEN bool_and(t.end_time IS NOT NULL) THEN max(t.end_time) END AS end_time,
     count(t.id)::int AS task_count,

@@ -2,6 +2,7 @@ import type { RecordedEvent } from '../../domain/events.js';
 import type { Database, Queryable } from '../../metadata/database.js';
 import {
   endTask,
+  pruneEndedExecutions,
   findDelivery,
   firstOpenTask,
   noteFailedAttempt,
@@ -27,6 +28,8 @@ export interface DeliveryJobOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   deadlineMs: number;
+  /** Ended executions kept per policy; the delivery that ends one deletes the oldest beyond. */
+  keepExecutions: number;
 }
 
 export interface DeliveryJobDeps {
@@ -79,6 +82,7 @@ export function deliveryHandler(deps: DeliveryJobDeps, options: DeliveryJobOptio
   const finish = async (d: DeliveryRow, status: 'Success' | 'Error', message: string, line: string) => {
     await deps.db.transaction(async (tx) => {
       await endTask(tx, d.id, status, message, line);
+      await pruneEndedExecutions(tx, d.policy_id, options.keepExecutions);
       const next = await firstOpenTask(tx, d.order_key);
       if (next !== null)
         await deps.jobs.enqueue(DELIVER_JOB, { taskId: next } satisfies DeliveryJobPayload, { db: tx });

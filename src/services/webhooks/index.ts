@@ -18,6 +18,7 @@ export interface WebhookSettings {
   retry_backoff_max_seconds: number;
   retry_deadline_hours: number;
   timeout_seconds: number;
+  keep_executions: number;
 }
 
 export interface WebhookModuleDeps {
@@ -49,6 +50,7 @@ export function createWebhooks(deps: WebhookModuleDeps): WebhookModule {
     backoffBaseMs: deps.settings.retry_backoff_seconds * 1000,
     backoffMaxMs: deps.settings.retry_backoff_max_seconds * 1000,
     deadlineMs: deps.settings.retry_deadline_hours * 3_600_000,
+    keepExecutions: deps.settings.keep_executions,
   };
   const registry = () => {
     const url = deps.registryUrl().replace(/\/+$/, '');
