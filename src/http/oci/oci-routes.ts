@@ -37,7 +37,7 @@ async function handleOci(deps: AppDeps, request: FastifyRequest, reply: FastifyR
       repository,
       digest,
       tag: event.tag ?? null,
-      actor: eventActor(principal, request.ip),
+      actor: eventActor(principal),
     });
   };
   await handleOciRoute(
@@ -46,7 +46,7 @@ async function handleOci(deps: AppDeps, request: FastifyRequest, reply: FastifyR
       mayPullFrom: (name) => mayPull(principal, name, deps.ociAccess),
       mayStateOrigins: () => mayStateOrigins(principal, deps.ociAccess),
       uploadOwner: uploadOwner(principal),
-      actor: eventActor(principal, request.ip),
+      actor: eventActor(principal),
       audit,
     },
     route,

@@ -9,8 +9,8 @@ import type { RepositoryScope, ScopedRepository } from './repository-scope.js';
 
 // The management API's writes of registry content (Harbor's repository, artifact and tag
 // deletes, tag creation): the caller's permission is checked here, then the artifact core does
-// the write, with the same rules and events as a /v2 write. `clientIp` is the caller's address,
-// recorded with the events.
+// the write, with the same rules and events as a /v2 write. The events name the caller and the
+// address the HTTP edge stamped on it.
 
 export class ArtifactApiService {
   constructor(
@@ -19,12 +19,7 @@ export class ArtifactApiService {
     private readonly artifacts: ArtifactService,
   ) {}
 
-  async deleteRepository(
-    principal: Principal,
-    clientIp: string | null,
-    projectName: string,
-    repositoryName: string,
-  ): Promise<void> {
+  async deleteRepository(principal: Principal, projectName: string, repositoryName: string): Promise<void> {
     const { repository } = await this.scope.resolve(
       principal,
       projectName,
@@ -32,13 +27,12 @@ export class ArtifactApiService {
       'repository',
       'delete',
     );
-    await this.artifacts.deleteRepository(repository.name, eventActor(principal, clientIp));
+    await this.artifacts.deleteRepository(repository.name, eventActor(principal));
   }
 
   /** By digest, or by tag: the artifact the tag names, with all its tags (as Harbor). */
   async deleteArtifact(
     principal: Principal,
-    clientIp: string | null,
     projectName: string,
     repositoryName: string,
     reference: string,
@@ -50,25 +44,23 @@ export class ArtifactApiService {
       'artifact',
       'delete',
     );
-    await this.artifacts.deleteArtifact(repository.name, reference, eventActor(principal, clientIp));
+    await this.artifacts.deleteArtifact(repository.name, reference, eventActor(principal));
   }
 
   async createTag(
     principal: Principal,
-    clientIp: string | null,
     projectName: string,
     repositoryName: string,
     reference: string,
     tag: string,
   ): Promise<void> {
     const { repository } = await this.scope.resolve(principal, projectName, repositoryName, 'tag', 'create');
-    await this.artifacts.createTag(repository.name, reference, tag, eventActor(principal, clientIp));
+    await this.artifacts.createTag(repository.name, reference, tag, eventActor(principal));
   }
 
   /** Removes the tag only; it must be on the artifact `reference` names. */
   async deleteTag(
     principal: Principal,
-    clientIp: string | null,
     projectName: string,
     repositoryName: string,
     reference: string,
@@ -77,7 +69,7 @@ export class ArtifactApiService {
     const scoped = await this.scope.resolve(principal, projectName, repositoryName, 'tag', 'delete');
     const digest = await this.digestOf(scoped, reference);
     try {
-      await this.artifacts.deleteTag(scoped.repository.name, tag, eventActor(principal, clientIp), {
+      await this.artifacts.deleteTag(scoped.repository.name, tag, eventActor(principal), {
         onlyIfDigest: digest,
       });
     } catch (err) {

@@ -152,7 +152,7 @@ function registerRepositoryRoutes(api: ApiInstance, { catalog, artifacts }: Deps
 
   api.delete(REPOSITORY, { schema: { params: repositoryParams } }, async (request, reply) => {
     const { project_name: project, repository_name: repository } = request.params;
-    await artifacts.deleteRepository(request.principal, request.ip, project, repository);
+    await artifacts.deleteRepository(request.principal, project, repository);
     reply.send();
   });
 }
@@ -199,7 +199,7 @@ function registerArtifactRoutes(api: ApiInstance, { catalog, artifacts }: Deps):
 
   api.delete(ARTIFACT, { schema: { params: artifactParams } }, async (request, reply) => {
     const p = artifactPath(request.params);
-    await artifacts.deleteArtifact(request.principal, request.ip, p.project, p.repository, p.reference);
+    await artifacts.deleteArtifact(request.principal, p.project, p.repository, p.reference);
     reply.send();
   });
 }
@@ -231,14 +231,7 @@ function registerTagRoutes(api: ApiInstance, { catalog, artifacts }: Deps): void
     { schema: { params: artifactParams, body: jsonBody({ name: requiredString('name') }) } },
     async (request, reply) => {
       const p = artifactPath(request.params);
-      await artifacts.createTag(
-        request.principal,
-        request.ip,
-        p.project,
-        p.repository,
-        p.reference,
-        request.body.name,
-      );
+      await artifacts.createTag(request.principal, p.project, p.repository, p.reference, request.body.name);
       reply.code(201).send();
     },
   );
@@ -250,7 +243,6 @@ function registerTagRoutes(api: ApiInstance, { catalog, artifacts }: Deps): void
       const p = artifactPath(request.params);
       await artifacts.deleteTag(
         request.principal,
-        request.ip,
         p.project,
         p.repository,
         p.reference,
