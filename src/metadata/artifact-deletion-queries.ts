@@ -13,18 +13,6 @@ export interface CascadeRow {
 
 const CASCADE_COLUMNS = 'm.id, m.digest, m.media_type, m.size';
 
-export async function manifestInRepository(
-  db: Queryable,
-  repositoryId: number,
-  digest: string,
-): Promise<CascadeRow | null> {
-  const rows = await db.query<CascadeRow>(
-    `SELECT ${CASCADE_COLUMNS} FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2`,
-    [repositoryId, digest],
-  );
-  return rows[0] ?? null;
-}
-
 /** Accessories (signatures, SBOMs, any referrer) of `subjects` that are not in `cascade` yet. */
 export async function accessoriesOf(
   db: Queryable,

@@ -4,11 +4,11 @@ import {
   accessoriesOf,
   deleteManifestRows,
   listedOutside,
-  manifestInRepository,
   releasedChildren,
   tagNamesOf,
   type CascadeRow,
 } from '../../metadata/artifact-deletion-queries.js';
+import { findArtifactByDigest } from '../../metadata/artifacts-query.js';
 import type { Queryable } from '../../metadata/database.js';
 import { recordEvents } from '../../metadata/outbox-table.js';
 import type { RepositoryRow } from '../../metadata/repositories-table.js';
@@ -27,10 +27,16 @@ import { artifactDeleted } from './artifact-events.js';
 
 /** The manifests one deletion removes, the one asked for first. */
 export async function planCascade(tx: Queryable, repo: RepositoryRow, digest: string): Promise<CascadeRow[]> {
-  const root = await manifestInRepository(tx, repo.id, digest);
-  if (!root) {
+  const found = await findArtifactByDigest(tx, repo.id, digest);
+  if (!found) {
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digest} is not in repository ${repo.name}`);
   }
+  const root: CascadeRow = {
+    id: found.id,
+    digest: found.digest,
+    media_type: found.media_type,
+    size: found.size,
+  };
   const cascade: CascadeRow[] = [root];
   // Grow to a fixed point: an accessory may be an index with children, a released child may
   // have accessories, and a child is released only once every index listing it is in.
