@@ -27,6 +27,15 @@ import { ServiceError } from './service-error.js';
 // needs every grant of that role (a robot with member:create cannot make anyone projectAdmin),
 // and since memberships never expire, a robot that does expire cannot grant one.
 
+/**
+ * Who becomes a member: a user by id (taken first when both are known, as Harbor does) or by
+ * name, or a group (Harbor's UserGroup), which needs a group source Wharf does not have yet.
+ */
+export type NewMember =
+  | { kind: 'user'; userId: number }
+  | { kind: 'user'; username: string }
+  | { kind: 'group'; groupId?: number; groupName?: string };
+
 export class MemberService {
   constructor(
     private readonly db: Database,
@@ -52,21 +61,20 @@ export class MemberService {
     return member;
   }
 
-  async add(
-    principal: Principal,
-    project: ProjectRow,
-    role: unknown,
-    user: { id?: number; username?: string },
-  ): Promise<number> {
+  async add(principal: Principal, project: ProjectRow, roleId: number, member: NewMember): Promise<number> {
     await this.projects.require(principal, project, 'member', 'create');
-    const granted = parseRole(role);
+    if (member.kind === 'group') {
+      throw new ServiceError(
+        'invalid',
+        'group members need a group source (LDAP or OIDC), which is not configured',
+      );
+    }
+    const granted = projectRole(roleId);
     await this.requireRoleHeld(principal, project, granted, 'grant');
     const target =
-      user.id !== undefined
-        ? await findUserRecord(this.db, user.id)
-        : user.username !== undefined
-          ? await findUserRecordByName(this.db, user.username)
-          : null;
+      'userId' in member
+        ? await findUserRecord(this.db, member.userId)
+        : await findUserRecordByName(this.db, member.username);
     if (!target) throw new ServiceError('not-found', 'member_user does not name an existing user');
     if ((await userProjectRole(this.db, target.id, project.id)) !== null) {
       throw new ServiceError('conflict', `${target.username} is already a member of ${project.name}`);
@@ -85,10 +93,10 @@ export class MemberService {
     principal: Principal,
     project: ProjectRow,
     memberId: number,
-    role: unknown,
+    roleId: number,
   ): Promise<void> {
     await this.projects.require(principal, project, 'member', 'update');
-    const granted = parseRole(role);
+    const granted = projectRole(roleId);
     const member = await this.get(principal, project, memberId);
     await this.requireRoleHeld(principal, project, member.role, 'change the role of');
     await this.requireRoleHeld(principal, project, granted, 'grant');
@@ -147,8 +155,13 @@ function memberOf(member: MemberRow): { member: string; memberKind: 'user' | 'gr
   return { member: member.entity_name, memberKind: member.entity_type === 'g' ? 'group' : 'user' };
 }
 
-function parseRole(role: unknown): ProjectRole {
-  if (!isProjectRole(role))
-    throw new ServiceError('invalid', 'role_id must be 1 (projectAdmin) to 5 (limitedGuest)');
-  return role;
+/** Harbor's project roles are 1..5; any other id names no role to grant. */
+function projectRole(roleId: number): ProjectRole {
+  if (!isProjectRole(roleId)) {
+    throw new ServiceError(
+      'invalid',
+      `role_id ${roleId} names no project role: use 1 (projectAdmin) to 5 (limitedGuest)`,
+    );
+  }
+  return roleId;
 }

@@ -20,7 +20,11 @@ import {
 import { accessFacts, type AccessService } from './access-service.js';
 import { adminEvent } from './audit/admin-events.js';
 import { ServiceError } from './service-error.js';
-import { checkMetadataEnforceable } from './project-settings.js';
+import {
+  checkMetadataEnforceable,
+  checkProjectRequestEnforceable,
+  type ProjectRequestSettings,
+} from './project-settings.js';
 import { isSignedIn, type Principal } from './principal.js';
 
 // Projects: the unit of ownership, visibility and membership. Names follow Harbor's rule.
@@ -47,6 +51,20 @@ const KNOWN_METADATA = new Set([
 const GUARDED_METADATA: Readonly<Record<string, { resource: 'project'; action: 'update' }>> = {
   public: { resource: 'project', action: 'update' },
 };
+
+/** Harbor's project metadata: text values by key ("public": "true", "severity": "low" ...). */
+export type ProjectMetadata = Record<string, string>;
+
+/** A project to create: its name, metadata and Harbor's settings for features Wharf lacks. */
+export interface NewProject extends ProjectRequestSettings {
+  name: string;
+  metadata: ProjectMetadata;
+}
+
+/** PUT /projects: metadata to set and the same settings, which must still ask for nothing. */
+export interface ProjectUpdate extends ProjectRequestSettings {
+  metadata: ProjectMetadata;
+}
 
 export interface ProjectView extends ProjectRow {
   metadata: Record<string, string>;
@@ -77,14 +95,10 @@ export class ProjectService {
     }
   }
 
-  validateMetadata(metadata: Record<string, unknown>): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [key, value] of Object.entries(metadata)) {
+  validateMetadata(metadata: ProjectMetadata): ProjectMetadata {
+    const out: ProjectMetadata = {};
+    for (const [key, text] of Object.entries(metadata)) {
       if (!KNOWN_METADATA.has(key)) throw new ServiceError('invalid', `unknown project metadata "${key}"`);
-      if (typeof value !== 'string' && typeof value !== 'boolean') {
-        throw new ServiceError('invalid', `project metadata "${key}" must be a string`);
-      }
-      const text = String(value);
       if (
         ['public', 'enable_content_trust', 'prevent_vul', 'auto_scan', 'reuse_sys_cve_allowlist'].includes(
           key,
@@ -100,13 +114,15 @@ export class ProjectService {
     return out;
   }
 
-  async create(principal: Principal, name: string, metadata: Record<string, unknown>): Promise<ProjectRow> {
+  async create(principal: Principal, input: NewProject): Promise<ProjectRow> {
     if (principal.kind !== 'user') throw new ServiceError('unauthorized', 'sign in to create a project');
     if (!principal.sysadmin && (await this.creationRestriction()) === 'adminonly') {
       throw new ServiceError('forbidden', 'only system administrators may create projects');
     }
+    const { name } = input;
     this.validateName(name);
-    const values = { public: 'false', ...this.validateMetadata(metadata) };
+    checkProjectRequestEnforceable(input);
+    const values = { public: 'false', ...this.validateMetadata(input.metadata) };
     const project = await this.db.transaction(async (tx) => {
       const row = await insertProject(tx, name, principal.id, values);
       if (!row) return null;
@@ -211,21 +227,15 @@ export class ProjectService {
     return listVisibleProjects(this.db, query, offset, limit);
   }
 
-  async updateMetadata(
-    principal: Principal,
-    project: ProjectRow,
-    metadata: Record<string, unknown>,
-  ): Promise<void> {
+  /** PUT /projects: the project administrator's change of metadata (visibility included). */
+  async update(principal: Principal, project: ProjectRow, changes: ProjectUpdate): Promise<void> {
     await this.require(principal, project, 'project', 'update');
-    await this.requireGuardedMetadata(principal, project, Object.keys(metadata));
-    await this.writeMetadata(principal, project, this.validateMetadata(metadata));
+    await this.requireGuardedMetadata(principal, project, Object.keys(changes.metadata));
+    checkProjectRequestEnforceable(changes);
+    await this.writeMetadata(principal, project, this.validateMetadata(changes.metadata));
   }
 
-  async setMetadata(
-    principal: Principal,
-    project: ProjectRow,
-    metadata: Record<string, unknown>,
-  ): Promise<void> {
+  async setMetadata(principal: Principal, project: ProjectRow, metadata: ProjectMetadata): Promise<void> {
     await this.require(principal, project, 'metadata', 'update');
     await this.requireGuardedMetadata(principal, project, Object.keys(metadata));
     await this.writeMetadata(principal, project, this.validateMetadata(metadata));
@@ -235,7 +245,7 @@ export class ProjectService {
   private async writeMetadata(
     principal: Principal,
     project: ProjectRow,
-    values: Record<string, string>,
+    values: ProjectMetadata,
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
       await setProjectMetadata(tx, project.id, values);

@@ -53,25 +53,28 @@ export function checkMetadataEnforceable(key: string, value: string): void {
 }
 
 /**
- * The project request's own fields beyond its name and metadata (POST and PUT /projects):
- * `storage_limit` (quotas), `registry_id` (proxy cache) and `cve_allowlist` (scanning).
+ * The project request's fields beyond its name and metadata (POST and PUT /projects) that ask
+ * for features Wharf lacks: each is accepted only with the value meaning "off".
  */
-export function checkProjectRequestEnforceable(body: Record<string, unknown>): void {
-  const limit = body.storage_limit;
-  if (limit !== undefined && limit !== null && limit !== -1) {
+export interface ProjectRequestSettings {
+  /** Harbor's storage_limit: a quota in bytes; -1 is unlimited. */
+  storageLimit?: number;
+  /** Harbor's registry_id: the upstream registry of a proxy cache project; 0 is none. */
+  proxyRegistryId?: number;
+  /** Harbor's cve_allowlist: the CVE ids a vulnerability scan would let pass. */
+  cveAllowlist?: readonly string[];
+}
+
+/** Refuses a quota, a proxy cache upstream or a CVE allowlist, naming Harbor's field. */
+export function checkProjectRequestEnforceable(settings: ProjectRequestSettings): void {
+  const { storageLimit, proxyRegistryId, cveAllowlist } = settings;
+  if (storageLimit !== undefined && storageLimit !== -1) {
     throw notEnforced('storage_limit', 'project storage quotas', '-1 (unlimited)');
   }
-  const registry = body.registry_id;
-  if (registry !== undefined && registry !== null && registry !== 0) {
+  if (proxyRegistryId !== undefined && proxyRegistryId !== 0) {
     throw notEnforced('registry_id', 'proxy cache projects', '0 or null');
   }
-  const allowlist = body.cve_allowlist;
-  if (allowlist !== undefined && allowlist !== null) {
-    const items =
-      typeof allowlist === 'object' && !Array.isArray(allowlist)
-        ? (allowlist as Record<string, unknown>).items
-        : allowlist;
-    const empty = items === undefined || items === null || (Array.isArray(items) && items.length === 0);
-    if (!empty) throw notEnforced('cve_allowlist', 'vulnerability scanning', 'an empty allowlist');
+  if (cveAllowlist !== undefined && cveAllowlist.length > 0) {
+    throw notEnforced('cve_allowlist', 'vulnerability scanning', 'an empty allowlist');
   }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disabledLookupCache } from '../cluster/lookup-cache.js';
+import type { RobotPermissionGrant } from '../domain/robot.js';
 import type { Database } from '../metadata/database.js';
 import { migrate } from '../metadata/migrate.js';
 import { openPgliteDatabase } from '../metadata/pglite-database.js';
@@ -10,7 +11,8 @@ import { AuthService } from './auth-service.js';
 import { configurePasswordCost, hashPassword } from './passwords.js';
 import type { Principal } from './principal.js';
 import { ProjectService } from './project-service.js';
-import { generateRobotSecret, isValidRobotSecret, RobotService, shortName } from './robot-service.js';
+import { generateRobotSecret, isValidRobotSecret } from './robot-secret.js';
+import { RobotService, shortName, type RobotCreateInput } from './robot-service.js';
 
 // Expiry cannot be waited for through HTTP (durations are whole days), so it is checked here on
 // the services themselves: a robot past its expires_at is refused by the auth path, and a
@@ -41,8 +43,12 @@ describe('robot expiry and secrets', () => {
     await db?.close();
   });
 
-  const permissions = [
-    { kind: 'project', namespace: 'proj', access: [{ resource: 'repository', action: 'pull' }] },
+  const permissions: RobotPermissionGrant[] = [
+    {
+      kind: 'project',
+      namespace: 'proj',
+      access: [{ resource: 'repository', action: 'pull', effect: 'allow' }],
+    },
   ];
 
   it('a robot whose expires_at has passed cannot authenticate', async () => {
@@ -50,7 +56,7 @@ describe('robot expiry and secrets', () => {
       name: 'soon',
       description: '',
       level: 'project',
-      duration: 1,
+      durationDays: 1,
       disable: false,
       permissions,
     });
@@ -67,7 +73,7 @@ describe('robot expiry and secrets', () => {
       name: 'shorten',
       description: '',
       level: 'project',
-      duration: -1,
+      durationDays: -1,
       disable: false,
       permissions,
     });
@@ -75,31 +81,33 @@ describe('robot expiry and secrets', () => {
     expect(await auth.authenticate(robot.name, secret)).not.toBeNull();
     // Made three days ago; one day of life is then over already.
     await db.query("UPDATE robots SET created_at = now() - interval '3 days' WHERE id = $1", [robot.id]);
-    const updated = await robots.update(admin, robot.id, { duration: 1 });
+    const updated = await robots.update(admin, robot.id, { durationDays: 1 });
     expect(updated.duration).toBe(1);
     expect(updated.expires_at?.getTime()).toBeLessThan(Date.now());
     expect(await auth.authenticate(robot.name, secret)).toBeNull();
     // And back to never.
-    await robots.update(admin, robot.id, { duration: -1 });
+    await robots.update(admin, robot.id, { durationDays: -1 });
     expect(await auth.authenticate(robot.name, secret)).not.toBeNull();
   });
 
   it('a robot caller is held to its own expiry, read from its row, to the hour', async () => {
-    const own = [
+    const own: RobotPermissionGrant[] = [
       {
         kind: 'project',
         namespace: 'proj',
-        access: ['project:read', 'repository:pull', 'robot:create', 'robot:update'].map((grant) => {
-          const [resource, action] = grant.split(':');
-          return { resource, action };
-        }),
+        access: [
+          { resource: 'project', action: 'read', effect: 'allow' },
+          { resource: 'repository', action: 'pull', effect: 'allow' },
+          { resource: 'robot', action: 'create', effect: 'allow' },
+          { resource: 'robot', action: 'update', effect: 'allow' },
+        ],
       },
     ];
     const { robot: maker } = await robots.create(admin, {
       name: 'maker',
       description: '',
       level: 'project',
-      duration: -1,
+      durationDays: -1,
       disable: false,
       permissions: own,
     });
@@ -117,7 +125,7 @@ describe('robot expiry and secrets', () => {
         name,
         description: '',
         level: 'project',
-        duration,
+        durationDays: duration,
         disable: false,
         permissions,
       });
@@ -126,10 +134,10 @@ describe('robot expiry and secrets', () => {
     expect(child.expires_at?.getTime()).toBeLessThanOrEqual(Date.now() + 36 * 3_600_000);
     await expect(make('two-days', 2)).rejects.toMatchObject({ kind: 'forbidden' });
     await expect(make('never', -1)).rejects.toMatchObject({ kind: 'forbidden' });
-    await expect(robots.update(caller, child.id, { duration: 2 })).rejects.toMatchObject({
+    await expect(robots.update(caller, child.id, { durationDays: 2 })).rejects.toMatchObject({
       kind: 'forbidden',
     });
-    await expect(robots.update(caller, maker.id, { duration: 2 })).rejects.toMatchObject({
+    await expect(robots.update(caller, maker.id, { durationDays: 2 })).rejects.toMatchObject({
       kind: 'forbidden',
     });
 
@@ -138,7 +146,7 @@ describe('robot expiry and secrets', () => {
       name: 'longer',
       description: '',
       level: 'project',
-      duration: 3,
+      durationDays: 3,
       disable: false,
       permissions,
     });
@@ -146,6 +154,35 @@ describe('robot expiry and secrets', () => {
       kind: 'forbidden',
     });
     expect(await robots.refreshSecret(caller, child.id, undefined)).toMatch(/^[A-Za-z0-9]{32}$/);
+  });
+
+  it('typed input still meets the rules: kinds not built, lifetimes, empty lists, namespaces', async () => {
+    const base = { description: '', level: 'project' as const, disable: false, permissions };
+    const refusal = (name: string, extra: Partial<RobotCreateInput>) =>
+      robots.create(admin, { ...base, name, ...extra });
+    const system: RobotPermissionGrant = {
+      kind: 'system',
+      namespace: '/',
+      access: [{ resource: 'repository', action: 'pull', effect: 'allow' }],
+    };
+    await expect(refusal('sys', { level: 'system', permissions: [system] })).rejects.toMatchObject({
+      kind: 'invalid',
+      message: expect.stringMatching(/permissions\[0\].*kind must be "project"/),
+    });
+    await expect(refusal('forever', { durationDays: 400_000 })).rejects.toMatchObject({
+      kind: 'invalid',
+      message: expect.stringMatching(/duration is at most 365000 days/),
+    });
+    await expect(refusal('half', { durationDays: 1.5 })).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(refusal('none', { permissions: [] })).rejects.toMatchObject({ kind: 'invalid' });
+    const star: RobotPermissionGrant[] = permissions.map((p) => ({ ...p, namespace: '*' }));
+    await expect(refusal('star', { permissions: star })).rejects.toMatchObject({
+      kind: 'invalid',
+      message: expect.stringMatching(/needs a system-level robot/),
+    });
+    // No duration, or 0: Harbor's default lifetime of 30 days.
+    const { robot } = await robots.create(admin, { ...base, name: 'default-life', durationDays: 0 });
+    expect(robot.duration).toBe(30);
   });
 
   it('generated secrets are strong and satisfy Harbor’s rule', () => {

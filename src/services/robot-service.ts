@@ -1,5 +1,4 @@
-import { randomInt } from 'node:crypto';
-import type { Action, Resource } from '../domain/rbac.js';
+import type { RobotLevel, RobotPermissionGrant } from '../domain/robot.js';
 import type { Database } from '../metadata/database.js';
 import { findProjectByName, type ProjectRow } from '../metadata/projects-table.js';
 import {
@@ -8,7 +7,6 @@ import {
   insertRobot,
   listRobots,
   updateRobot,
-  type RobotAccess,
   type RobotChanges,
   type RobotListFilter,
   type RobotPermission,
@@ -23,6 +21,7 @@ import { ROBOT_PREFIX, type AuthService } from './auth-service.js';
 import { callerExpiry, endsLater } from './caller-expiry.js';
 import { requireGrantsHeld, type Grant } from './held-grants.js';
 import { hashPassword } from './passwords.js';
+import { generateRobotSecret, requireValidSecret } from './robot-secret.js';
 import { type Principal, principalName, requireSignedIn } from './principal.js';
 import type { ProjectService } from './project-service.js';
 import { ServiceError } from './service-error.js';
@@ -36,48 +35,9 @@ import { ServiceError } from './service-error.js';
 // caller holds in that project and ends no later than the caller's own credentials (a robot's
 // expiry; users do not expire), and it may update, refresh or delete only robots that hold no
 // more and end no later than itself (else resetting a stronger robot's secret would take it over).
-
-/** Every Resource of domain/rbac.ts, at run time; the type check below keeps the list complete. */
-const RESOURCES = [
-  'project',
-  'member',
-  'metadata',
-  'log',
-  'label',
-  'quota',
-  'repository',
-  'tag-retention',
-  'immutable-tag',
-  'configuration',
-  'robot',
-  'notification-policy',
-  'scan',
-  'scanner',
-  'artifact',
-  'artifact-addition',
-  'tag',
-  'accessory',
-  'artifact-label',
-] as const satisfies readonly Resource[];
-const ACTIONS = [
-  'create',
-  'read',
-  'update',
-  'delete',
-  'list',
-  'pull',
-  'push',
-  'operate',
-  'stop',
-] as const satisfies readonly Action[];
-type Complete<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : false;
-const resourcesComplete: Complete<Resource, (typeof RESOURCES)[number]> = true;
-const actionsComplete: Complete<Action, (typeof ACTIONS)[number]> = true;
-void resourcesComplete;
-void actionsComplete;
-
-const RESOURCE_SET: ReadonlySet<string> = new Set(RESOURCES);
-const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS);
+//
+// Inputs arrive typed (the API's edge checks Harbor's JSON into domain/robot.ts's types); what
+// is checked here are the rules: names, lifetimes, which namespaces a level allows, who may grant.
 
 /** Harbor's rule for robot names: no '+' or '$', which the full name uses as separators. */
 const ROBOT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -86,122 +46,72 @@ const DEFAULT_DURATION_DAYS = 30;
 /** Far beyond any real lifetime, and well inside PostgreSQL's timestamp range. */
 const MAX_DURATION_DAYS = 365_000;
 const DAY_MS = 86_400_000;
-const MAX_ACCESS_ENTRIES = 200;
-const MAX_PERMISSIONS = 100;
-const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const SECRET_LENGTH = 32;
 
 export interface RobotCreateInput {
+  /** The short name; the full name adds `robot$` and, for a project robot, `<project>+`. */
   name: string;
   description: string;
-  level: unknown;
-  duration: unknown;
+  level: RobotLevel;
+  /** Lifetime in days: -1 never expires; 0 or absent is the default lifetime (30 days). */
+  durationDays?: number;
   disable: boolean;
   /** Caller-chosen secret; a random one is generated when absent. */
   secret?: string;
-  permissions: unknown;
+  permissions: RobotPermissionGrant[];
 }
 
 export interface RobotUpdateInput {
   /** If given, must be the robot's name (names are immutable). */
   name?: string;
   /** If given, must be the robot's level. */
-  level?: unknown;
+  level?: RobotLevel;
   description?: string;
-  duration?: unknown;
+  /** Lifetime in days from the robot's creation: -1 never expires, 0 the default lifetime. */
+  durationDays?: number;
   disable?: boolean;
-  permissions?: unknown;
+  permissions?: RobotPermissionGrant[];
 }
 
 export interface RobotQuery {
-  level?: string;
+  level?: RobotLevel;
   projectId?: number;
   name?: string;
   nameLike?: string;
 }
 
-/** Harbor's secret rule: at least 8 characters with an upper-case letter, a lower-case letter and a digit. */
-export function isValidRobotSecret(secret: string): boolean {
-  return (
-    secret.length >= 8 &&
-    secret.length <= 128 &&
-    /[a-z]/.test(secret) &&
-    /[A-Z]/.test(secret) &&
-    /\d/.test(secret)
-  );
-}
-
-/** A random secret of 32 letters and digits (about 190 bits) that satisfies isValidRobotSecret. */
-export function generateRobotSecret(): string {
-  for (;;) {
-    let secret = '';
-    for (let i = 0; i < SECRET_LENGTH; i++) secret += SECRET_ALPHABET[randomInt(SECRET_ALPHABET.length)];
-    if (isValidRobotSecret(secret)) return secret;
-  }
-}
-
-function parseLevel(level: unknown): 'system' | 'project' {
-  if (level !== 'system' && level !== 'project') {
-    throw new ServiceError('invalid', 'level must be "system" or "project"');
-  }
-  return level;
-}
-
-/** Days, as Harbor takes them: -1 never expires, 0 the default lifetime, else 1 or more. */
-function parseDuration(duration: unknown): number {
-  if (duration === undefined || duration === null) return DEFAULT_DURATION_DAYS;
-  if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < -1) {
+/** Days as stored: -1 never expires, 0 (or none given) the default lifetime, else 1 or more. */
+function lifetimeDays(days: number | undefined): number {
+  if (days === undefined || days === 0) return DEFAULT_DURATION_DAYS;
+  if (!Number.isInteger(days) || days < -1) {
     throw new ServiceError('invalid', 'duration must be a whole number of days, or -1 for never');
   }
-  if (duration > MAX_DURATION_DAYS) {
+  if (days > MAX_DURATION_DAYS) {
     throw new ServiceError('invalid', `duration is at most ${MAX_DURATION_DAYS} days; use -1 for never`);
   }
-  return duration === 0 ? DEFAULT_DURATION_DAYS : duration;
+  return days;
 }
 
-function parseAccess(raw: unknown, where: string): RobotAccess {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ServiceError('invalid', `${where} must be an object with resource and action`);
-  }
-  const { resource, action, effect } = raw as Record<string, unknown>;
-  if (typeof resource !== 'string' || !RESOURCE_SET.has(resource)) {
-    throw new ServiceError('invalid', `${where}: unknown resource ${JSON.stringify(resource)}`);
-  }
-  if (typeof action !== 'string' || !ACTION_SET.has(action)) {
-    throw new ServiceError('invalid', `${where}: unknown action ${JSON.stringify(action)}`);
-  }
-  if (effect !== undefined && effect !== null && effect !== '' && effect !== 'allow' && effect !== 'deny') {
-    throw new ServiceError('invalid', `${where}: effect must be "allow" or "deny"`);
-  }
-  return { resource, action, effect: effect === 'deny' ? 'deny' : 'allow' };
-}
-
-/** Checks the shape of Harbor's permissions list; namespaces are checked against projects later. */
-function parsePermissions(raw: unknown): RobotPermission[] {
-  if (!Array.isArray(raw) || raw.length === 0) {
+/**
+ * The permission list's own rules; namespaces are checked against projects later. Harbor's
+ * `system` kind (registry-wide resources for a robot) is not built yet: refused, not ignored.
+ */
+function requireSupportedPermissions(permissions: readonly RobotPermissionGrant[]): void {
+  if (permissions.length === 0) {
     throw new ServiceError('invalid', 'permissions must list at least one project permission');
   }
-  if (raw.length > MAX_PERMISSIONS) throw new ServiceError('invalid', 'too many permissions');
-  return raw.map((entry: unknown, i): RobotPermission => {
-    const where = `permissions[${i}]`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      throw new ServiceError('invalid', `${where} must be an object`);
+  permissions.forEach((p, i) => {
+    if (p.kind !== 'project') {
+      throw new ServiceError(
+        'invalid',
+        `permissions[${i}]: Wharf does not support system-wide robot permissions yet; kind must be "project"`,
+      );
     }
-    const { kind, namespace, access } = entry as Record<string, unknown>;
-    if (kind !== 'project') throw new ServiceError('invalid', `${where}: kind must be "project"`);
-    if (typeof namespace !== 'string' || namespace === '') {
-      throw new ServiceError('invalid', `${where}: namespace must be a project name or "*"`);
+    if (p.access.length === 0) {
+      throw new ServiceError(
+        'invalid',
+        `permissions[${i}]: access must list at least one resource and action`,
+      );
     }
-    if (!Array.isArray(access) || access.length === 0) {
-      throw new ServiceError('invalid', `${where}: access must list at least one resource and action`);
-    }
-    if (access.length > MAX_ACCESS_ENTRIES)
-      throw new ServiceError('invalid', `${where}: too many access entries`);
-    return {
-      kind,
-      namespace,
-      access: access.map((a: unknown, j) => parseAccess(a, `${where}.access[${j}]`)),
-    };
   });
 }
 
@@ -221,15 +131,10 @@ export class RobotService {
         'robot names are lowercase letters, digits and separators (. _ -) between them',
       );
     }
-    const level = parseLevel(input.level);
-    const duration = parseDuration(input.duration);
-    const permissions = parsePermissions(input.permissions);
-    if (input.secret !== undefined && !isValidRobotSecret(input.secret)) {
-      throw new ServiceError(
-        'invalid',
-        'the secret must be 8 to 128 characters with at least one uppercase letter, one lowercase letter and one digit',
-      );
-    }
+    const { level, permissions } = input;
+    const duration = lifetimeDays(input.durationDays);
+    requireSupportedPermissions(permissions);
+    requireValidSecret(input.secret);
     const project = await this.authorisePermissions(principal, level, permissions, 'create');
     await this.requireLifetimeWithinCaller(principal, new Date(), duration);
     const fullName =
@@ -266,7 +171,7 @@ export class RobotService {
     limit: number,
   ): Promise<{ items: RobotRow[]; total: number }> {
     requireSignedIn(principal);
-    const level = query.level === undefined ? undefined : parseLevel(query.level);
+    const level = query.level;
     const filter: RobotListFilter = {
       ...(query.name !== undefined && { name: query.name }),
       ...(query.nameLike !== undefined && { nameLike: query.nameLike }),
@@ -307,13 +212,14 @@ export class RobotService {
       ...(input.description !== undefined && { description: input.description }),
       ...(input.disable !== undefined && { disabled: input.disable }),
     };
-    if (input.duration !== undefined && input.duration !== null && input.duration !== robot.duration) {
-      changes.duration = parseDuration(input.duration);
+    if (input.durationDays !== undefined && input.durationDays !== robot.duration) {
+      changes.duration = lifetimeDays(input.durationDays);
       // updateRobot counts the days from the robot's creation.
       await this.requireLifetimeWithinCaller(principal, robot.created_at, changes.duration);
     }
-    if (input.permissions !== undefined && input.permissions !== null) {
-      const permissions = parsePermissions(input.permissions);
+    if (input.permissions !== undefined) {
+      const { permissions } = input;
+      requireSupportedPermissions(permissions);
       const project = await this.authorisePermissions(principal, robot.level, permissions, 'update');
       if (robot.level === 'project' && project?.id !== robot.project_id) {
         throw new ServiceError('invalid', 'a project robot keeps the project it was created in');
@@ -347,12 +253,7 @@ export class RobotService {
   async refreshSecret(principal: Principal, id: number, secret: string | undefined): Promise<string | null> {
     const robot = await this.find(principal, id);
     await this.requireRobotAccess(principal, robot, 'update', 'reset the secret of');
-    if (secret !== undefined && !isValidRobotSecret(secret)) {
-      throw new ServiceError(
-        'invalid',
-        'the secret must be 8 to 128 characters with at least one uppercase letter, one lowercase letter and one digit',
-      );
-    }
+    requireValidSecret(secret);
     const next = secret ?? generateRobotSecret();
     const secretHash = await hashPassword(next);
     const updated = await this.db.transaction(async (tx) => {
@@ -439,8 +340,8 @@ export class RobotService {
    */
   private async authorisePermissions(
     principal: Principal,
-    level: 'system' | 'project',
-    permissions: RobotPermission[],
+    level: RobotLevel,
+    permissions: readonly RobotPermissionGrant[],
     action: 'create' | 'update',
   ): Promise<ProjectRow | null> {
     if (level === 'system') {

@@ -12,7 +12,14 @@ import {
 import { listWebhookPolicies } from '../../metadata/webhook-policies-table.js';
 import type { Principal } from '../principal.js';
 import { ServiceError } from '../service-error.js';
-import { FORMATS_BY_NOTIFY_TYPE, NOTIFY_TYPES, WEBHOOK_EVENT_TYPES } from './catalogue.js';
+import {
+  FORMATS_BY_NOTIFY_TYPE,
+  NOTIFY_TYPES,
+  WEBHOOK_EVENT_TYPES,
+  type NotifyType,
+  type PayloadFormat,
+  type WebhookEventType,
+} from './catalogue.js';
 import type { WebhookPolicyService } from './policy-service.js';
 
 // What webhooks did (Harbor 2.9+'s executions, tasks and logs of a policy, and the project's last
@@ -34,6 +41,12 @@ export interface LastTrigger {
   enabled: boolean;
   creationTime: Date;
   lastTriggerTime: Date | null;
+}
+
+/** What a project's webhook policies may subscribe to and how they may deliver it. */
+export interface WebhookOffer {
+  eventTypes: WebhookEventType[];
+  notifyTypes: Array<{ type: NotifyType; payloadFormats: PayloadFormat[] }>;
 }
 
 export function executionStatus(e: WebhookExecutionRow): ExecutionStatus {
@@ -107,12 +120,11 @@ export class WebhookHistoryService {
     }));
   }
 
-  async supported(principal: Principal, project: ProjectRow) {
+  async supported(principal: Principal, project: ProjectRow): Promise<WebhookOffer> {
     await this.policies.require(principal, project, 'read');
     return {
-      event_type: [...WEBHOOK_EVENT_TYPES],
-      notify_type: [...NOTIFY_TYPES],
-      payload_formats: NOTIFY_TYPES.map((t) => ({ notify_type: t, formats: [...FORMATS_BY_NOTIFY_TYPE[t]] })),
+      eventTypes: [...WEBHOOK_EVENT_TYPES],
+      notifyTypes: NOTIFY_TYPES.map((type) => ({ type, payloadFormats: [...FORMATS_BY_NOTIFY_TYPE[type]] })),
     };
   }
 

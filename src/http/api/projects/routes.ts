@@ -3,39 +3,14 @@ import { isSignedIn } from '../../../services/principal.js';
 import { projectJson } from '../shapes/project.js';
 import { apiArea, type ApiInstance } from '../area.js';
 import { ApiError } from '../api-error.js';
-import { checkProjectRequestEnforceable } from '../../../services/project-settings.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
-import {
-  jsonBody,
-  jsonMap,
-  pageQuery,
-  pathSegment,
-  queryText,
-  requiredString,
-  serviceChecked,
-} from '../schemas.js';
+import { pageQuery, pathSegment, queryText, requiredString } from '../schemas.js';
+import { createProjectBody, metadataMap, newProject, projectUpdate, updateProjectBody } from './bodies.js';
 import type { ApiDeps } from '../plugin.js';
 import { projectOf as visibleProject, projectParams, type ProjectAddressed } from '../project-ref.js';
 
 // /api/v2.0/projects, Harbor-compatible paths, JSON field names and status codes.
-
-/** The fields of Harbor's ProjectReq that Wharf reads; the quota, proxy and CVE ones must be off. */
-const projectFields = {
-  metadata: jsonMap('metadata')
-    .nullish()
-    .transform((v) => v ?? {}),
-  storage_limit: serviceChecked,
-  registry_id: serviceChecked,
-  cve_allowlist: serviceChecked,
-};
-
-const createProjectBody = jsonBody({
-  project_name: requiredString('project_name'),
-  // Harbor's older clients send a top-level boolean `public`.
-  public: z.boolean({ error: 'public must be true or false' }).nullish(),
-  ...projectFields,
-});
 
 const listProjectsQuery = z.object({
   ...pageQuery,
@@ -49,12 +24,7 @@ type Deps = Pick<ApiDeps, 'projects'>;
 
 function registerProjectCollection(api: ApiInstance, deps: Deps): void {
   api.post('/projects', { schema: { body: createProjectBody } }, async (request, reply) => {
-    const body = request.body;
-    checkProjectRequestEnforceable(body);
-    const metadata = { ...body.metadata };
-    if (typeof body.public === 'boolean' && metadata.public === undefined)
-      metadata.public = String(body.public);
-    const project = await deps.projects.create(request.principal, body.project_name, metadata);
+    const project = await deps.projects.create(request.principal, newProject(request.body));
     reply.code(201).header('location', `/api/v2.0/projects/${project.id}`).send();
   });
 
@@ -106,11 +76,10 @@ function registerProjectItem(api: ApiInstance, deps: Deps): void {
 
   api.put(
     '/projects/:project_name_or_id',
-    { schema: { params: projectParams, body: jsonBody(projectFields) } },
+    { schema: { params: projectParams, body: updateProjectBody } },
     async (request, reply) => {
       const project = await visibleProject(deps.projects, request);
-      checkProjectRequestEnforceable(request.body);
-      await deps.projects.updateMetadata(request.principal, project, request.body.metadata);
+      await deps.projects.update(request.principal, project, projectUpdate(request.body));
       reply.send();
     },
   );
@@ -159,7 +128,7 @@ function registerProjectDetails(api: ApiInstance, deps: Deps): void {
 
   api.post(
     '/projects/:project_name_or_id/metadatas',
-    { schema: { params: projectParams, body: jsonMap() } },
+    { schema: { params: projectParams, body: metadataMap('the request body') } },
     async (request, reply) => {
       const project = await projectOf(request);
       await projects.setMetadata(request.principal, project, request.body);
@@ -182,7 +151,7 @@ function registerProjectDetails(api: ApiInstance, deps: Deps): void {
 
   api.put(
     '/projects/:project_name_or_id/metadatas/:meta_name',
-    { schema: { params: metaParams, body: jsonMap() } },
+    { schema: { params: metaParams, body: metadataMap('the request body') } },
     async (request, reply) => {
       const project = await projectOf(request);
       const name = request.params.meta_name;

@@ -1,18 +1,18 @@
 import { z } from 'zod';
+import { ROBOT_LEVELS } from '../../../domain/robot.js';
 import type { RobotQuery, RobotRow } from '../../../services/robot-service.js';
 import { ApiError } from '../api-error.js';
 import { apiArea } from '../area.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery, type HarborQuery } from '../query.js';
+import { pageQuery, pathId } from '../schemas.js';
 import {
-  jsonBody,
-  optionalBoolean,
-  optionalString,
-  pageQuery,
-  pathId,
-  requiredString,
-  serviceChecked,
-} from '../schemas.js';
+  createRobotBody,
+  refreshSecretBody,
+  robotCreateInput,
+  robotUpdateInput,
+  updateRobotBody,
+} from './bodies.js';
 
 // /api/v2.0/robots, Harbor's shapes (Robot, RobotCreate, RobotCreated, RobotSec). The secret
 // appears only in the answers to create and refresh, never in Robot.
@@ -38,28 +38,13 @@ function robotJson(r: RobotRow) {
 
 const robotParams = z.object({ robot_id: pathId('robot_id') });
 
-/** Harbor's RobotCreate / Robot: level, duration and permissions are checked by the robot service. */
-const robotFields = {
-  description: optionalString('description'),
-  level: serviceChecked,
-  duration: serviceChecked,
-  disable: optionalBoolean('disable'),
-  permissions: serviceChecked,
-};
-
-const createRobotBody = jsonBody({
-  name: requiredString('name'),
-  secret: optionalString('secret'),
-  ...robotFields,
-});
-
-const updateRobotBody = jsonBody({ name: optionalString('name'), ...robotFields });
-
-const refreshSecretBody = jsonBody({ secret: optionalString('secret') }).nullish();
-
 function robotQuery(q: HarborQuery): RobotQuery {
   // Harbor's UI writes Level and ProjectID; both spellings are accepted.
-  const level = q.exact.Level ?? q.exact.level;
+  const levelText = q.exact.Level ?? q.exact.level;
+  const level = ROBOT_LEVELS.find((l) => l === levelText);
+  if (levelText !== undefined && level === undefined) {
+    throw new ApiError('BAD_REQUEST', 'Level must be "system" or "project"');
+  }
   const projectId = q.exact.ProjectID ?? q.exact.project_id;
   if (projectId !== undefined && !/^\d{1,15}$/.test(projectId)) {
     throw new ApiError('BAD_REQUEST', 'ProjectID must be a numeric id');
@@ -76,16 +61,7 @@ function robotQuery(q: HarborQuery): RobotQuery {
 
 export const robotsArea = apiArea('robots', ['robots'], (api, { robots }) => {
   api.post('/robots', { schema: { body: createRobotBody } }, async (request, reply) => {
-    const body = request.body;
-    const { robot, secret: shown } = await robots.create(request.principal, {
-      name: body.name,
-      description: body.description ?? '',
-      level: body.level,
-      duration: body.duration,
-      disable: body.disable ?? false,
-      ...(body.secret !== undefined && body.secret !== '' && { secret: body.secret }),
-      permissions: body.permissions,
-    });
+    const { robot, secret: shown } = await robots.create(request.principal, robotCreateInput(request.body));
     reply
       .code(201)
       .header('location', `/api/v2.0/robots/${robot.id}`)
@@ -114,15 +90,7 @@ export const robotsArea = apiArea('robots', ['robots'], (api, { robots }) => {
     '/robots/:robot_id',
     { schema: { params: robotParams, body: updateRobotBody } },
     async (request, reply) => {
-      const body = request.body;
-      await robots.update(request.principal, request.params.robot_id, {
-        ...(body.name !== undefined && { name: body.name }),
-        ...(body.level !== undefined && { level: body.level }),
-        ...(body.description !== undefined && { description: body.description }),
-        ...(body.duration !== undefined && { duration: body.duration }),
-        ...(body.disable !== undefined && { disable: body.disable }),
-        ...(body.permissions !== undefined && { permissions: body.permissions }),
-      });
+      await robots.update(request.principal, request.params.robot_id, robotUpdateInput(request.body));
       reply.send();
     },
   );

@@ -1,6 +1,7 @@
 import type {
   LastTrigger,
   WebhookExecution,
+  WebhookOffer,
   WebhookTask,
 } from '../../../services/webhooks/history-service.js';
 import type { WebhookPolicyView } from '../../../services/webhooks/policy-service.js';
@@ -76,5 +77,14 @@ export function lastTriggerJson(t: LastTrigger) {
     enabled: t.enabled,
     creation_time: time(t.creationTime),
     last_trigger_time: time(t.lastTriggerTime),
+  };
+}
+
+/** Harbor's SupportedWebhookEventTypes (/webhook/events). */
+export function supportedJson(offer: WebhookOffer) {
+  return {
+    event_type: offer.eventTypes,
+    notify_type: offer.notifyTypes.map((n) => n.type),
+    payload_formats: offer.notifyTypes.map((n) => ({ notify_type: n.type, formats: n.payloadFormats })),
   };
 }

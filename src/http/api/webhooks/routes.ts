@@ -6,7 +6,7 @@ import type { ApiDeps } from '../plugin.js';
 import { projectOf, projectParams, type ProjectAddressed } from '../project-ref.js';
 import { parseHarborQuery } from '../query.js';
 import { jsonBody, optionalBoolean, optionalString, pageQuery, pathId } from '../schemas.js';
-import { executionJson, lastTriggerJson, policyJson, taskJson } from './json.js';
+import { executionJson, lastTriggerJson, policyJson, supportedJson, taskJson } from './json.js';
 
 // /api/v2.0/projects/{project_name_or_id}/webhook/...: policies (CRUD), their executions, tasks
 // and task logs (Harbor 2.9+), the last triggers and the supported event types. Rules live in
@@ -144,7 +144,7 @@ function registerPolicyRoutes(api: ApiInstance, deps: Deps): void {
   });
 
   api.get(`${BASE}/events`, { schema: { params: projectParams } }, async (request, reply) => {
-    reply.send(await deps.webhookHistory.supported(request.principal, await project(request)));
+    reply.send(supportedJson(await deps.webhookHistory.supported(request.principal, await project(request))));
   });
 }
 
