@@ -6,7 +6,10 @@ import type { OutboundGuard } from '../net/outbound-guard.js';
 /** `harbor`: Harbor or Wharf (listing through /api/v2.0); `docker-registry`: any OCI registry. */
 export type RemoteRegistryType = 'harbor' | 'docker-registry';
 
-export const REMOTE_REGISTRY_TYPES: readonly RemoteRegistryType[] = ['docker-registry', 'harbor'];
+export const REMOTE_REGISTRY_TYPES = [
+  'docker-registry',
+  'harbor',
+] as const satisfies readonly RemoteRegistryType[];
 
 export interface RemoteCredential {
   /**

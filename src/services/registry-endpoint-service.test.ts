@@ -5,7 +5,7 @@ import type { Database } from '../metadata/database.js';
 import { migrate } from '../metadata/migrate.js';
 import { openPgliteDatabase } from '../metadata/pglite-database.js';
 import type { Principal } from './principal.js';
-import { RegistryEndpointService } from './registry-endpoint-service.js';
+import { MASKED_SECRET, RegistryEndpointService } from './registry-endpoint-service.js';
 import { SecretBox } from './secret-box.js';
 import { OutboundGuard } from '../net/outbound-guard.js';
 
@@ -69,7 +69,7 @@ describe('RegistryEndpointService', () => {
       name: 'with-secret',
       url: `${url}/`,
       type: 'docker-registry',
-      credential: { type: 'basic', access_key: 'robot$sync', access_secret: 'S3cret-value' },
+      credential: { type: 'basic', accessKey: 'robot$sync', accessSecret: 'S3cret-value' },
       insecure: true,
     });
     expect(endpoint.credential).toEqual({ type: 'basic', accessKey: 'robot$sync', hasSecret: true });
@@ -84,7 +84,7 @@ describe('RegistryEndpointService', () => {
       trustedRealmHosts: ['auth.example.com'],
     });
     // Clearing key and secret makes the endpoint anonymous.
-    await service.update(admin, endpoint.id, { credential: { access_key: '', access_secret: '' } });
+    await service.update(admin, endpoint.id, { credential: { accessKey: '', accessSecret: '' } });
     expect((await service.remoteConfig(endpoint.id)).credential).toBeNull();
   });
 
@@ -93,12 +93,12 @@ describe('RegistryEndpointService', () => {
       name: 'bound',
       url,
       type: 'docker-registry',
-      credential: { type: 'basic', access_key: 'sync', access_secret: 'Bound-Secret-1' },
+      credential: { type: 'basic', accessKey: 'sync', accessSecret: 'Bound-Secret-1' },
     });
     const elsewhere = `http://127.0.0.1:${await closedPort()}`;
     for (const attempt of [
       () => service.update(admin, endpoint.id, { url: elsewhere }),
-      () => service.ping(admin, { id: endpoint.id, url: elsewhere }),
+      () => service.ping(admin, { kind: 'stored', id: endpoint.id, changes: { url: elsewhere } }),
       () => service.update(admin, endpoint.id, { url: url.replace('127.0.0.1', 'localhost') }),
     ]) {
       await expect(attempt()).rejects.toMatchObject({
@@ -111,7 +111,7 @@ describe('RegistryEndpointService', () => {
     // host's https, and another path on the same origin.
     await service.update(admin, endpoint.id, {
       url: elsewhere,
-      credential: { access_secret: 'Bound-Secret-1' },
+      credential: { accessSecret: 'Bound-Secret-1' },
     });
     await service.update(admin, endpoint.id, { url: `${elsewhere}/mirror` });
     await service.update(admin, endpoint.id, { url: elsewhere.replace('http:', 'https:') });
@@ -119,8 +119,50 @@ describe('RegistryEndpointService', () => {
 
     // outbound.token_realms, by the endpoint's host and port.
     expect((await service.remoteConfig(endpoint.id)).trustedRealmHosts).toEqual([]);
-    await service.update(admin, endpoint.id, { url, credential: { access_secret: 'Bound-Secret-1' } });
+    await service.update(admin, endpoint.id, { url, credential: { accessSecret: 'Bound-Secret-1' } });
     expect((await service.remoteConfig(endpoint.id)).trustedRealmHosts).toEqual(['auth.example.com']);
+  });
+
+  it('keeps the stored secret when the masked value comes back, and takes a new one', async () => {
+    const endpoint = await service.create(admin, {
+      name: 'masked',
+      url,
+      type: 'docker-registry',
+      credential: { type: 'basic', accessKey: 'sync', accessSecret: 'First-Secret-1' },
+    });
+    await service.update(admin, endpoint.id, {
+      description: 'edited in the portal',
+      credential: { accessKey: 'sync', accessSecret: MASKED_SECRET },
+    });
+    expect((await service.remoteConfig(endpoint.id)).credential).toMatchObject({
+      accessSecret: 'First-Secret-1',
+    });
+    await service.update(admin, endpoint.id, { credential: { accessSecret: 'Second-Secret-2' } });
+    expect((await service.remoteConfig(endpoint.id)).credential).toEqual({
+      type: 'basic',
+      accessKey: 'sync',
+      accessSecret: 'Second-Secret-2',
+    });
+    // An oauth credential needs a secret of its own; a basic one a key too.
+    await expect(
+      service.create(admin, { name: 'no-key', url, type: 'harbor', credential: { accessSecret: 's' } }),
+    ).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/needs access_key/) });
+  });
+
+  it('says what policies can use with each type of endpoint', async () => {
+    const harbor = await service.create(admin, { name: 'caps-harbor', url, type: 'harbor' });
+    const plain = await service.create(admin, { name: 'caps-plain', url, type: 'docker-registry' });
+    expect(await service.capabilities(admin, harbor.id)).toMatchObject({
+      type: 'harbor',
+      filterTypes: ['name', 'tag', 'label', 'resource'],
+      resourceValues: ['image', 'artifact'],
+      triggers: ['manual', 'scheduled', 'event_based'],
+    });
+    expect(await service.capabilities(admin, plain.id)).toMatchObject({
+      type: 'docker-registry',
+      filterTypes: ['name', 'tag'],
+      resourceValues: [],
+    });
   });
 
   it('is for system administrators only', async () => {

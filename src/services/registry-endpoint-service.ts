@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import type { SystemResource } from '../domain/rbac.js';
 import type { Database } from '../metadata/database.js';
 import { isUniqueViolation } from '../metadata/database.js';
@@ -29,6 +28,14 @@ import { adminEvent, changesOf } from './audit/admin-events.js';
 import { type Principal, refusalFor } from './principal.js';
 import type { SecretBox } from './secret-box.js';
 import { ServiceError } from './service-error.js';
+import { capabilitiesOf, type EndpointCapabilities } from './registry-endpoint-capabilities.js';
+import {
+  checkCaBundle,
+  endpointInUse,
+  hasControlCharacter,
+  pingFailure,
+  sameDestination,
+} from './registry-endpoint-checks.js';
 
 // Registry endpoints (Harbor's /registries): the peers replication talks to. System administrators
 // only. The credential's secret is sealed at rest and never leaves this service except as the
@@ -42,31 +49,43 @@ const SECRET_CONTEXT = 'registries.access_secret';
 export const MASKED_SECRET = '*****';
 const MAX_NAME = 64;
 const MAX_DESCRIPTION = 1024;
-const MAX_CA_BYTES = 64 * 1024;
 const RESOURCE: SystemResource = 'registry';
 
-export interface CredentialInput {
-  type?: string | undefined;
-  access_key?: string | undefined;
-  access_secret?: string | undefined;
+export type CredentialType = RemoteCredential['type'];
+export const CREDENTIAL_TYPES = ['basic', 'oauth'] as const satisfies readonly CredentialType[];
+
+/** A credential as given; what is left out keeps its stored value. */
+export interface CredentialChange {
+  type?: CredentialType;
+  accessKey?: string;
+  /** Left out or MASKED_SECRET (what reads show): keep the stored secret. '' with an empty key: anonymous. */
+  accessSecret?: string;
 }
 
-/** Harbor's Registry (create) and RegistryUpdate (update) fields, after type checks at the edge. */
-export interface EndpointInput {
-  name?: string | undefined;
-  url?: string | undefined;
-  type?: string | undefined;
-  description?: string | undefined;
+/** What an update may change; a field left out keeps its value. */
+export interface EndpointChanges {
+  name?: string;
+  url?: string;
+  type?: RemoteRegistryType;
+  description?: string;
   /** null: anonymous. */
-  credential?: CredentialInput | null | undefined;
-  insecure?: boolean | undefined;
-  /** Wharf extension: PEM CA bundle; '' or null removes it. */
-  ca_certificate?: string | null | undefined;
+  credential?: CredentialChange | null;
+  insecure?: boolean;
+  /** PEM bundle of the CAs trusted for the peer (Wharf extension); null removes it. */
+  caCertificate?: string | null;
 }
 
-export interface PingInput extends EndpointInput {
-  id?: number | undefined;
+/** A new endpoint: name, URL and type are required. */
+export interface NewEndpoint extends EndpointChanges {
+  name: string;
+  url: string;
+  type: RemoteRegistryType;
 }
+
+/** What a ping checks: a stored endpoint (with changes not saved yet) or one described in full. */
+export type PingTarget =
+  | { kind: 'stored'; id: number; changes: EndpointChanges }
+  | { kind: 'described'; endpoint: Omit<NewEndpoint, 'name'> };
 
 /** An endpoint as the API shows it: the secret is only said to exist. */
 export interface RegistryEndpoint {
@@ -81,19 +100,6 @@ export interface RegistryEndpoint {
   status: RegistryRow['status'];
   createdAt: Date;
   updatedAt: Date;
-}
-
-export interface FilterStyle {
-  type: string;
-  style: string;
-  values?: string[];
-}
-
-export interface RegistryInfo {
-  type: RemoteRegistryType;
-  description: string;
-  supported_resource_filters: FilterStyle[];
-  supported_triggers: string[];
 }
 
 /** Policies (the replication module) say which of them use an endpoint; delete refuses then. */
@@ -148,12 +154,8 @@ export class RegistryEndpointService {
     return view(await this.row(id));
   }
 
-  async create(principal: Principal, input: EndpointInput): Promise<RegistryEndpoint> {
+  async create(principal: Principal, input: NewEndpoint): Promise<RegistryEndpoint> {
     this.requireAdmin(principal);
-    if (input.name === undefined || input.name.trim() === '')
-      throw new ServiceError('invalid', 'name is required');
-    if (input.url === undefined || input.url === '') throw new ServiceError('invalid', 'url is required');
-    if (input.type === undefined || input.type === '') throw new ServiceError('invalid', 'type is required');
     const fields = this.fields(input, null);
     // Saved whatever the peer's state: a branch site that is down today is still where its
     // replication must go once it is back. The check only records the status the list shows.
@@ -170,7 +172,7 @@ export class RegistryEndpointService {
     return view(row);
   }
 
-  async update(principal: Principal, id: number, input: EndpointInput): Promise<RegistryEndpoint> {
+  async update(principal: Principal, id: number, input: EndpointChanges): Promise<RegistryEndpoint> {
     this.requireAdmin(principal);
     const current = await this.row(id);
     if (input.type !== undefined && input.type !== current.type) {
@@ -200,7 +202,7 @@ export class RegistryEndpointService {
     this.requireAdmin(principal);
     const current = await this.row(id);
     const users = (await Promise.all(this.#usageChecks.map((check) => check(id)))).flat();
-    if (users.length > 0) throw inUse(users);
+    if (users.length > 0) throw endpointInUse(users);
     try {
       const deleted = await this.db.transaction(async (tx) => {
         if (!(await deleteRegistryRow(tx, id))) return false;
@@ -211,27 +213,25 @@ export class RegistryEndpointService {
       if (!deleted) throw new ServiceError('not-found', `registry ${id} not found`);
     } catch (err) {
       // A policy row that references the endpoint by foreign key, created after the check above.
-      if ((err as { code?: unknown }).code === '23503') throw inUse([]);
+      if (isForeignKeyViolation(err)) throw endpointInUse([]);
       throw err;
     }
   }
 
   /**
-   * Harbor's /registries/ping: a stored endpoint (`id`, optionally with changed fields) or one
+   * Harbor's /registries/ping: a stored endpoint (optionally with changed fields) or one
    * described in full. Throws ServiceError('invalid') saying why the peer failed the check.
    */
-  async ping(principal: Principal, input: PingInput): Promise<void> {
+  async ping(principal: Principal, target: PingTarget): Promise<void> {
     this.requireAdmin(principal);
     let fields: RegistryFields;
     let storedId: number | undefined;
-    if (input.id !== undefined) {
-      const current = await this.row(input.id);
-      fields = this.fields({ ...input, name: current.name }, current);
+    if (target.kind === 'stored') {
+      const current = await this.row(target.id);
+      fields = this.fields({ ...target.changes, name: current.name }, current);
       storedId = current.id;
     } else {
-      if (!input.url) throw new ServiceError('invalid', 'url (or the id of a registry) is required');
-      if (!input.type) throw new ServiceError('invalid', 'type is required');
-      fields = this.fields({ ...input, name: 'ping' }, null);
+      fields = this.fields({ ...target.endpoint, name: 'ping' }, null);
     }
     const client = new RemoteRegistry(this.configOf(fields));
     try {
@@ -245,9 +245,9 @@ export class RegistryEndpointService {
     }
   }
 
-  async info(principal: Principal, id: number): Promise<RegistryInfo> {
+  async capabilities(principal: Principal, id: number): Promise<EndpointCapabilities> {
     this.requireAdmin(principal);
-    return registryInfo((await this.row(id)).type);
+    return capabilitiesOf((await this.row(id)).type);
   }
 
   // --- for replication (no principal: the policy module decided already) ---
@@ -285,18 +285,13 @@ export class RegistryEndpointService {
   }
 
   /** Validates input over the current row (null: a new endpoint) into the stored fields. */
-  private fields(input: EndpointInput, current: RegistryRow | null): RegistryFields {
+  private fields(input: EndpointChanges, current: RegistryRow | null): RegistryFields {
     const name = (input.name ?? current?.name ?? '').trim();
     if (name === '' || name.length > MAX_NAME || hasControlCharacter(name)) {
       throw new ServiceError('invalid', `name must be 1 to ${MAX_NAME} printable characters`);
     }
-    const type = input.type ?? current?.type ?? '';
-    if (!isType(type)) {
-      throw new ServiceError(
-        'invalid',
-        `unknown registry type "${type.slice(0, 50)}": one of ${REMOTE_REGISTRY_TYPES.join(', ')}`,
-      );
-    }
+    const type = input.type ?? current?.type;
+    if (type === undefined) throw new ServiceError('invalid', 'type is required');
     let url: string;
     try {
       url = normaliseUrl(input.url ?? current?.url ?? '');
@@ -307,8 +302,7 @@ export class RegistryEndpointService {
     if (description.length > MAX_DESCRIPTION) {
       throw new ServiceError('invalid', `description must be at most ${MAX_DESCRIPTION} characters`);
     }
-    const ca =
-      input.ca_certificate === undefined ? (current?.ca_certificate ?? null) : input.ca_certificate || null;
+    const ca = input.caCertificate === undefined ? (current?.ca_certificate ?? null) : input.caCertificate;
     if (ca !== null) checkCaBundle(ca);
     const credential = this.credentialFields(input.credential, current);
     // The stored secret (the very sealed value, not one given again) stays with its origin.
@@ -343,7 +337,7 @@ export class RegistryEndpointService {
   }
 
   private credentialFields(
-    input: CredentialInput | null | undefined,
+    input: CredentialChange | null | undefined,
     current: RegistryRow | null,
   ): Pick<RegistryFields, 'credential_type' | 'access_key' | 'access_secret_sealed'> {
     const kept = {
@@ -354,20 +348,17 @@ export class RegistryEndpointService {
     if (input === undefined) return kept;
     const none = { credential_type: null, access_key: null, access_secret_sealed: null };
     if (input === null) return none;
-    const type = input.type || kept.credential_type || 'basic';
-    if (type !== 'basic' && type !== 'oauth') {
-      throw new ServiceError('invalid', `unknown credential type "${type.slice(0, 50)}": basic or oauth`);
-    }
-    const key = input.access_key ?? kept.access_key ?? '';
-    const secretGiven = input.access_secret !== undefined && input.access_secret !== MASKED_SECRET;
+    const type = input.type ?? kept.credential_type ?? 'basic';
+    const key = input.accessKey ?? kept.access_key ?? '';
+    const secret = input.accessSecret === MASKED_SECRET ? undefined : input.accessSecret;
     // Empty key and secret: anonymous, as Harbor's form sends it when the fields are cleared.
-    if (key === '' && (input.access_secret === '' || (!secretGiven && !kept.access_secret_sealed)))
-      return none;
-    const sealed = secretGiven
-      ? input.access_secret
-        ? this.box.seal(input.access_secret, SECRET_CONTEXT)
-        : null
-      : kept.access_secret_sealed;
+    if (key === '' && (secret === '' || (secret === undefined && !kept.access_secret_sealed))) return none;
+    const sealed =
+      secret === undefined
+        ? kept.access_secret_sealed
+        : secret
+          ? this.box.seal(secret, SECRET_CONTEXT)
+          : null;
     if (type === 'basic' && (key === '' || sealed === null)) {
       throw new ServiceError('invalid', 'a basic credential needs access_key and access_secret');
     }
@@ -410,84 +401,8 @@ export class RegistryEndpointService {
   }
 }
 
-function hasControlCharacter(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
-}
-
-/** The same host and port, and no step down from https to http. */
-function sameDestination(stored: string, next: string): boolean {
-  const a = new URL(stored);
-  const b = new URL(next);
-  return a.host === b.host && (a.protocol === b.protocol || b.protocol === 'https:');
-}
-
-function isType(value: string): value is RemoteRegistryType {
-  return (REMOTE_REGISTRY_TYPES as readonly string[]).includes(value);
-}
-
-function inUse(policies: string[]): ServiceError {
-  return new ServiceError(
-    'precondition',
-    policies.length > 0
-      ? `the registry is used by replication policies (${policies.slice(0, 10).join(', ')}); delete or change them first`
-      : 'the registry is used by replication policies; delete or change them first',
-  );
-}
-
-function checkCaBundle(pem: string): void {
-  if (pem.length > MAX_CA_BYTES)
-    throw new ServiceError('invalid', `ca_certificate must be at most ${MAX_CA_BYTES} bytes`);
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new ServiceError('invalid', 'ca_certificate must hold PEM certificates');
-  for (const block of blocks) {
-    try {
-      new X509Certificate(block);
-    } catch {
-      throw new ServiceError('invalid', 'ca_certificate holds a certificate that cannot be parsed');
-    }
-  }
-}
-
-/** A clear reason for a failed check, without credentials (RemoteError messages carry none). */
-function pingFailure(err: unknown, timeoutMs: number): string {
-  if ((err as { name?: unknown }).name === 'TimeoutError') {
-    return `the registry is unhealthy: no answer within ${timeoutMs / 1000} s`;
-  }
-  if (err instanceof RemoteError) {
-    switch (err.kind) {
-      case 'unreachable':
-        return `the registry is unreachable: ${err.message}`;
-      case 'unauthorized':
-        return `the registry refused the credentials: ${err.message}`;
-      default:
-        return `the registry is unhealthy: ${err.message}`;
-    }
-  }
-  return 'the registry is unhealthy';
-}
-
-/** What each endpoint type supports as a replication source or destination (Harbor's RegistryInfo). */
-export function registryInfo(type: RemoteRegistryType): RegistryInfo {
-  const filters: FilterStyle[] = [
-    { type: 'name', style: 'input' },
-    { type: 'tag', style: 'input' },
-  ];
-  if (type === 'harbor') {
-    filters.push({ type: 'label', style: 'input' });
-    filters.push({ type: 'resource', style: 'radio', values: ['image', 'artifact'] });
-  }
-  return {
-    type,
-    description:
-      type === 'harbor' ? 'Harbor or Wharf, listed through /api/v2.0' : 'any OCI Distribution registry',
-    supported_resource_filters: filters,
-    // event_based fires on local pushes and deletions: it applies to push policies to either type.
-    supported_triggers: ['manual', 'scheduled', 'event_based'],
-  };
+function isForeignKeyViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === '23503';
 }
 
 function view(row: RegistryRow): RegistryEndpoint {

@@ -1,6 +1,4 @@
-import { isRepositoryName } from '../domain/reference.js';
 import type { SystemResource } from '../domain/rbac.js';
-import { cronError } from '../jobs/schedules.js';
 import { isUniqueViolation, type Database, type Queryable } from '../metadata/database.js';
 import {
   allPolicies,
@@ -15,7 +13,7 @@ import {
   type ReplicationPolicyRow,
   type TriggerType,
 } from '../metadata/replication-policies-table.js';
-import { FilterError, parseFilter, type PolicyFilter } from '../domain/replication-filters.js';
+import type { PolicyFilter } from '../domain/replication-filters.js';
 import { recordEvent } from '../metadata/outbox-table.js';
 import { adminEvent, changesOf } from './audit/admin-events.js';
 import { type Principal, principalName, refusalFor } from './principal.js';
@@ -25,6 +23,14 @@ import type {
   RegistryEndpointService,
 } from './registry-endpoint-service.js';
 import { ServiceError } from './service-error.js';
+import { hasControlCharacter } from './registry-endpoint-checks.js';
+import {
+  checkDestinationNames,
+  checkedTrigger,
+  checkFilters,
+  checkSpeed,
+  invalid,
+} from './replication-policy-checks.js';
 import { disabledLookupCache, type LookupCache } from '../cluster/lookup-cache.js';
 
 // Replication policies (Harbor's /replication/policies): what is replicated (filters), from where
@@ -39,29 +45,42 @@ const CACHE_SCOPE = 'replication:policies';
 const CACHE_KEY = 'all';
 const MAX_NAME = 256;
 const MAX_DESCRIPTION = 1024;
-const MAX_FILTERS = 20;
-const MAX_REPLACE_COUNT = 127; // Harbor's int8
-const MAX_SPEED = 2_147_483_647; // Harbor's int32, KB/s
-export const TRIGGER_TYPES: readonly TriggerType[] = ['manual', 'scheduled', 'event_based'];
+export type { TriggerType };
+export const TRIGGER_TYPES = ['manual', 'scheduled', 'event_based'] as const satisfies readonly TriggerType[];
 
-/** Harbor's ReplicationPolicy fields after type checks at the edge. Registries are ids: 0 or null is this registry. */
-export interface PolicyInput {
-  name?: string | undefined;
-  description?: string | undefined;
-  /** Given together (absent from the body: both undefined); a side not given is this registry. */
-  src_registry?: number | null | undefined;
-  dest_registry?: number | null | undefined;
-  dest_namespace?: string | undefined;
-  dest_namespace_replace_count?: number | undefined;
-  /** Raw filter objects, validated here. */
-  filters?: Array<{ type?: unknown; value?: unknown; decoration?: unknown }> | undefined;
-  /** null: manual. */
-  trigger?: { type?: unknown; cron?: unknown } | null | undefined;
-  replicate_deletion?: boolean | undefined;
-  override?: boolean | undefined;
-  speed?: number | undefined;
-  enabled?: boolean | undefined;
-  copy_by_chunk?: boolean | undefined;
+/** When a policy runs; `cron` (6 fields, seconds first) only for a scheduled trigger. */
+export interface PolicyTrigger {
+  type: TriggerType;
+  cron: string;
+}
+
+/** The two sides of a policy, one of them a registry endpoint's id and the other null (this registry). */
+export interface PolicySides {
+  srcRegistryId: number | null;
+  destRegistryId: number | null;
+}
+
+/** What an update may change; a field left out keeps its value. */
+export interface PolicyChanges {
+  name?: string;
+  description?: string;
+  /** Both sides at once: they are one choice (pull from a peer or push to one). */
+  sides?: PolicySides;
+  destNamespace?: string;
+  destNamespaceReplaceCount?: number;
+  filters?: PolicyFilter[];
+  trigger?: PolicyTrigger;
+  replicateDeletion?: boolean;
+  override?: boolean;
+  /** KB/s per task; -1 or 0: unlimited. */
+  speed?: number;
+  enabled?: boolean;
+  copyByChunk?: boolean;
+}
+
+/** A new policy: a name is required, the rest has Harbor's defaults. */
+export interface NewPolicy extends PolicyChanges {
+  name: string;
 }
 
 export interface ReplicationPolicy {
@@ -76,7 +95,7 @@ export interface ReplicationPolicy {
   destNamespace: string;
   destNamespaceReplaceCount: number;
   filters: PolicyFilter[];
-  trigger: { type: TriggerType; cron: string };
+  trigger: PolicyTrigger;
   replicateDeletion: boolean;
   override: boolean;
   /** KB/s per task; 0: unlimited. */
@@ -153,16 +172,15 @@ export class ReplicationPolicyService {
     return this.view(principal, toPolicy(await this.row(id)), new Map());
   }
 
-  async create(principal: Principal, input: PolicyInput): Promise<ReplicationPolicy> {
+  async create(principal: Principal, input: NewPolicy): Promise<ReplicationPolicy> {
     this.requireAdmin(principal);
-    if (input.name === undefined || input.name.trim() === '') throw invalid('name is required');
     const fields = await this.fields(principal, input, null);
     let row: ReplicationPolicyRow | null;
     try {
       row = await this.db.transaction(async (tx) => {
         const created = await insertPolicy(tx, fields, principalName(principal));
         if (created) {
-          const event = { name: created.name, id: Number(created.id), changes: changesOf(input) };
+          const event = { name: created.name, id: Number(created.id), changes: auditedChanges(input) };
           await recordEvent(tx, adminEvent('replication_policy.created', principal, null, event));
         }
         return created;
@@ -179,7 +197,7 @@ export class ReplicationPolicyService {
     return policy;
   }
 
-  async update(principal: Principal, id: number, input: PolicyInput): Promise<ReplicationPolicy> {
+  async update(principal: Principal, id: number, input: PolicyChanges): Promise<ReplicationPolicy> {
     this.requireAdmin(principal);
     const current = await this.row(id);
     const fields = await this.fields(principal, input, current);
@@ -188,7 +206,7 @@ export class ReplicationPolicyService {
       row = await this.db.transaction(async (tx) => {
         const updated = await updatePolicy(tx, id, fields);
         if (updated) {
-          const event = { name: updated.name, id, changes: changesOf(input) };
+          const event = { name: updated.name, id, changes: auditedChanges(input) };
           await recordEvent(tx, adminEvent('replication_policy.updated', principal, null, event));
         }
         return updated;
@@ -286,7 +304,7 @@ export class ReplicationPolicyService {
   /** Validates input over the current row (null: a new policy) into the stored fields. */
   private async fields(
     principal: Principal,
-    input: PolicyInput,
+    input: PolicyChanges,
     current: ReplicationPolicyRow | null,
   ): Promise<ReplicationPolicyFields> {
     const name = (input.name ?? current?.name ?? '').trim();
@@ -298,46 +316,27 @@ export class ReplicationPolicyService {
       throw invalid(`description must be at most ${MAX_DESCRIPTION} characters`);
     }
 
-    // The two sides are one choice: a body that names either replaces both.
-    const sidesGiven = input.src_registry !== undefined || input.dest_registry !== undefined;
-    const src = sidesGiven ? input.src_registry || null : (current?.src_registry_id ?? null);
-    const dest = sidesGiven ? input.dest_registry || null : (current?.dest_registry_id ?? null);
-    if ((src === null) === (dest === null)) {
+    const src = input.sides ? input.sides.srcRegistryId : (current?.src_registry_id ?? null);
+    const dest = input.sides ? input.sides.destRegistryId : (current?.dest_registry_id ?? null);
+    const remote = src ?? dest;
+    if (remote === null || (src !== null && dest !== null)) {
       throw invalid(
         'exactly one of src_registry (pull from a remote registry) and dest_registry (push to a remote registry) must be set; the other side is this registry',
       );
     }
-    await this.requireEndpoint(principal, (src ?? dest) as number);
+    await this.requireEndpoint(principal, remote);
 
-    const destNamespace = input.dest_namespace ?? current?.dest_namespace ?? '';
-    if (destNamespace !== '' && !isRepositoryName(destNamespace)) {
-      throw invalid(
-        `invalid dest_namespace "${destNamespace.slice(0, 100)}": lowercase path components ([a-z0-9] with . _ - inside), separated by /`,
-      );
-    }
-    const replaceCount = input.dest_namespace_replace_count ?? current?.dest_namespace_replace_count ?? -1;
-    if (!Number.isInteger(replaceCount) || replaceCount < -1 || replaceCount > MAX_REPLACE_COUNT) {
-      throw invalid(
-        `dest_namespace_replace_count must be -1 (keep only the last path component) or 0 to ${MAX_REPLACE_COUNT} (path components replaced)`,
-      );
-    }
+    const destNamespace = input.destNamespace ?? current?.dest_namespace ?? '';
+    const replaceCount = input.destNamespaceReplaceCount ?? current?.dest_namespace_replace_count ?? -1;
+    checkDestinationNames(destNamespace, replaceCount);
 
-    let filters: PolicyFilter[];
-    if (input.filters === undefined) filters = current ? toPolicy(current).filters : [];
-    else {
-      if (input.filters.length > MAX_FILTERS) throw invalid(`a policy has at most ${MAX_FILTERS} filters`);
-      try {
-        filters = input.filters.map(parseFilter);
-      } catch (err) {
-        if (err instanceof FilterError) throw invalid(err.message);
-        throw err;
-      }
-    }
+    const filters = input.filters ?? (current ? toPolicy(current).filters : []);
+    if (input.filters !== undefined) checkFilters(input.filters);
 
     const trigger =
       input.trigger === undefined
         ? { type: current?.trigger_type ?? 'manual', cron: current?.trigger_cron ?? '' }
-        : triggerOf(input.trigger);
+        : checkedTrigger(input.trigger);
     if (trigger.type === 'event_based' && src !== null) {
       throw invalid(
         'an event_based trigger needs a push policy (dest_registry): a remote source sends no events; use a scheduled trigger to pull',
@@ -345,9 +344,7 @@ export class ReplicationPolicyService {
     }
 
     const speed = input.speed ?? current?.speed ?? 0;
-    if (!Number.isInteger(speed) || speed < -1 || speed > MAX_SPEED) {
-      throw invalid(`speed must be a whole number of KB/s up to ${MAX_SPEED}; -1 or 0 for unlimited`);
-    }
+    checkSpeed(speed);
 
     return {
       name,
@@ -359,13 +356,13 @@ export class ReplicationPolicyService {
       filters,
       trigger_type: trigger.type,
       trigger_cron: trigger.cron,
-      replicate_deletion: input.replicate_deletion ?? current?.replicate_deletion ?? false,
+      replicate_deletion: input.replicateDeletion ?? current?.replicate_deletion ?? false,
       // Harbor's portal defaults: a new policy is enabled and overrides the destination's tags.
       override: input.override ?? current?.override ?? true,
       // Harbor stores any negative speed as 0 (unlimited).
       speed: Math.max(speed, 0),
       enabled: input.enabled ?? current?.enabled ?? true,
-      copy_by_chunk: input.copy_by_chunk ?? current?.copy_by_chunk ?? false,
+      copy_by_chunk: input.copyByChunk ?? current?.copy_by_chunk ?? false,
     };
   }
 
@@ -380,23 +377,9 @@ export class ReplicationPolicyService {
   }
 }
 
-function triggerOf(input: { type?: unknown; cron?: unknown } | null): { type: TriggerType; cron: string } {
-  if (input === null) return { type: 'manual', cron: '' };
-  const type = input.type === undefined || input.type === null || input.type === '' ? 'manual' : input.type;
-  if (typeof type !== 'string' || !(TRIGGER_TYPES as readonly string[]).includes(type)) {
-    throw invalid(`invalid trigger type ${JSON.stringify(type)}: one of ${TRIGGER_TYPES.join(', ')}`);
-  }
-  const cron = input.cron === undefined || input.cron === null ? '' : input.cron;
-  if (typeof cron !== 'string') throw invalid('trigger_settings.cron must be a string');
-  if (type !== 'scheduled') return { type: type as TriggerType, cron: '' };
-  if (cron.trim() === '') throw invalid('a scheduled trigger needs trigger_settings.cron');
-  const problem = cronError(cron);
-  if (problem !== null) {
-    throw invalid(
-      `invalid cron "${cron.slice(0, 100)}" for the scheduled trigger (6 fields, seconds first: "0 0 2 * * *"): ${problem}`,
-    );
-  }
-  return { type: 'scheduled', cron: cron.trim() };
+/** The fields a write changed, for the audit log; the sides by name (changesOf writes objects as "changed"). */
+function auditedChanges({ sides, ...rest }: PolicyChanges): ReturnType<typeof changesOf> {
+  return changesOf({ ...rest, ...sides });
 }
 
 function toPolicy(row: ReplicationPolicyRow): ReplicationPolicy {
@@ -409,7 +392,7 @@ function toPolicy(row: ReplicationPolicyRow): ReplicationPolicy {
     destRegistryId: row.dest_registry_id,
     destNamespace: row.dest_namespace,
     destNamespaceReplaceCount: row.dest_namespace_replace_count,
-    // Written by this service only, after parseFilter.
+    // Written by this service only: typed at the API's edge, then checked (checkFilters).
     filters: Array.isArray(row.filters) ? (row.filters as PolicyFilter[]) : [],
     trigger: { type: row.trigger_type, cron: row.trigger_cron },
     replicateDeletion: row.replicate_deletion,
@@ -422,22 +405,10 @@ function toPolicy(row: ReplicationPolicyRow): ReplicationPolicy {
   };
 }
 
-function invalid(message: string): ServiceError {
-  return new ServiceError('invalid', message);
-}
-
 function notFound(id: number): ServiceError {
   return new ServiceError('not-found', `replication policy ${id} not found`);
 }
 
 function isForeignKeyViolation(err: unknown): boolean {
-  return (err as { code?: unknown }).code === '23503';
-}
-
-function hasControlCharacter(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === '23503';
 }

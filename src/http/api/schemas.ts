@@ -51,9 +51,6 @@ export function optionalInteger(field: string) {
     .transform((v) => v ?? undefined);
 }
 
-/** A field passed on unchecked: the service validates it with rules of its own. */
-export const serviceChecked = z.unknown().optional();
-
 /** A numeric id in the path (/users/{user_id}). */
 export function pathId(name: string) {
   return z

@@ -16,7 +16,6 @@ import {
   purgeTombstones,
   putTombstone,
   recordTagOrigin,
-  type TombstoneRow,
 } from '../../metadata/tombstones-table.js';
 import type { EventConsumer } from '../../services/events/consumer.js';
 import type { Principal } from '../../services/principal.js';
@@ -38,6 +37,7 @@ import {
   TASK_JOB,
   type ExecutionDeps,
   type ExecutionOptions,
+  type Tombstone,
 } from './types.js';
 
 // Replication executions (Harbor's /replication/executions): the job types that run them, the
@@ -202,17 +202,28 @@ export class ReplicationExecutionService {
   // --- Wharf extensions for two-way peers (system administrators only) ---
 
   /** The unexpired tombstones of a repository (purging expired ones on the way). */
-  async tombstones(principal: Principal, repository: string, tag?: string): Promise<TombstoneRow[]> {
+  async tombstones(principal: Principal, repository: string, tag?: string): Promise<Tombstone[]> {
     this.#deps.policies.requireAdmin(principal);
     const since = new Date(Date.now() - tombstoneTtlOf(this.#deps));
     await purgeTombstones(this.#deps.db, since);
-    return listTombstones(this.#deps.db, repository, since, tag);
+    const rows = await listTombstones(this.#deps.db, repository, since, tag);
+    return rows.map((r) => ({
+      repository: r.repository,
+      tag: r.tag,
+      digest: r.digest,
+      deletedAt: r.deleted_at,
+    }));
   }
 
   /** A deletion a peer's replication made here, with the peer's deletion time. */
-  async recordTombstone(principal: Principal, tombstone: TombstoneRow): Promise<boolean> {
+  async recordTombstone(principal: Principal, t: Tombstone): Promise<boolean> {
     this.#deps.policies.requireAdmin(principal);
-    return putTombstone(this.#deps.db, tombstone);
+    return putTombstone(this.#deps.db, {
+      repository: t.repository,
+      tag: t.tag,
+      digest: t.digest,
+      deleted_at: t.deletedAt,
+    });
   }
 
   /** The origin push time of a tag a peer's replication copied here. */

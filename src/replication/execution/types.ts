@@ -26,6 +26,14 @@ export interface EventPayload {
   operation: 'create' | 'delete';
 }
 
+/** Two-way replication's record of a tag deleted at `deletedAt` while it pointed at `digest`. */
+export interface Tombstone {
+  repository: string;
+  tag: string;
+  digest: string;
+  deletedAt: Date;
+}
+
 export interface ExecutionOptions {
   /** How long retryable failures (the peer unreachable) are retried (default 24 h). */
   deadlineMs?: number;

@@ -1,78 +1,23 @@
 import { z } from 'zod';
 import type { Principal } from '../../../services/principal.js';
-import type {
-  CredentialInput,
-  EndpointInput,
-  RegistryEndpointService,
-} from '../../../services/registry-endpoint-service.js';
-import { registryJson } from '../shapes/registry.js';
+import type { RegistryEndpointService } from '../../../services/registry-endpoint-service.js';
+import { registryInfoJson, registryJson } from '../shapes/registry.js';
 import { apiArea, type ApiInstance } from '../area.js';
 import { pageRequest, setPageHeaders } from '../paging.js';
 import { parseHarborQuery } from '../query.js';
-import { jsonBody, optionalBoolean, optionalString, pageQuery, pathId, queryText } from '../schemas.js';
+import { pageQuery, pathId, queryText } from '../schemas.js';
+import {
+  endpointChanges,
+  endpointChangesBody,
+  newEndpoint,
+  newEndpointBody,
+  pingBody,
+} from './endpoint-body.js';
 
 // /api/v2.0/registries, /registries/ping, /registries/{id}/info and /replication/adapters in
 // Harbor's shapes (Registry, RegistryUpdate, RegistryPing, RegistryInfo). The secret of a
 // credential is never sent back: `access_secret` shows "*****" when one is stored, as Harbor does.
 // Wharf extension: `ca_certificate` (PEM bundle of CAs trusted for the peer) on all three shapes.
-
-/** `credential: {type, access_key, access_secret}` (Registry) or null (anonymous). */
-const nestedCredential = z
-  .object(
-    {
-      type: optionalString('credential.type'),
-      access_key: optionalString('credential.access_key'),
-      access_secret: optionalString('credential.access_secret'),
-    },
-    { error: 'credential must be a JSON object or null' },
-  )
-  .nullish();
-
-/**
- * Registry (create), RegistryUpdate and RegistryPing in one shape: the latter two carry the
- * credential flat (credential_type, access_key, access_secret), the first nested.
- */
-const endpointFields = {
-  name: optionalString('name'),
-  url: optionalString('url'),
-  type: optionalString('type'),
-  description: optionalString('description'),
-  credential: nestedCredential,
-  credential_type: optionalString('credential_type'),
-  access_key: optionalString('access_key'),
-  access_secret: optionalString('access_secret'),
-  insecure: optionalBoolean('insecure'),
-  ca_certificate: z.string({ error: 'ca_certificate must be a PEM string' }).nullish(),
-};
-
-const endpointBody = jsonBody(endpointFields);
-
-const pingBody = jsonBody({
-  ...endpointFields,
-  id: z
-    .number({ error: 'id must be a positive integer' })
-    .int('id must be a positive integer')
-    .min(1, 'id must be a positive integer')
-    .max(Number.MAX_SAFE_INTEGER, 'id must be a positive integer')
-    .nullish(),
-});
-
-function endpointInput(body: z.output<typeof endpointBody>): EndpointInput {
-  const flat =
-    body.credential_type === undefined && body.access_key === undefined && body.access_secret === undefined
-      ? undefined
-      : { type: body.credential_type, access_key: body.access_key, access_secret: body.access_secret };
-  const nested: CredentialInput | null | undefined = body.credential;
-  return {
-    name: body.name,
-    url: body.url,
-    type: body.type,
-    description: body.description,
-    credential: flat ?? nested,
-    insecure: body.insecure,
-    ca_certificate: body.ca_certificate,
-  };
-}
 
 const registryParams = z.object({ id: pathId('id') });
 
@@ -109,7 +54,7 @@ function registerRegistryReads(api: ApiInstance, endpoints: RegistryEndpointServ
   });
 
   api.get('/registries/:id/info', { schema: { params: registryParams } }, async (request, reply) => {
-    reply.send(await endpoints.info(request.principal, request.params.id));
+    reply.send(registryInfoJson(await endpoints.capabilities(request.principal, request.params.id)));
   });
 }
 
@@ -119,9 +64,9 @@ function registerRegistryWrites(api: ApiInstance, endpoints: RegistryEndpointSer
 
   api.post(
     '/registries',
-    { preValidation: adminFirst, schema: { body: endpointBody } },
+    { preValidation: adminFirst, schema: { body: newEndpointBody } },
     async (request, reply) => {
-      const created = await endpoints.create(request.principal, endpointInput(request.body));
+      const created = await endpoints.create(request.principal, newEndpoint(request.body));
       reply.code(201).header('location', `/api/v2.0/registries/${created.id}`).send();
     },
   );
@@ -130,20 +75,16 @@ function registerRegistryWrites(api: ApiInstance, endpoints: RegistryEndpointSer
     '/registries/ping',
     { preValidation: adminFirst, schema: { body: pingBody } },
     async (request, reply) => {
-      const id = request.body.id;
-      await endpoints.ping(request.principal, {
-        ...endpointInput(request.body),
-        ...(typeof id === 'number' && { id }),
-      });
+      await endpoints.ping(request.principal, request.body);
       reply.send();
     },
   );
 
   api.put(
     '/registries/:id',
-    { preValidation: adminFirst, schema: { params: registryParams, body: endpointBody } },
+    { preValidation: adminFirst, schema: { params: registryParams, body: endpointChangesBody } },
     async (request, reply) => {
-      await endpoints.update(request.principal, request.params.id, endpointInput(request.body));
+      await endpoints.update(request.principal, request.params.id, endpointChanges(request.body));
       reply.send();
     },
   );

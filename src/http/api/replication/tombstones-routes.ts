@@ -65,7 +65,7 @@ export function registerReplicationTombstoneRoutes(
         repository: r.repository,
         tag: r.tag,
         digest: r.digest,
-        deleted_at: r.deleted_at.toISOString(),
+        deleted_at: r.deletedAt.toISOString(),
       }));
     },
   );
@@ -79,7 +79,7 @@ export function registerReplicationTombstoneRoutes(
         repository: body.repository,
         tag: body.tag,
         digest: body.digest,
-        deleted_at: body.deleted_at,
+        deletedAt: body.deleted_at,
       });
       return { recorded };
     },
