@@ -21,14 +21,18 @@ const SECRET_FIELD = /secret|password|credential|token|access_?key|auth/i;
 
 /**
  * What an update asked to change, for the audit log: each given field with its new value when it
- * is a plain value, "changed" for a structured one; secrets are left out entirely.
+ * is a plain value, "changed" for a structured one, named as the API names it; secrets are left
+ * out entirely.
  */
 export function changesOf(input: object): ChangedFields {
   const out: ChangedFields = {};
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined || SECRET_FIELD.test(key)) continue;
     const plain = value === null || ['string', 'number', 'boolean'].includes(typeof value);
-    out[key] = plain ? (value as string | number | boolean | null) : 'changed';
+    // Services take camelCase; the log speaks the API's snake_case (destNamespace: dest_namespace).
+    out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = plain
+      ? (value as string | number | boolean | null)
+      : 'changed';
   }
   return out;
 }
