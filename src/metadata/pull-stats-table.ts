@@ -16,24 +16,31 @@ export async function applyPulls(db: Queryable, pulls: readonly PullCount[]): Pr
   const tags = pulls.map((p) => p.tag);
   const counts = pulls.map((p) => String(p.count));
   const times = pulls.map((p) => p.time.toISOString());
-  // GREATEST: a batch redelivered late (a consumer's backlog) never moves a pull time back.
+  const batch = [repositories, digests, tags, counts, times];
+  const pullsOf = `SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
+    AS t(repository, digest, tag, n, at)`;
+  // One statement per table, in the order a push takes its row locks (manifests, tags, then the
+  // repository row it touches last), so that a batch and a push of the same artifact wait for
+  // each other instead of deadlocking. GREATEST: a batch redelivered late (a consumer's backlog)
+  // never moves a pull time back.
   await db.query(
-    `WITH p AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
-                AS t(repository, digest, tag, n, at)),
-     counts AS (
-       UPDATE repositories r SET pull_count = r.pull_count + s.n
-       FROM (SELECT repository, sum(n) AS n FROM p GROUP BY repository) s WHERE r.name = s.repository
-     ),
-     manifest_times AS (
-       UPDATE manifests m SET pull_time = GREATEST(m.pull_time, s.at)
-       FROM (SELECT repository, digest, max(at) AS at FROM p GROUP BY repository, digest) s
-       JOIN repositories r ON r.name = s.repository
-       WHERE m.repository_id = r.id AND m.digest = s.digest
-     )
-     UPDATE tags t SET pull_time = GREATEST(t.pull_time, s.at)
-     FROM (SELECT repository, tag, max(at) AS at FROM p WHERE tag IS NOT NULL GROUP BY repository, tag) s
+    `UPDATE manifests m SET pull_time = GREATEST(m.pull_time, s.at)
+     FROM (SELECT repository, digest, max(at) AS at FROM (${pullsOf}) p GROUP BY repository, digest) s
+     JOIN repositories r ON r.name = s.repository
+     WHERE m.repository_id = r.id AND m.digest = s.digest`,
+    batch,
+  );
+  await db.query(
+    `UPDATE tags t SET pull_time = GREATEST(t.pull_time, s.at)
+     FROM (SELECT repository, tag, max(at) AS at FROM (${pullsOf}) p WHERE tag IS NOT NULL GROUP BY repository, tag) s
      JOIN repositories r ON r.name = s.repository
      WHERE t.repository_id = r.id AND t.name = s.tag`,
-    [repositories, digests, tags, counts, times],
+    batch,
+  );
+  await db.query(
+    `UPDATE repositories r SET pull_count = r.pull_count + s.n
+     FROM (SELECT repository, sum(n) AS n FROM (${pullsOf}) p GROUP BY repository) s
+     WHERE r.name = s.repository`,
+    batch,
   );
 }

@@ -51,10 +51,12 @@ export async function lockRepository(db: Queryable, id: number): Promise<void> {
 
 /**
  * Share-locks a repository row until the transaction ends: writes that only add (pushes) run
- * side by side, a deletion (lockRepository) waits for them and they for it.
+ * side by side, a deletion (lockRepository) waits for them and they for it. KEY SHARE, the
+ * weakest lock FOR UPDATE waits for: an update of the row's counters (pull counts, applied by
+ * the event dispatcher) does not wait for a push, so it cannot close a deadlock with one.
  */
 export async function lockRepositoryForShare(db: Queryable, id: number): Promise<void> {
-  await db.query('SELECT id FROM repositories WHERE id = $1 FOR SHARE', [id]);
+  await db.query('SELECT id FROM repositories WHERE id = $1 FOR KEY SHARE', [id]);
 }
 
 export async function touchRepository(db: Queryable, id: number): Promise<void> {
