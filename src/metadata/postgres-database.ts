@@ -117,6 +117,14 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
       } catch (err) {
         throw toUnavailable(err);
       }
+      // A checked-out client whose connection dies (the server restarted) emits 'error' even
+      // between queries, and the pool listens only to idle ones: without a listener of its own
+      // the process would crash. The next query fails as unavailable; the client is discarded.
+      let lost: Error | undefined;
+      const onLost = (err: Error) => {
+        lost = err;
+      };
+      client.on('error', onLost);
       const tx = wrap(client);
       try {
         await tx.query('BEGIN');
@@ -124,10 +132,11 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
         await tx.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (!lost) await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        client.removeListener('error', onLost);
+        client.release(lost);
       }
     },
     close: () => pool.end(),
