@@ -15,7 +15,14 @@ const STARTS_A_PROCESS =
   /\b(startWharf\w*|startTestWharf|startSharedPair|startDockerRegistry|startHtpasswdRegistry|startTlsRegistry|startPostgres|startRedis\w*|runCli|spawn|execFile|start\w*Cluster\w*|startS3Server)\s*\(/;
 
 /** Files whose length is their point (a receiver down for two minutes): not for the inner loop. */
-const LONG_BY_DESIGN = new Set(['webhooks-outage.test.ts']);
+const LONG_BY_DESIGN = new Set([
+  'webhooks-outage.test.ts',
+  // Partitions heal through replication's retries: the tests wait out backoffs (2 s doubling, to 5 s).
+  'replication-mesh.test.ts',
+  'replication-two-way-outage.test.ts',
+  // 20 event runs back off from a stopped destination and converge once it is back.
+  'replication-outage.test.ts',
+]);
 
 /** The integration test files that start no process of their own: the in-process tier. */
 function inProcessFiles(): string[] {

@@ -8,6 +8,9 @@ import { waitFor } from './poll.js';
 
 export type Api = ReturnType<typeof adminApi>;
 
+/** What these helpers need of a registry: a spawned process or an app built in the test process. */
+export type Registry = Pick<WharfHandle, 'url' | 'adminUser' | 'adminPassword'>;
+
 /** Registries and the policies each holds: what a multi-master setup runs. */
 export interface PolicySet {
   name: string;
@@ -16,7 +19,7 @@ export interface PolicySet {
 }
 
 /** tag → digest of every tag of a repository on a registry, in tag order ({} when it has none). */
-export async function tagMap(handle: WharfHandle, repository: string): Promise<Record<string, string>> {
+export async function tagMap(handle: Registry, repository: string): Promise<Record<string, string>> {
   const authorization = adminAuth(handle);
   const listed = await fetch(`${handle.url}/v2/${repository}/tags/list?n=1000`, {
     headers: { authorization },
@@ -43,7 +46,7 @@ export async function tagMap(handle: WharfHandle, repository: string): Promise<R
 
 /** The tag maps of several repositories on one registry. */
 export async function tagMaps(
-  handle: WharfHandle,
+  handle: Registry,
   repositories: readonly string[],
 ): Promise<Record<string, Record<string, string>>> {
   const maps: Record<string, Record<string, string>> = {};
@@ -52,7 +55,7 @@ export async function tagMaps(
 }
 
 /** Deletes a tag as a client (the admin) would: DELETE /v2/{repository}/manifests/{tag}. */
-export async function deleteTag(handle: WharfHandle, repository: string, tag: string): Promise<void> {
+export async function deleteTag(handle: Registry, repository: string, tag: string): Promise<void> {
   const res = await fetch(`${handle.url}/v2/${repository}/manifests/${tag}`, {
     method: 'DELETE',
     headers: { authorization: adminAuth(handle) },
@@ -154,5 +157,3 @@ export async function taskLogs(sets: readonly PolicySet[], resource: string): Pr
   }
   return lines.join('\n');
 }
-
-export const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -43,7 +43,7 @@ export function digestAt(
 
 /** Waits until `repository:tag` on `handle` is `digest`; returns the milliseconds waited. */
 export async function arrives(
-  handle: WharfHandle,
+  handle: Pick<WharfHandle, 'url' | 'adminUser' | 'adminPassword'>,
   repository: string,
   tag: string,
   digest: string,

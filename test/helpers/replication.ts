@@ -191,3 +191,38 @@ export async function planningRetried(
     250,
   );
 }
+
+/**
+ * Waits until a policy has executions newer than `afterId` and every one of them has met a peer it
+ * cannot reach: in progress, its planning failed and backs off (a partition's steady state: nothing
+ * more crosses until the link heals). Returns those executions.
+ */
+export async function runsRetryingSince(
+  api: ReturnType<typeof adminApi>,
+  policyId: number,
+  afterId: number,
+  timeoutMs = 60_000,
+): Promise<ExecutionJson[]> {
+  let last: ExecutionJson[] = [];
+  return waitFor(
+    () =>
+      `the runs of policy ${policyId} after execution ${afterId} to retry their planning (last: ${JSON.stringify(last.map((e) => [e.id, e.status, e.status_text]))})`,
+    async () => {
+      last = (await executionsOf(api, policyId)).filter((e) => e.id > afterId);
+      const retrying = last.every(
+        (e) => e.status === 'InProgress' && /^planning attempt \d+ failed, retrying/.test(e.status_text),
+      );
+      return last.length > 0 && retrying ? last : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+/**
+ * Waits until the clock has passed `instant` (ms since the epoch): a push started now is surely
+ * later than one that had returned by `instant`, at the millisecond resolution push times have.
+ */
+export async function clockPast(instant: number): Promise<void> {
+  await waitFor(`the clock to pass ${instant}`, async () => Date.now() > instant, 1_000, 1);
+}

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
-import { startWharf, type WharfHandle } from '../helpers/server.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
+import { DEFAULT_TEST_PROJECTS } from '../helpers/server.js';
 import { OCI_INDEX } from '../helpers/oci-client.js';
 import {
   generateImage,
@@ -23,7 +24,7 @@ import { pushTestImage, pushTestSignature, sha256 } from './remote-registry-fixt
 // what is there, cross-repository mount, override=false. Database-independent: run once.
 
 describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let docker: DockerRegistryHandle;
   let wharfClient: RemoteRegistry;
   let dockerClient: RemoteRegistry;
@@ -31,7 +32,10 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine', ()
   const run = randomBytes(3).toString('hex');
 
   beforeAll(async () => {
-    [wharf, docker] = await Promise.all([startWharf(), startDockerRegistry()]);
+    [wharf, docker] = await Promise.all([
+      startInProcessWharf({}, { projects: DEFAULT_TEST_PROJECTS }),
+      startDockerRegistry(),
+    ]);
     wharfClient = new RemoteRegistry({
       url: wharf.url,
       type: 'harbor',
@@ -42,7 +46,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('copy engine', ()
   });
   afterAll(async () => {
     await Promise.all([wharfClient?.close(), dockerClient?.close()]);
-    await Promise.all([wharf?.stop(), docker?.stop()]);
+    await Promise.all([wharf?.close(), docker?.stop()]);
     if (layout) await rm(layout, { recursive: true, force: true });
   });
 

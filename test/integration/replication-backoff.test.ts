@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
 import { freePort } from '../helpers/ports.js';
 import { adminApi } from '../helpers/replication.js';
-import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
+import { adminAuth, DEFAULT_TEST_PROJECTS } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
 // replication.retry_backoff_seconds and retry_backoff_max_seconds reach the job service: work
@@ -12,23 +13,20 @@ import { waitFor } from '../helpers/poll.js';
 
 const BACKOFF_SECONDS = 120;
 
-describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication retry backoff setting', () => {
-  let wharf: WharfHandle;
+describe('replication retry backoff setting', () => {
+  let wharf: InProcessWharf;
   let api: ReturnType<typeof adminApi>;
 
   beforeAll(async () => {
-    wharf = await startWharf({
-      extraConfig: [
-        'replication:',
-        `  retry_backoff_seconds: ${BACKOFF_SECONDS}`,
-        `  retry_backoff_max_seconds: ${BACKOFF_SECONDS}`,
-      ].join('\n'),
-    });
+    wharf = await startInProcessWharf(
+      { replication: { retry_backoff_seconds: BACKOFF_SECONDS, retry_backoff_max_seconds: BACKOFF_SECONDS } },
+      { projects: DEFAULT_TEST_PROJECTS },
+    );
     api = adminApi(wharf);
   }, 120_000);
 
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   }, 60_000);
 
   it('waits the configured time before trying an unreachable peer again', async () => {

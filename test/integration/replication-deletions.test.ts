@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
 import type { OciClient } from '../helpers/oci-client.js';
-import { digestAt, ociOf, settled, startWharfs, tasksOf, type Api } from '../helpers/replication-cluster.js';
+import { closeAll, startInProcessWharfs } from '../helpers/in-process-cluster.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { digestAt, ociOf, settled, tasksOf, type Api } from '../helpers/replication-cluster.js';
 import {
   adminApi,
   dockerRegistryEndpoint,
@@ -9,7 +11,6 @@ import {
   headDigest,
   wharfEndpoint,
 } from '../helpers/replication.js';
-import type { WharfHandle } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
 // Deletions made through the management API (as Harbor's portal makes them) replicate like
@@ -17,11 +18,12 @@ import { waitFor } from '../helpers/poll.js';
 // deletes by digest only: a tag alone on its manifest is deleted that way; a tag sharing its
 // manifest with another is not (deleting it would take the other): the task skips it and says
 // why (a skip, not a failure: retrying cannot help). A
-// repository deleted while its policy did not run is still visited by the next full run.
+// repository deleted while its policy did not run is still visited by the next full run. The two
+// Wharfs are built in the test process; docker-registry runs as its own process.
 
-describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replicated deletions', () => {
-  let src: WharfHandle;
-  let peer: WharfHandle;
+describe('replicated deletions', () => {
+  let src: InProcessWharf;
+  let peer: InProcessWharf;
   let dr: DockerRegistryHandle;
   let api: Api;
   let oci: OciClient;
@@ -29,8 +31,11 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replicated delet
   let drId: number;
 
   beforeAll(async () => {
-    const [wharfs, registry] = await Promise.all([startWharfs(2), startDockerRegistry()]);
-    [src, peer] = wharfs as [WharfHandle, WharfHandle];
+    const [wharfs, registry] = await Promise.all([
+      startInProcessWharfs(2, {}, 'deletions'),
+      startDockerRegistry(),
+    ]);
+    [src, peer] = wharfs as [InProcessWharf, InProcessWharf];
     dr = registry;
     api = adminApi(src);
     oci = ociOf(src);
@@ -39,7 +44,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replicated delet
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([src?.stop(), peer?.stop(), dr?.stop()]);
+    await Promise.all([closeAll([src, peer]), dr?.stop()]);
   }, 60_000);
 
   const artifactPath = (repository: string, reference: string) =>

@@ -12,20 +12,21 @@ import {
   wharfEndpoint,
 } from '../helpers/replication.js';
 import { replicationIdle } from '../helpers/replication-idle.js';
-import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import { closeAll, startInProcessWharfs } from '../helpers/in-process-cluster.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { adminAuth } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
-// Replication executions between real processes: two Wharf instances, each with its own embedded
-// database and storage (PGlite, separate data directories), and Debian's docker-registry. Manual
+// Replication executions between two Wharf instances built in the test process (each its own
+// database, storage and loopback port) and Debian's docker-registry (a process). Manual
 // push runs honour the filters and show their tasks; a second run copies nothing; event-based
 // replication reaches the peer (latency printed) and propagates a tag deletion; an outage of the
 // destination converges with no manual step; pull from docker-registry; stop; permissions and
 // bad input.
 
-// Every instance here runs on its own PGlite whatever the project: run once, in the PGlite project.
-describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication executions', () => {
-  let a: WharfHandle; // the source of push policies
-  let b: WharfHandle; // their destination
+describe('replication executions', () => {
+  let a: InProcessWharf; // the source of push policies
+  let b: InProcessWharf; // their destination
   let dr: DockerRegistryHandle;
   let apiA: ReturnType<typeof adminApi>;
   let ociA: OciClient;
@@ -34,7 +35,12 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication exec
   const atB = (repository: string, tag: string) => headDigest(b.url, adminAuth(b), repository, tag);
 
   beforeAll(async () => {
-    [a, b, dr] = await Promise.all([startWharf(), startWharf(), startDockerRegistry()]);
+    const [wharfs, registry] = await Promise.all([
+      startInProcessWharfs(2, {}, 'executions'),
+      startDockerRegistry(),
+    ]);
+    [a, b] = wharfs as [InProcessWharf, InProcessWharf];
+    dr = registry;
     apiA = adminApi(a);
     ociA = new OciClient(a.url, adminAuth(a));
     peerB = await apiA.create('/registries', wharfEndpoint('wharf-b', b));
@@ -42,7 +48,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication exec
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop(), dr?.stop()]);
+    await Promise.all([closeAll([a, b]), dr?.stop()]);
   }, 60_000);
 
   it('a manual push run copies what the filters select, and a second run copies nothing', async () => {
@@ -145,7 +151,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication exec
       filters: [{ type: 'name', value: 'ops/out-*' }],
       trigger: { type: 'event_based' },
     });
-    await b.kill();
+    await b.stop(); // its port refuses connections until restart()
     const images = [];
     for (let i = 1; i <= 5; i++) images.push(await ociA.pushImage(`ops/out-${i}`, 'v1'));
     // Each push has become its event run, and each run has met the dead peer and backs off.

@@ -1,39 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PushedImage } from '../helpers/oci-client.js';
-import {
-  digestAt,
-  executionsOf,
-  ociOf,
-  settled,
-  startWharfs,
-  tasksOf,
-  type Api,
-} from '../helpers/replication-cluster.js';
+import { digestAt, executionsOf, ociOf, settled, tasksOf, type Api } from '../helpers/replication-cluster.js';
 import { adminApi, finished, planningRetried, wharfEndpoint } from '../helpers/replication.js';
 import { replicationIdle } from '../helpers/replication-idle.js';
-import type { WharfHandle } from '../helpers/server.js';
+import { closeAll, FAST_RETRIES, startInProcessWharfs } from '../helpers/in-process-cluster.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
 import { waitFor } from '../helpers/poll.js';
 
-// The outage of issue 5, point 6: the destination of an event-based push policy is stopped
-// (SIGTERM, a clean shutdown), 20 small images are pushed to the source meanwhile, the
+// The outage of issue 5, point 6: the destination of an event-based push policy is stopped (a
+// clean shutdown of an instance built in the test process: its port refuses connections), 20 small images are pushed to the source meanwhile, the
 // destination starts again: all 20 arrive with no manual step within a bounded time, and a manual
 // run afterwards finds nothing left to copy.
 
 const IMAGES = 20;
 
-describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication after an outage', () => {
-  let a: WharfHandle;
-  let b: WharfHandle;
+describe('replication after an outage', () => {
+  let a: InProcessWharf;
+  let b: InProcessWharf;
   let api: Api;
   let after: { copies: number; executions: number; reconciliations: number } | undefined;
 
   beforeAll(async () => {
-    [a, b] = (await startWharfs(2)) as [WharfHandle, WharfHandle];
+    // Retries back off 2 s doubling up to 5 s (the default cap is a minute): the peer's return is
+    // seen within seconds however long it was away on a busy machine.
+    [a, b] = (await startInProcessWharfs(2, FAST_RETRIES, 'outage')) as [InProcessWharf, InProcessWharf];
     api = adminApi(a);
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await closeAll([a, b]);
   }, 60_000);
 
   it(`stop the destination, push ${IMAGES} images, start it: all arrive with no manual action`, async () => {
@@ -45,10 +40,8 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication afte
       trigger: { type: 'event_based' },
     });
 
-    // A clean stop: SIGTERM, and wait for the process to be gone (restart() starts it again on
-    // the same port and data directory).
-    process.kill(b.pid(), 'SIGTERM');
-    await waitFor('the destination to exit', async () => (b.exitStatus() ? true : undefined), 20_000, 100);
+    // A clean stop (restart() starts it again on the same port, database and storage).
+    await b.stop();
 
     const oci = ociOf(a);
     const images: PushedImage[] = [];
@@ -111,9 +104,15 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('replication afte
   // deduplicated only until planning starts); planning is serialised per policy under an advisory
   // lock, so each reads the open work the others inserted. Before that lock this test failed in
   // most runs: two reconciliations 31 ms apart planned 19 and 18 copies (39 copy tasks for 20 images).
-  it('after the outage, each image is copied about once (no duplicate planning)', () => {
-    if (!after) throw new Error('the outage test did not run to its end');
-    expect(after.copies).toBeGreaterThanOrEqual(IMAGES);
-    expect(after.copies).toBeLessThanOrEqual(IMAGES + IMAGES / 4);
-  });
+  // On PostgreSQL (true concurrency, where PGlite runs one transaction at a time) it still fails:
+  // 30 to 34 copy tasks, likely because a task that ends between a run's reading of the sides and its plan's
+  // commit is no longer open work, and is planned again. Known, reported; PGlite only until fixed.
+  it.skipIf(process.env.WHARF_TEST_DATABASE === 'postgres')(
+    'after the outage, each image is copied about once (no duplicate planning)',
+    () => {
+      if (!after) throw new Error('the outage test did not run to its end');
+      expect(after.copies).toBeGreaterThanOrEqual(IMAGES);
+      expect(after.copies).toBeLessThanOrEqual(IMAGES + IMAGES / 4);
+    },
+  );
 });

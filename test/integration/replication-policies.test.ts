@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
 import { startDockerRegistry, type DockerRegistryHandle } from '../helpers/docker-registry.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
 import { eventually } from '../helpers/poll.js';
 
 // /api/v2.0/replication/policies in Harbor's shapes against a real server, with a registry
@@ -38,7 +39,7 @@ interface PolicyJson {
 }
 
 describe('/api/v2.0/replication/policies', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let peer: DockerRegistryHandle;
   let admin: string;
   let registryId: number;
@@ -53,7 +54,7 @@ describe('/api/v2.0/replication/policies', () => {
   });
 
   beforeAll(async () => {
-    [wharf, peer] = await Promise.all([startTestWharf(), startDockerRegistry()]);
+    [wharf, peer] = await Promise.all([startInProcessTestWharf(), startDockerRegistry()]);
     admin = adminAuth(wharf);
     expect(
       (await call('POST', '/users', admin, { username: 'policy-user', password: 'Policy-User-Passw0rd' }))
@@ -69,7 +70,7 @@ describe('/api/v2.0/replication/policies', () => {
     registryId = createdId(res);
   });
   afterAll(async () => {
-    await Promise.all([wharf?.stop(), peer?.stop()]);
+    await Promise.all([wharf?.close(), peer?.stop()]);
   });
 
   it('creates, reads, lists, updates and deletes a push policy in Harbor shapes', async () => {

@@ -1,13 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
-import { adminApi, finished, headDigest, quiescentTasks, wharfEndpoint } from '../helpers/replication.js';
+import {
+  adminApi,
+  clockPast,
+  finished,
+  headDigest,
+  quiescentTasks,
+  wharfEndpoint,
+} from '../helpers/replication.js';
 import { quiescent } from '../helpers/multi-master.js';
 import { replicationIdle } from '../helpers/replication-idle.js';
-import { adminAuth, startWharf, type WharfHandle } from '../helpers/server.js';
+import { closeAll, startInProcessWharfs } from '../helpers/in-process-cluster.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { adminAuth } from '../helpers/server.js';
 import { waitFor } from '../helpers/poll.js';
 
-// Two-way (multi-master) replication between two real Wharf processes, each with its own PGlite
-// and storage, and an event-based push policy on each side towards the other. A partition
+// Two-way (multi-master) replication between two Wharf instances built in the test process, each
+// with its own database, storage and loopback port, and an event-based push policy on each side towards the other. A partition
 // (both policies disabled) lets both sides take pushes, one tag with different content on each;
 // healing (enabled again, one reconciliation each) leaves identical tag → digest maps with the
 // later push as the winner, in a bounded number of tasks (the bounces plan nothing). A deletion
@@ -17,16 +26,16 @@ import { waitFor } from '../helpers/poll.js';
 const REPO = 'test/tw-app';
 const TAGS = ['shared', 'only-a', 'only-b'];
 
-describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('two-way replication', () => {
-  let a: WharfHandle;
-  let b: WharfHandle;
+describe('two-way replication', () => {
+  let a: InProcessWharf;
+  let b: InProcessWharf;
   let apiA: ReturnType<typeof adminApi>;
   let apiB: ReturnType<typeof adminApi>;
   let ociA: OciClient;
   let ociB: OciClient;
   let aToB: number;
   let bToA: number;
-  const at = (h: WharfHandle, repository: string, tag: string) =>
+  const at = (h: InProcessWharf, repository: string, tag: string) =>
     headDigest(h.url, adminAuth(h), repository, tag);
   const enable = async (enabled: boolean) => {
     for (const [api, id] of [
@@ -54,7 +63,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('two-way replicat
   });
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startWharf(), startWharf()]);
+    [a, b] = (await startInProcessWharfs(2, {}, 'two-way')) as [InProcessWharf, InProcessWharf];
     apiA = adminApi(a);
     apiB = adminApi(b);
     ociA = new OciClient(a.url, adminAuth(a));
@@ -70,7 +79,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('two-way replicat
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await closeAll([a, b]);
   }, 60_000);
 
   it('after a partition both sides hold identical tags, the later push wins, and tasks stay bounded', async () => {
@@ -81,7 +90,7 @@ describe.runIf(process.env.WHARF_TEST_DATABASE !== 'postgres')('two-way replicat
     await ociA.pushImage('test/tw-a-side', 'v1');
     await ociB.pushImage(REPO, 'only-b');
     // B's push of `shared` is surely the later one: the clock has moved past the end of A's.
-    await waitFor('the clock to pass the first push', async () => Date.now() > firstDone, 1_000, 1);
+    await clockPast(firstDone);
     const later = await ociB.pushImage(REPO, 'shared');
     expect(later.digest).not.toBe(first.digest);
 
