@@ -43,6 +43,11 @@ export default defineConfig({
           name: 'inprocess',
           include: inProcessFiles(),
           env: { WHARF_TEST_DATABASE: 'pglite' },
+          // A worker runs its files one after another on one module graph: Wharf's modules, the
+          // database template and PGlite are loaded once per worker instead of once per file (half
+          // of this tier's time). Each file starts its own apps; a file that mocks a module Wharf
+          // imports loads Wharf afresh after mocking it (security-login.test.ts).
+          isolate: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -9,7 +9,7 @@ import { initialiseDatabase, type FirstAccount } from './services/first-account.
 import { configurePasswordCost } from './services/passwords.js';
 import { ServiceError } from './services/service-error.js';
 import { appDeps } from './wiring/app-deps.js';
-import { openBackends, type Backends } from './wiring/backends.js';
+import { adoptBackends, openBackends, type Backends, type OpenedBackends } from './wiring/backends.js';
 import { listen } from './wiring/listen.js';
 import { buildPlatform } from './wiring/platform.js';
 import { buildServices, type Services } from './wiring/services.js';
@@ -20,7 +20,7 @@ import { stopInstance, type Draining } from './wiring/shutdown.js';
 
 /** Another process holds the data directory (the CLI reports it as a usage error, not a crash). */
 export { DataDirLockedError } from './metadata/data-dir-lock.js';
-export { openBackends, usesExternalDatabase, type Backends } from './wiring/backends.js';
+export { openBackends, usesExternalDatabase, type Backends, type OpenedBackends } from './wiring/backends.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -53,24 +53,30 @@ export function createLogger(config: WharfConfig): Logger {
   });
 }
 
-export interface StartHooks {
+export interface StartOptions {
   /**
    * Called as soon as the first account has been committed (the database's initialisation), before
    * anything else that could fail: a generated password printed here is never lost to a later error.
    */
   onFirstAccount?: (account: FirstAccount) => void;
+  /**
+   * The database and storage to run on, opened by the caller (who keeps them: shutdown leaves them
+   * open, so a later start runs on the same data). Without them they are opened from `config`.
+   */
+  backends?: OpenedBackends;
 }
 
 export async function startServer(
   config: WharfConfig,
   logger: Logger,
-  hooks: StartHooks = {},
+  options: StartOptions = {},
 ): Promise<RunningServer> {
   configurePasswordCost(config.auth.password_kdf_cost); // before the first account is hashed
   await securePrivatePaths(config, logger);
-  const backends = await openBackends(config); // opened and migrated
+  // Opened (or adopted) and migrated.
+  const backends = options.backends ? await adoptBackends(options.backends) : await openBackends(config);
   // First, before any connection that would keep a failed start alive (Redis) is opened.
-  await initialiseOnce(config, backends, logger, hooks);
+  await initialiseOnce(config, backends, logger, options);
   const services = await buildServices(buildPlatform(config, logger, backends));
   const state: Draining = { draining: false };
   const app = await buildApp(appDeps(services, { isDraining: () => state.draining }));
@@ -103,7 +109,7 @@ async function initialiseOnce(
   config: WharfConfig,
   backends: Backends,
   logger: Logger,
-  hooks: StartHooks,
+  hooks: Pick<StartOptions, 'onFirstAccount'>,
 ): Promise<void> {
   let outcome;
   try {

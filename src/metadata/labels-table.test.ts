@@ -10,8 +10,7 @@ import {
   tagArtifactFacts,
   updateLabel,
 } from './labels-table.js';
-import { migrate } from './migrate.js';
-import { openPgliteDatabase } from './pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../test/helpers/memory-database.js';
 
 // The label rows on an in-process PGlite: uniqueness per scope, cascades, and the one-query map
 // replication reads.
@@ -31,8 +30,7 @@ describe('labels-table', () => {
   };
 
   beforeAll(async () => {
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
     const projects = await db.query<{ id: number; name: string }>(
       `INSERT INTO projects (name) VALUES ('lab'), ('other') RETURNING id, name`,
     );

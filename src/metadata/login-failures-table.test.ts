@@ -8,8 +8,7 @@ import {
   recordSuccess,
   WHOLE_ADDRESS,
 } from './login-failures-table.js';
-import { migrate } from './migrate.js';
-import { openPgliteDatabase } from './pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../test/helpers/memory-database.js';
 
 // The throttle's counters: locks per (name, address) and per address, the known-address
 // exemption, lifting, and the purge that keeps the table from growing with every name ever tried.
@@ -20,8 +19,7 @@ const LIMITS = { windowSeconds: 900, limit: 3, lockSeconds: 300 };
 describe('login_failures', () => {
   let db: Database;
   beforeAll(async () => {
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
   }, 60_000);
   afterAll(async () => {
     await db?.close();

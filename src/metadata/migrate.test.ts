@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { migrate } from './migrate.js';
-import { openPgliteDatabase } from './pglite-database.js';
+import { openBareMemoryDatabase } from '../../test/helpers/memory-database.js';
 
 describe('migrations on PGlite', () => {
   it('apply once, then are a no-op', async () => {
-    const db = await openPgliteDatabase(undefined);
+    // As initdb leaves it (loaded from a snapshot of one): every migration still to apply.
+    const db = await openBareMemoryDatabase();
     try {
       const first = await migrate(db);
       expect(first).toContain(1);

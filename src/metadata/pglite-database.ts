@@ -10,7 +10,19 @@ import type { Database, Queryable, SqlParam } from './database.js';
 // int8 columns (sizes, ids) as JS numbers: every value we store stays below 2^53.
 const parsers = { [types.INT8]: (value: string) => Number(value) };
 
-export async function openPgliteDatabase(dataDir: string | undefined): Promise<Database> {
+export interface PgliteOpenOptions {
+  /**
+   * For a database in memory (no dataDir): starts from this copy of a data directory (a tarball
+   * from PGlite's dumpDataDir) instead of an empty initdb, which costs many seconds.
+   */
+  initialData?: Blob;
+}
+
+/** Opens the embedded database in `dataDir` (created there if new), or in memory without one. */
+export async function openPgliteDatabase(
+  dataDir: string | undefined,
+  options: PgliteOpenOptions = {},
+): Promise<Database> {
   let unlock = () => undefined as void;
   if (dataDir) {
     // The WAL and tables hold password and secret hashes: the owner's only. PGlite creates its
@@ -24,7 +36,7 @@ export async function openPgliteDatabase(dataDir: string | undefined): Promise<D
   try {
     if (dataDir && !existsSync(join(dataDir, 'PG_VERSION'))) await initInChildProcess(dataDir);
     db = await PGlite.create({
-      ...(dataDir && { dataDir }),
+      ...(dataDir ? { dataDir } : options.initialData && { loadDataDir: options.initialData }),
       parsers,
       // WASM memory never shrinks, so every buffer page once touched stays resident: keep the
       // embedded server's buffers small (PGlite's default shared_buffers is 128 MB).

@@ -2,8 +2,7 @@ import { pbkdf2Sync, scryptSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upgradeUserPasswordHash } from '../metadata/credential-upgrades-table.js';
 import type { Database } from '../metadata/database.js';
-import { migrate } from '../metadata/migrate.js';
-import { openPgliteDatabase } from '../metadata/pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../test/helpers/memory-database.js';
 import { findRobotByName, insertRobot } from '../metadata/robots-table.js';
 import { findUserByName, insertUserIfAbsent, setUserPasswordHash } from '../metadata/users-table.js';
 import { AuthService, isPlausibleLoginName } from './auth-service.js';
@@ -31,8 +30,7 @@ describe('AuthService', () => {
   let auth: AuthService;
 
   beforeAll(async () => {
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
     auth = new AuthService(db);
   }, 60_000);
   afterAll(async () => {

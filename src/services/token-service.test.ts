@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disabledLookupCache } from '../cluster/lookup-cache.js';
 import type { Database } from '../metadata/database.js';
-import { migrate } from '../metadata/migrate.js';
-import { openPgliteDatabase } from '../metadata/pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../test/helpers/memory-database.js';
 import { AccessService } from './access-service.js';
 import { isSystemReplication } from './principal.js';
 import { loadTokenKeys } from './token-keys.js';
@@ -21,8 +20,7 @@ describe('TokenService system tokens', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-tokens-'));
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
     tokens = new TokenService(
       await loadTokenKeys(join(dir, 'signing.pem'), [], true),
       { issuer: 'test-issuer', service: 'test-service', expirationSeconds: 60 },

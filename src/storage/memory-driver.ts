@@ -18,7 +18,8 @@ interface StoredObject {
 }
 
 /**
- * Objects in a Map, for unit tests. It buffers whole bodies, but keeps the semantics of the real
+ * Objects in a Map, for tests (unit tests, and the apps of the in-process tier). It buffers whole
+ * bodies, so it is never a production driver, but it keeps the semantics of the real
  * drivers (atomic writes, writeAt truncation, ranges, errors) so tests written against it hold there.
  * Stored buffers are never mutated, only replaced, so a stream handed out keeps its bytes.
  */

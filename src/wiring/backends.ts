@@ -10,10 +10,16 @@ import { FilesystemDriver } from '../storage/filesystem-driver.js';
 import { S3Driver } from '../storage/s3-driver.js';
 
 // The backends every command needs: the metadata database (migrated) and the blob storage.
+// Commands open them from the configuration; a program that embeds Wharf (the in-process test
+// harness) may open them itself and hand them over, keeping them across a stop and a new start.
 
-export interface Backends {
+/** A database and a storage driver opened by the caller of startServer, who closes them. */
+export interface OpenedBackends {
   db: Database;
   storage: StorageDriver;
+}
+
+export interface Backends extends OpenedBackends {
   /** Closes the database and releases the storage's connections. */
   close(): Promise<void>;
 }
@@ -40,6 +46,16 @@ export async function openBackends(config: WharfConfig): Promise<Backends> {
     throw err;
   }
   return { db, storage, close };
+}
+
+/**
+ * Takes backends the caller opened: migrated like those opened from the configuration, but left
+ * open at shutdown, so that their owner can start again on the same data (a restart) and close
+ * them when it is done.
+ */
+export async function adoptBackends(given: OpenedBackends): Promise<Backends> {
+  await migrate(given.db);
+  return { db: given.db, storage: given.storage, close: async () => undefined };
 }
 
 /** An external PostgreSQL (shared by instances) rather than the embedded, single-process PGlite. */

@@ -3,9 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { configSchema, type WharfConfig } from '../../src/config/schema.js';
-import { createLogger, startServer, type RunningServer } from '../../src/wharf.js';
+import { openPgliteDatabase } from '../../src/metadata/pglite-database.js';
+import { MemoryDriver } from '../../src/storage/memory-driver.js';
+import {
+  createLogger,
+  openBackends,
+  startServer,
+  usesExternalDatabase,
+  type Backends,
+  type OpenedBackends,
+  type RunningServer,
+} from '../../src/wharf.js';
 import { injectFetch, type Fetcher } from './inject-fetch.js';
-import { seedEmbeddedDatabase } from './pglite-template.js';
+import { embeddedDatabaseSnapshot, seedEmbeddedDatabase } from './pglite-template.js';
 import { freePort } from './ports.js';
 import { testDatabaseUrl } from './postgres.js';
 import { TEST_PASSWORD_KDF_COST } from './test-settings.js';
@@ -13,8 +23,12 @@ import { TEST_PASSWORD_KDF_COST } from './test-settings.js';
 // Wharf built inside the test process from the sources (the composition root itself, no build),
 // listening on loopback port 0: tests drive it with `app.inject` (choosing each request's client
 // address with `remoteAddress`) and peers or raw sockets still reach it over HTTP. The database
-// follows the vitest project unless a test names one (two instances on one database). `stop()`
-// keeps the data directory so a test can inspect the database and storage afterwards.
+// follows the vitest project unless a test names one (two instances on one database). By default
+// the embedded database is a PGlite in memory, loaded from a migrated template, and blobs live in
+// the memory driver: the harness opens both and hands them to startServer, keeps them across
+// `restart()` (like a process restarted on the same data) and closes them in `close()`. A test
+// that inspects the files asks for `storage: 'disk'` (data_dir/pg and data_dir/storage, as the
+// CLI). `stop()` keeps the data so a test can inspect the database and storage afterwards.
 
 export const IN_PROCESS_ADMIN_PASSWORD = 'Harbor12345-inproc';
 
@@ -40,7 +54,7 @@ export interface InProcessWharf {
   adminAuth: string;
   /** The external database it runs on, if any (else the embedded PGlite). */
   databaseUrl: string | undefined;
-  /** The configuration's data_dir (secrets, the embedded database, storage). */
+  /** The configuration's data_dir: secrets; with `storage: 'disk'`, the embedded database and blobs. */
   dataDir: string;
   /** A fetch answered in-process by `inject` (see inject-fetch.ts): drop-in for the global one. */
   fetch: Fetcher;
@@ -51,6 +65,12 @@ export interface InProcessWharf {
     authorization: string | undefined,
     body?: unknown,
   ): Promise<InProcessReply>;
+  /**
+   * The database and storage this instance runs on, for a test that reads them directly (after
+   * `stop()`, while nothing writes): those the harness holds, or opened from the configuration
+   * (`storage: 'disk'`). Close the result when done; held backends stay open for a restart.
+   */
+  openBackends(): Promise<Backends>;
   /** Shuts the server down, keeping its data. */
   stop(): Promise<void>;
   /** Stops (if still running) and starts again on the same port, configuration and data. */
@@ -68,6 +88,13 @@ export interface InProcessOptions {
   publicProjects?: string[];
   /** An external database to share with another instance. */
   databaseUrl?: string;
+  /**
+   * 'memory' (default): an embedded database in memory and the memory storage driver. 'disk':
+   * Wharf opens its backends from the configuration, the embedded database under data_dir/pg and
+   * blobs under data_dir/storage, for a test that reads those files (modes, fsck, a raw scan).
+   * Settings that name a storage (s3, a filesystem root) are honoured as with 'disk'.
+   */
+  storage?: 'memory' | 'disk';
 }
 
 export function basicAuth(user: string, password: string): string {
@@ -85,10 +112,12 @@ export async function startInProcessWharf(
     (process.env.WHARF_TEST_DATABASE === 'postgres' ? await testDatabaseUrl() : undefined);
   const base = await mergedSettings(join(root, 'data'), databaseUrl, settings);
   let config = configSchema.parse(base);
-  if (config.database.url === undefined && config.database.host === undefined) {
-    await seedEmbeddedDatabase(config.data_dir, 'src');
-  }
-  let server = await startServer(config, createLogger(config));
+  const held = await holdBackends(config, options.storage ?? 'memory');
+  const start = () => startServer(config, createLogger(config), { ...(held && { backends: held.backends }) });
+  let server = await start().catch(async (err: unknown) => {
+    await held?.close();
+    throw err;
+  });
   const adminAuth = basicAuth('admin', IN_PROCESS_ADMIN_PASSWORD);
   const call: InProcessWharf['call'] = async (method, url, authorization, body) => {
     const res = await server.app.inject({
@@ -130,19 +159,55 @@ export async function startInProcessWharf(
     dataDir: config.data_dir,
     fetch: fetchNow,
     call,
+    async openBackends() {
+      return held ? { ...held.backends, close: async () => undefined } : openBackends(config);
+    },
     stop,
     async restart() {
       await stop();
       // The same port, so URLs the test holds (token realms, peers' endpoints) stay valid.
       config = configSchema.parse({ ...base, http: { ...(base.http as Settings), port: server.port } });
-      server = await startServer(config, createLogger(config));
+      server = await start();
       stopped = undefined;
     },
     async close() {
-      await stop();
+      try {
+        await stop();
+      } finally {
+        await held?.close();
+      }
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+interface HeldBackends {
+  backends: OpenedBackends;
+  close(): Promise<void>;
+}
+
+/**
+ * The backends the harness opens and keeps for the handle's life ('memory'), or undefined when
+ * Wharf is to open its own from the configuration ('disk': the embedded database is first seeded
+ * from the migrated template on disk).
+ */
+async function holdBackends(
+  config: WharfConfig,
+  storage: 'memory' | 'disk',
+): Promise<HeldBackends | undefined> {
+  const external = usesExternalDatabase(config);
+  const namesStorage = config.storage.s3 !== undefined || config.storage.filesystem !== undefined;
+  if (storage === 'disk' || namesStorage) {
+    if (!external) await seedEmbeddedDatabase(config.data_dir, 'src');
+    return undefined;
+  }
+  if (external) {
+    // Opened (and migrated) as the configuration says; its filesystem driver is never used.
+    const opened = await openBackends(config);
+    return { backends: { db: opened.db, storage: new MemoryDriver() }, close: () => opened.close() };
+  }
+  const db = await openPgliteDatabase(undefined, { initialData: await embeddedDatabaseSnapshot('src') });
+  return { backends: { db, storage: new MemoryDriver() }, close: () => db.close() };
 }
 
 /** The test defaults, with `settings` merged one level deep over them. */

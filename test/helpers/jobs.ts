@@ -1,8 +1,8 @@
 import type { Database } from '../../src/metadata/database.js';
 import { migrate } from '../../src/metadata/migrate.js';
-import { openPgliteDatabase } from '../../src/metadata/pglite-database.js';
 import { openPostgresDatabase } from '../../src/metadata/postgres-database.js';
 import { JobService, type JobServiceOptions } from '../../src/jobs/job-service.js';
+import { openMigratedMemoryDatabase } from './memory-database.js';
 import { waitFor } from './poll.js';
 import { testDatabaseUrl } from './postgres.js';
 
@@ -11,12 +11,15 @@ import { testDatabaseUrl } from './postgres.js';
 
 export const onPostgres = process.env.WHARF_TEST_DATABASE === 'postgres';
 
-/** A fresh migrated database: in-memory PGlite, or a new database on the test PostgreSQL. */
+/**
+ * A fresh migrated database: in-memory PGlite (loaded from the migrated template), or a new
+ * database on the test PostgreSQL.
+ */
 export async function openJobsDatabase(url?: string): Promise<{ db: Database; url: string | undefined }> {
   const dbUrl = url ?? (onPostgres ? await testDatabaseUrl() : undefined);
   const db = dbUrl
     ? await openPostgresDatabase({ connection: { connectionString: dbUrl }, poolSize: 5 })
-    : await openPgliteDatabase(undefined);
+    : await openMigratedMemoryDatabase();
   await migrate(db);
   return { db, url: dbUrl };
 }

@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import type { InProcessWharf } from './in-process-wharf.js';
+import type { InProcessOptions, InProcessWharf } from './in-process-wharf.js';
 import { DEFAULT_TEST_PROJECTS, startWharf, type StartOptions, type WharfHandle } from './server.js';
 import { testDatabaseUrl } from './postgres.js';
 
@@ -12,11 +12,12 @@ export async function startTestWharf(options: StartOptions = {}): Promise<WharfH
   return startWharf({ ...options, ...(databaseUrl && !options.databaseUrl && { databaseUrl }) });
 }
 
-/** The options of startTestWharf that an app built in the test process honours. */
+/** The options of startTestWharf that an app built in the test process honours, and its backends. */
 export type InProcessStartOptions = Pick<
   StartOptions,
   'anonymousPull' | 'authConfig' | 'extraConfig' | 'projects' | 'publicProjects' | 'databaseUrl'
->;
+> &
+  Pick<InProcessOptions, 'storage'>;
 
 /**
  * startTestWharf's in-process counterpart (see in-process-wharf.ts): the same options and default
@@ -38,6 +39,7 @@ export async function startInProcessTestWharf(options: InProcessStartOptions = {
       projects: options.projects ?? DEFAULT_TEST_PROJECTS,
       publicProjects: options.publicProjects,
       databaseUrl: options.databaseUrl,
+      storage: options.storage,
     },
   );
 }

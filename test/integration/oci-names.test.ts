@@ -15,7 +15,8 @@ import {
 
 // Repository names: the spec's grammar and length, and path traversal in every part of a path.
 
-const registry = useTestRegistry();
+// On disk: the last test reads the storage directory for anything a traversal name made there.
+const registry = useTestRegistry({ storage: 'disk' });
 const { client } = registry;
 
 function codeOf(body: string): string | undefined {

@@ -51,9 +51,10 @@ describe('/api/v2.0/registries', () => {
     ((await res.json()) as { errors: Array<{ code: string; message: string }> }).errors[0];
 
   beforeAll(async () => {
-    // The in-process handle keeps its data directory until close(): the last test reads it after stop().
+    // The in-process handle keeps its data directory until close(): the last test reads it after
+    // stop(), so the database is on disk there.
     [wharf, plain, basicPeer, tlsPeer] = await Promise.all([
-      startInProcessTestWharf(),
+      startInProcessTestWharf({ storage: 'disk' }),
       startDockerRegistry(),
       startHtpasswdRegistry(),
       startTlsRegistry(),

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBackends } from '../../src/wharf.js';
 import { blobKey, uploadDataKey } from '../../src/storage/paths.js';
 import { parseDigest } from '../../src/domain/digest.js';
 import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-wharf.js';
@@ -1122,7 +1121,7 @@ describe('malformed requests get a 4xx, never a 5xx (fast-check, fixed seed)', (
 
   it('nothing is left half-written: every row points at what exists', async () => {
     await wharf.stop();
-    const backends = await openBackends(wharf.config);
+    const backends = await wharf.openBackends();
     try {
       const { db, storage } = backends;
       // Tags and references never point at a manifest or blob that is not there.

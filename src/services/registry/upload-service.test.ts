@@ -5,8 +5,7 @@ import { disabledLookupCache } from '../../cluster/lookup-cache.js';
 import { createManifestCache } from '../../cluster/manifest-cache.js';
 import { RegistryError } from '../../domain/errors.js';
 import type { Database } from '../../metadata/database.js';
-import { migrate } from '../../metadata/migrate.js';
-import { openPgliteDatabase } from '../../metadata/pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../../test/helpers/memory-database.js';
 import type { ByteRange } from '../../storage/driver.js';
 import { MemoryDriver } from '../../storage/memory-driver.js';
 import { UploadService } from './upload-service.js';
@@ -32,8 +31,7 @@ describe('UploadService hashing: finishing never re-reads bytes hashed on arriva
 
   // Opening PGlite alone can take over ten seconds on a loaded machine.
   beforeAll(async () => {
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
     // Repositories live in projects; the test's repository is unit/uploads.
     await db.query("INSERT INTO projects (name) VALUES ('unit')");
     storage = new CountingDriver();
