@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, basicAuth, createdId } from '../helpers/api-client.js';
 import { OciClient, expectOciError, expectStatus, type PushedImage } from '../helpers/oci-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
 import { eventually } from '../helpers/poll.js';
 
 // Harbor's labels over real HTTP: global and project labels (CRUD, scopes, paging), who may do
@@ -30,7 +31,7 @@ interface ArtifactJson {
 type Who = 'admin' | 'maintainer' | 'developer' | 'guest' | 'outsider' | 'anonymous';
 
 describe('/api/v2.0 labels', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   const call = apiCaller(() => wharf.url);
   const auth: Record<Who, string | undefined> = {
     admin: undefined,
@@ -61,7 +62,7 @@ describe('/api/v2.0 labels', () => {
     `/projects/lab/repositories/${repo}/artifacts/${reference}`;
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: [] });
+    wharf = await startInProcessTestWharf({ projects: [] });
     auth.admin = adminAuth(wharf);
     for (const name of ['lab', 'other', 'pub', 'doomed']) {
       const res = await as('admin')('POST', '/projects', {
@@ -94,7 +95,7 @@ describe('/api/v2.0 labels', () => {
     await oci.pushImage('other/app', '1.0');
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('creates, reads, updates and deletes a global label in Harbor’s shape', async () => {

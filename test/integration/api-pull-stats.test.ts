@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciClient } from '../helpers/oci-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00.000Z';
 
 describe('pull times, pull counts and repository descriptions', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: ['stats'] });
+    wharf = await startInProcessTestWharf({ projects: ['stats'] });
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   const get = async <T>(path: string): Promise<T> => {

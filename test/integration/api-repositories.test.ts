@@ -15,8 +15,9 @@ import {
   imageManifest,
   type PushedImage,
 } from '../helpers/oci-client.js';
-import { adminAuth, type WharfHandle } from '../helpers/server.js';
-import { startTestWharf } from '../helpers/test-wharf.js';
+import { adminAuth } from '../helpers/server.js';
+import type { InProcessWharf } from '../helpers/in-process-wharf.js';
+import { startInProcessTestWharf } from '../helpers/test-wharf.js';
 
 // Harbor's repository, artifact, tag, search, statistics and systeminfo endpoints over content
 // pushed through /v2.
@@ -55,7 +56,7 @@ interface RepositoryJson {
 }
 
 describe('/api/v2.0 repositories, artifacts, tags, search, statistics, systeminfo', () => {
-  let wharf: WharfHandle;
+  let wharf: InProcessWharf;
   let admin: string;
   let oci: OciClient;
   const auth = { dev: basic('cat-dev', PASSWORD), guest: basic('cat-guest', PASSWORD), outsider: '' };
@@ -102,7 +103,7 @@ describe('/api/v2.0 repositories, artifacts, tags, search, statistics, systeminf
   let signatureDigest: string;
 
   beforeAll(async () => {
-    wharf = await startTestWharf({ projects: [] });
+    wharf = await startInProcessTestWharf({ projects: [] });
     admin = adminAuth(wharf);
     oci = new OciClient(wharf.url, admin);
     for (const user of ['cat-dev', 'cat-guest', 'cat-outsider']) {
@@ -159,7 +160,7 @@ describe('/api/v2.0 repositories, artifacts, tags, search, statistics, systeminf
     await oci.pushImage('gone/only', 'v1');
   });
   afterAll(async () => {
-    await wharf?.stop();
+    await wharf?.close();
   });
 
   it('lists a project’s repositories with paging headers and q=name=~', async () => {
