@@ -312,16 +312,29 @@ export async function listTasks(
 }
 
 /** The open (pending or running) tasks of a policy's running executions. */
+/**
+ * The open (pending or running) tasks of a policy's runs; with `doneSince`, also its tasks that
+ * succeeded since then (database time), whatever their run's status now.
+ */
 export async function listOpenTasks(
   db: Queryable,
   policyId: number,
+  doneSince: Date | null = null,
 ): Promise<Array<{ operation: TaskOperation; dst_repository: string; tag: string; digest: string }>> {
   return db.query<{ operation: TaskOperation; dst_repository: string; tag: string; digest: string }>(
     `SELECT t.operation, t.dst_repository, t.tag, t.digest
      FROM replication_executions e JOIN replication_tasks t ON t.execution_id = e.id
-     WHERE e.policy_id = $1 AND e.status = 'InProgress' AND t.status IN ('Pending', 'InProgress')`,
-    [policyId],
+     WHERE e.policy_id = $1
+       AND ((e.status = 'InProgress' AND t.status IN ('Pending', 'InProgress'))
+         OR (t.status = 'Succeed' AND t.end_time >= $2::timestamptz))`,
+    [policyId, doneSince],
   );
+}
+
+/** The database's clock: what task end times are compared with. */
+export async function databaseNow(db: Queryable): Promise<Date> {
+  const rows = await db.query<{ now: Date }>('SELECT now() AS now');
+  return rows[0]?.now ?? new Date();
 }
 
 /** First key of the advisory lock that serialises the planning of one policy (the second is its id). */

@@ -16,7 +16,12 @@ export function workKey(
   return `${operation} ${repository}:${tag}@${digest}`;
 }
 
-export async function openWork(db: Queryable, policyId: number): Promise<Set<string>> {
-  const rows = await listOpenTasks(db, policyId);
+/** With `doneSince`, work finished since then counts as taken too (it is done). */
+export async function openWork(
+  db: Queryable,
+  policyId: number,
+  doneSince: Date | null = null,
+): Promise<Set<string>> {
+  const rows = await listOpenTasks(db, policyId, doneSince);
   return new Set(rows.map((r) => workKey(r.operation, r.dst_repository, r.tag, r.digest)));
 }

@@ -1,6 +1,7 @@
 import { FinalJobFailure, type JobContext } from '../../jobs/queue.js';
 import { endExecutionNow, finishExecution } from './finished-event.js';
 import {
+  databaseNow,
   findExecution,
   insertExecution,
   insertTasks,
@@ -59,6 +60,9 @@ export async function runExecutionJob(
   const sides = await sidesOf(deps, policy);
   const remoteId = sides.source.registryId ?? sides.destination.registryId;
   let planned: RunPlan;
+  // From here, work another run finishes is in neither the open work read below nor (maybe) the
+  // sides read after it: the commit counts what succeeded since as taken.
+  const planningSince = await databaseNow(deps.db);
   try {
     planned = await planRun({
       policy,
@@ -85,7 +89,7 @@ export async function runExecutionJob(
     if (execution.scope_repository !== null) await reconciler.request(policy.id, 'the peer answers again');
   }
   job.signal.throwIfAborted();
-  await commitPlan(deps, job, execution.id, policy.id, planned);
+  await commitPlan(deps, job, execution.id, policy.id, planned, planningSince);
   deps.jobs.wake();
   job.log(planned.summary);
   // A plan with nothing to do (or whose tasks all ended already) is finished here.
@@ -136,14 +140,16 @@ async function commitPlan(
   executionId: number,
   policyId: number,
   planned: RunPlan,
+  planningSince: Date,
 ): Promise<void> {
   await deps.db.transaction(async (tx) => {
     // Runs of one policy may plan at the same moment (after an outage, every retried task asks
     // for a reconciliation). Each planned against the open work it read before listing the sides;
-    // under this lock the open work is read again and only what nobody has taken meanwhile goes in,
-    // so concurrent runs do not copy the same tags twice.
+    // under this lock the open work is read again, with what succeeded since this run began
+    // planning, and only what nobody has taken meanwhile goes in, so concurrent runs do not copy
+    // the same tags twice.
     await lockPolicyPlanning(tx, policyId);
-    const open = await openWork(tx, policyId);
+    const open = await openWork(tx, policyId, planningSince);
     const tasks = planned.tasks.filter(
       (t) => !open.has(workKey(t.operation, t.dstRepository, t.tag, t.digest)),
     );
