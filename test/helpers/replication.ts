@@ -168,55 +168,55 @@ export async function quiescentTasks(
   );
 }
 
+/** A run in progress whose planning met a peer that is down and backs off (the planner's status text). */
+function retryingPlanning(e: ExecutionJson): boolean {
+  return e.status === 'InProgress' && /^planning attempt \d+ failed, retrying/.test(e.status_text);
+}
+
 /**
- * Waits until a policy has at least `count` executions and every one of them has met a peer that
- * is down: its planning failed and will be retried (the planner's status text while it backs off).
+ * Waits until a policy has at least `count` executions newer than `afterId` (0: all) and every
+ * one of them has met a peer it cannot reach: its planning failed and will be retried. Returns
+ * those executions.
  */
-export async function planningRetried(
+async function runsRetrying(
   api: ReturnType<typeof adminApi>,
   policyId: number,
-  count: number,
-  timeoutMs = 60_000,
+  { afterId, count, timeoutMs }: { afterId: number; count: number; timeoutMs: number },
 ): Promise<ExecutionJson[]> {
+  let last: ExecutionJson[] = [];
   return waitFor(
-    `${count} executions of policy ${policyId} to retry their planning`,
+    () =>
+      `${count}+ runs of policy ${policyId} after execution ${afterId} to retry their planning (last: ${JSON.stringify(last.map((e) => [e.id, e.status, e.status_text]))})`,
     async () => {
-      const executions = await executionsOf(api, policyId);
-      const retrying = executions.every(
-        (e) => e.status === 'InProgress' && /^planning attempt \d+ failed, retrying/.test(e.status_text),
-      );
-      return executions.length >= count && retrying ? executions : undefined;
+      last = (await executionsOf(api, policyId)).filter((e) => e.id > afterId);
+      return last.length >= count && last.every(retryingPlanning) ? last : undefined;
     },
     timeoutMs,
     250,
   );
 }
 
+/** Waits until a policy has at least `count` executions, each retrying its planning. */
+export function planningRetried(
+  api: ReturnType<typeof adminApi>,
+  policyId: number,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<ExecutionJson[]> {
+  return runsRetrying(api, policyId, { afterId: 0, count, timeoutMs });
+}
+
 /**
- * Waits until a policy has executions newer than `afterId` and every one of them has met a peer it
- * cannot reach: in progress, its planning failed and backs off (a partition's steady state: nothing
- * more crosses until the link heals). Returns those executions.
+ * Waits until a policy has executions newer than `afterId` and every one of them retries its
+ * planning (a partition's steady state: nothing more crosses until the link heals).
  */
-export async function runsRetryingSince(
+export function runsRetryingSince(
   api: ReturnType<typeof adminApi>,
   policyId: number,
   afterId: number,
   timeoutMs = 60_000,
 ): Promise<ExecutionJson[]> {
-  let last: ExecutionJson[] = [];
-  return waitFor(
-    () =>
-      `the runs of policy ${policyId} after execution ${afterId} to retry their planning (last: ${JSON.stringify(last.map((e) => [e.id, e.status, e.status_text]))})`,
-    async () => {
-      last = (await executionsOf(api, policyId)).filter((e) => e.id > afterId);
-      const retrying = last.every(
-        (e) => e.status === 'InProgress' && /^planning attempt \d+ failed, retrying/.test(e.status_text),
-      );
-      return last.length > 0 && retrying ? last : undefined;
-    },
-    timeoutMs,
-    250,
-  );
+  return runsRetrying(api, policyId, { afterId, count: 1, timeoutMs });
 }
 
 /**
