@@ -24,6 +24,25 @@ describe('TokenBucket', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(380);
   });
 
+  it('passes a large chunk in slices of the burst, in order, not whole after the wait for all', async () => {
+    const bucket = new TokenBucket(64 * 1024);
+    const whole = Buffer.from(Array.from({ length: 16 * 1024 }, (_, i) => i % 251));
+    const pieces: Buffer[] = [];
+    await pipeline(
+      Readable.from([whole]),
+      throttle(bucket),
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          pieces.push(chunk);
+          done();
+        },
+      }),
+    );
+    expect(pieces.length).toBe(Math.ceil(whole.length / bucket.sliceBytes));
+    expect(pieces.every((p) => p.length <= bucket.sliceBytes)).toBe(true);
+    expect(Buffer.concat(pieces).equals(whole)).toBe(true);
+  });
+
   it('stops waiting when the signal aborts', async () => {
     const bucket = new TokenBucket(1024);
     const controller = new AbortController();

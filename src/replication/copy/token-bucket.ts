@@ -21,6 +21,11 @@ export class TokenBucket {
     this.#tokens = this.#burst;
   }
 
+  /** The most bytes worth letting through at once: the burst, so a stream trickles at the rate. */
+  get sliceBytes(): number {
+    return Math.max(1024, Math.floor(this.#burst));
+  }
+
   /** Resolves when `bytes` may pass; rejects when the signal aborts the wait. */
   take(bytes: number, signal?: AbortSignal): Promise<void> {
     const turn = this.#queue.then(() => this.#pay(bytes, signal));
@@ -42,12 +47,24 @@ export function bucketForSpeed(speedKbps: number | undefined): TokenBucket | nul
   return speedKbps && speedKbps > 0 ? new TokenBucket(speedKbps * 1024) : null;
 }
 
-/** A pass-through stream that lets bytes out no faster than the bucket allows. */
+/**
+ * A pass-through stream that lets bytes out no faster than the bucket allows. A large chunk (a
+ * source that reads a whole blob at once) goes out in slices, each after its wait, rather than
+ * whole after the wait for all of it.
+ */
 export function throttle(bucket: TokenBucket, signal?: AbortSignal): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      bucket.take(chunk.length, signal).then(
-        () => done(null, chunk),
+      const slice = bucket.sliceBytes;
+      const passSlices = async () => {
+        for (let offset = 0; offset < chunk.length; offset += slice) {
+          const piece = chunk.subarray(offset, offset + slice);
+          await bucket.take(piece.length, signal);
+          this.push(piece);
+        }
+      };
+      passSlices().then(
+        () => done(),
         (err: unknown) => done(err as Error),
       );
     },
