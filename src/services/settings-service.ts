@@ -10,10 +10,29 @@ export interface SystemSettings {
   project_creation_restriction: 'adminonly' | 'everyone';
 }
 
+/**
+ * Settings Harbor keeps in /configurations that Wharf takes from its configuration file, because
+ * every instance must apply the same at once: shown, never changed through the API.
+ */
+export interface FileSettings {
+  /** audit.forward_endpoint */
+  audit_log_forward_endpoint: string;
+  /** audit.skip_database */
+  skip_audit_log_database: boolean;
+}
+
+const FILE_SETTING_KEYS: Record<keyof FileSettings, string> = {
+  audit_log_forward_endpoint: 'audit.forward_endpoint',
+  skip_audit_log_database: 'audit.skip_database',
+};
+
 const DEFAULTS: SystemSettings = { project_creation_restriction: 'everyone' };
 
 export class SettingsService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    readonly fromFile: Readonly<FileSettings>,
+  ) {}
 
   async get(): Promise<SystemSettings> {
     const rows = await listSystemSettings(this.db);
@@ -35,6 +54,12 @@ export class SettingsService {
         if (value !== 'adminonly' && value !== 'everyone') {
           throw new ServiceError('invalid', 'project_creation_restriction must be "adminonly" or "everyone"');
         }
+      } else if (Object.hasOwn(FILE_SETTING_KEYS, name)) {
+        const key = FILE_SETTING_KEYS[name as keyof FileSettings];
+        throw new ServiceError(
+          'invalid',
+          `${name} is set in the configuration file (${key}), the same on every instance; it cannot be changed here`,
+        );
       } else if (name === 'self_registration') {
         if (value !== false) throw new ServiceError('invalid', 'self-registration is not supported');
         continue;

@@ -40,7 +40,10 @@ export async function buildAccess({ config, logger, db, registryDeps }: Platform
     );
   }
   const access = new AccessService(db, registryDeps.lookups, { requireSignIn: signInRequired(config.auth) });
-  const settings = new SettingsService(db);
+  const settings = new SettingsService(db, {
+    audit_log_forward_endpoint: config.audit.forward_endpoint,
+    skip_audit_log_database: config.audit.skip_database,
+  });
   const projects = new ProjectService(
     db,
     access,

@@ -39,6 +39,21 @@ describe('audit forwarding to syslog', () => {
     await receiver.close();
     const w = await startInProcessWharf({ audit: { forward_endpoint: `127.0.0.1:${receiver.port}` } });
     wharf = w;
+    // Harbor's /configurations shows the forwarding, read-only (the file sets it for every instance).
+    const shown = (await w.call('GET', '/api/v2.0/configurations', w.adminAuth)).body as Record<
+      string,
+      { value: unknown; editable: boolean }
+    >;
+    expect(shown.audit_log_forward_endpoint).toEqual({
+      value: `127.0.0.1:${receiver.port}`,
+      editable: false,
+    });
+    expect(shown.skip_audit_log_database).toEqual({ value: false, editable: false });
+    const change = await w.call('PUT', '/api/v2.0/configurations', w.adminAuth, {
+      skip_audit_log_database: true,
+    });
+    expect(change.status).toBe(400);
+    expect(JSON.stringify(change.body)).toContain('audit.skip_database');
     // The receiver is down: changes and pushes still answer, and their entries are written.
     expect((await w.call('POST', '/api/v2.0/projects', w.adminAuth, { project_name: 'during' })).status).toBe(
       201,
