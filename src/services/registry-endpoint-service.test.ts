@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../metadata/database.js';
 import { migrate } from '../metadata/migrate.js';
@@ -8,21 +7,13 @@ import type { Principal } from './principal.js';
 import { MASKED_SECRET, RegistryEndpointService } from './registry-endpoint-service.js';
 import { SecretBox } from './secret-box.js';
 import { OutboundGuard } from '../net/outbound-guard.js';
+import { freePort } from '../../test/helpers/ports.js';
 
 // The endpoint service on a real (in-memory) PGlite: the hook policies use to keep an endpoint in
 // use from being deleted, and the decrypted configuration replication gets.
 
 const admin: Principal = { kind: 'user', id: 1, username: 'admin', sysadmin: true };
 const guard = new OutboundGuard({ deny_networks: ['192.0.2.0/24'], allow_networks: [] });
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 1));
-    });
-  });
-}
 
 describe('RegistryEndpointService', () => {
   let db: Database;
@@ -34,7 +25,7 @@ describe('RegistryEndpointService', () => {
   beforeAll(async () => {
     db = await openPgliteDatabase(undefined);
     await migrate(db);
-    url = `http://127.0.0.1:${await closedPort()}`;
+    url = `http://127.0.0.1:${await freePort()}`;
     service = new RegistryEndpointService(db, new SecretBox(randomBytes(32)), {
       checkTimeoutMs: 2_000,
       outbound: guard,
@@ -95,7 +86,7 @@ describe('RegistryEndpointService', () => {
       type: 'docker-registry',
       credential: { type: 'basic', accessKey: 'sync', accessSecret: 'Bound-Secret-1' },
     });
-    const elsewhere = `http://127.0.0.1:${await closedPort()}`;
+    const elsewhere = `http://127.0.0.1:${await freePort()}`;
     for (const attempt of [
       () => service.update(admin, endpoint.id, { url: elsewhere }),
       () => service.ping(admin, { kind: 'stored', id: endpoint.id, changes: { url: elsewhere } }),

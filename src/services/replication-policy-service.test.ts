@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../metadata/database.js';
 import { migrate } from '../metadata/migrate.js';
@@ -8,21 +7,13 @@ import type { Principal } from './principal.js';
 import { RegistryEndpointService } from './registry-endpoint-service.js';
 import { ReplicationPolicyService, type NewPolicy } from './replication-policy-service.js';
 import { SecretBox } from './secret-box.js';
+import { freePort } from '../../test/helpers/ports.js';
 
 // The policy service's rules on domain input (the API's snake_case is mapped at the edge), on a
 // real (in-memory) PGlite: which side is remote, the endpoint exists, filters and crons that
 // parse, which trigger suits which direction, a running policy is not deleted.
 
 const admin: Principal = { kind: 'user', id: 1, username: 'admin', sysadmin: true };
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 1));
-    });
-  });
-}
 
 describe('ReplicationPolicyService', () => {
   let db: Database;
@@ -41,7 +32,7 @@ describe('ReplicationPolicyService', () => {
     const endpoints = new RegistryEndpointService(db, new SecretBox(randomBytes(32)), {
       checkTimeoutMs: 2_000,
     });
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = `http://127.0.0.1:${await freePort()}`;
     peer = (await endpoints.create(admin, { name: 'peer', url, type: 'docker-registry' })).id;
     policies = new ReplicationPolicyService(db, endpoints, undefined, {
       runningChecks: [async (id) => running.has(id)],
