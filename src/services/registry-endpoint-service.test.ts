@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../metadata/database.js';
-import { migrate } from '../metadata/migrate.js';
-import { openPgliteDatabase } from '../metadata/pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../test/helpers/memory-database.js';
 import type { Principal } from './principal.js';
 import { MASKED_SECRET, RegistryEndpointService } from './registry-endpoint-service.js';
 import { SecretBox } from './secret-box.js';
@@ -23,8 +22,7 @@ describe('RegistryEndpointService', () => {
   const users = new Map<number, string[]>();
 
   beforeAll(async () => {
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
     url = `http://127.0.0.1:${await freePort()}`;
     service = new RegistryEndpointService(db, new SecretBox(randomBytes(32)), {
       checkTimeoutMs: 2_000,

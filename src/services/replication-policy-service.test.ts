@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../metadata/database.js';
-import { migrate } from '../metadata/migrate.js';
-import { openPgliteDatabase } from '../metadata/pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../test/helpers/memory-database.js';
 import type { Principal } from './principal.js';
 import { RegistryEndpointService } from './registry-endpoint-service.js';
 import { ReplicationPolicyService, type NewPolicy } from './replication-policy-service.js';
@@ -27,8 +26,7 @@ describe('ReplicationPolicyService', () => {
   });
 
   beforeAll(async () => {
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
     const endpoints = new RegistryEndpointService(db, new SecretBox(randomBytes(32)), {
       checkTimeoutMs: 2_000,
     });

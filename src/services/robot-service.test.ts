@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disabledLookupCache } from '../cluster/lookup-cache.js';
 import type { RobotPermissionGrant } from '../domain/robot.js';
 import type { Database } from '../metadata/database.js';
-import { migrate } from '../metadata/migrate.js';
-import { openPgliteDatabase } from '../metadata/pglite-database.js';
+import { openMigratedMemoryDatabase } from '../../test/helpers/memory-database.js';
 import { insertProject } from '../metadata/projects-table.js';
 import { findUserByName, insertUserIfAbsent } from '../metadata/users-table.js';
 import { AccessService } from './access-service.js';
@@ -27,8 +26,7 @@ describe('robot expiry and secrets', () => {
   beforeAll(async () => {
     // These tests are about expiry, not the KDF (passwords.test.ts): a cheap cost keeps them fast.
     configurePasswordCost(10);
-    db = await openPgliteDatabase(undefined);
-    await migrate(db);
+    db = await openMigratedMemoryDatabase();
     await insertUserIfAbsent(db, 'admin', await hashPassword('Admin-Passw0rd'), true);
     const row = await findUserByName(db, 'admin');
     admin = { kind: 'user', id: row?.id ?? 0, username: 'admin', sysadmin: true };
