@@ -67,3 +67,23 @@ export class RegistryError extends DomainError {
 export function registryError(code: RegistryErrorCode, message: string, detail?: unknown): RegistryError {
   return new RegistryError(code, message, detail);
 }
+
+/**
+ * A tag protected by a tag immutability rule: it may not be overwritten, deleted or removed, by
+ * any caller (a push, the API, retention, replication). Carries the tag so callers can report it.
+ */
+export class ImmutableTagError extends DomainError {
+  constructor(
+    readonly repository: string,
+    readonly tag: string,
+    action: 'overwritten' | 'deleted',
+  ) {
+    super(
+      'PRECONDITION',
+      `tag ${tag} in ${repository} is immutable (a tag immutability rule matches it): it cannot be ${action}`,
+      { repository, tag },
+      412,
+    );
+    this.name = 'ImmutableTagError';
+  }
+}

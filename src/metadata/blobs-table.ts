@@ -18,10 +18,14 @@ export async function findBlob(db: Queryable, digest: string): Promise<BlobRow |
   return rows[0] ?? null;
 }
 
-/** Lets a repository see a blob. Idempotent. */
+/**
+ * Lets a repository see a blob. Idempotent; a link made again counts as new (created_at now), so
+ * GC's grace period protects a blob pushed again from the moment of the push.
+ */
 export async function linkBlob(db: Queryable, repositoryId: number, digest: string): Promise<void> {
   await db.query(
-    'INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+    `INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2)
+     ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = now()`,
     [repositoryId, digest],
   );
 }
@@ -122,7 +126,8 @@ export async function commitBlob(
     `WITH blob AS (
        INSERT INTO blobs (digest, size) VALUES ($2, $3) ON CONFLICT (digest) DO NOTHING
      ), link AS (
-       INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING
+       INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2)
+       ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = now()
      )
      DELETE FROM upload_sessions WHERE id = $4::uuid`,
     [repositoryId, digest, size, uploadSessionId],

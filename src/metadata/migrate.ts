@@ -15,6 +15,7 @@ import { migration014 } from './migrations/014-outbox.js';
 import { migration015 } from './migrations/015-event-dispatch.js';
 import { migration016 } from './migrations/016-webhooks.js';
 import { migration017 } from './migrations/017-audit-ext.js';
+import { migration018 } from './migrations/018-gc-blob-guard.js';
 
 export interface Migration {
   version: number;
@@ -40,6 +41,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration015,
   migration016,
   migration017,
+  migration018,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

@@ -4,6 +4,7 @@ import type { EventActor, NewEvent } from '../../domain/events.js';
 import { digestHexOf } from '../../domain/hashing.js';
 import { parseManifest, requiredBlobDigests, type ParsedManifest } from '../../domain/manifest.js';
 import { compareStates, type TagState } from '../../domain/tag-versions.js';
+import { holdBlobsShared } from '../../metadata/blob-guard.js';
 import { findBlob, insertBlob, linkBlob, linkedDigests } from '../../metadata/blobs-table.js';
 import type { Queryable } from '../../metadata/database.js';
 import {
@@ -98,7 +99,13 @@ export async function putManifest(
     } else {
       await lockRepositoryForShare(tx, repo.id);
     }
+    // GC kept off this manifest's blob and everything it references until the rows commit.
+    await holdBlobsShared(tx, [digest.value, ...requiredBlobDigests(manifest)]);
     await checkReferences(tx, repo.id, manifest);
+    // The bytes written above may have been collected since (an older copy GC was deleting).
+    if (!(await findBlob(tx, digest.value)) && !(await deps.storage.stat(blobKey(digest)))) {
+      await deps.storage.write(blobKey(digest), bytes);
+    }
     // THE place for rules on what may be pushed (quota, tag immutability): here, in the push's
     // transaction, before any row is written; every push of every caller passes through it.
     await insertBlob(tx, digest.value, bytes.length);

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { parseDigest } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
 import { isRepositoryName } from '../../domain/reference.js';
+import { holdBlobsShared } from '../../metadata/blob-guard.js';
 import { findLinkedBlob, linkBlob, unlinkBlob } from '../../metadata/blobs-table.js';
 import { ensureRepository, findRepository } from '../../metadata/repositories-table.js';
 import { StorageNotFoundError, type ObjectCopy } from '../../storage/driver.js';
@@ -106,14 +107,16 @@ export class BlobService {
     const parsed = parseDigest(digestValue);
     if (!parsed.ok || !isRepositoryName(from)) return null;
     const digest = parsed.digest;
-    const source = await findLinkedBlob(this.deps.db, from, digest.value);
-    // Without its bytes the blob must be uploaded: a mount would skip the push that restores them.
-    if (!source || !(await this.deps.storage.stat(blobKey(digest)))) return null;
-    await this.deps.db.transaction(async (tx) => {
+    return this.deps.db.transaction(async (tx) => {
+      // Checked under the blob's lock: GC cannot remove it between this check and the link.
+      await holdBlobsShared(tx, [digest.value]);
+      const source = await findLinkedBlob(tx, from, digest.value);
+      // Without its bytes the blob must be uploaded: a mount would skip the push that restores them.
+      if (!source || !(await this.deps.storage.stat(blobKey(digest)))) return null;
       const repo = await ensureRepository(tx, repository);
       await linkBlob(tx, repo.id, digest.value);
+      return source;
     });
-    return source;
   }
 
   private async throwUnknown(repository: string, message: string): Promise<never> {

@@ -5,6 +5,7 @@ import { isDigestAlgorithm, type Digest, type DigestAlgorithm } from '../../doma
 import { RegistryError } from '../../domain/errors.js';
 import { nativeHasher, resumableHasher, type StreamHasher } from '../../domain/hashing.js';
 import { commitBlob } from '../../metadata/blobs-table.js';
+import { holdBlobsShared } from '../../metadata/blob-guard.js';
 import { ensureRepository } from '../../metadata/repositories-table.js';
 import type { Queryable } from '../../metadata/database.js';
 import {
@@ -238,10 +239,13 @@ export class UploadService {
           `uploaded content has digest ${expected.algorithm}:${actualHex}, not ${expected.value}`,
         );
       }
-      // Bytes first, then the rows that make them visible.
-      await this.storeBlob(key, expected);
-      const repo = await ensureRepository(this.deps.db, repository);
-      await commitBlob(this.deps.db, repo.id, expected.value, counter.bytes, null);
+      // Bytes first, then the rows that make them visible, with GC kept off the digest.
+      await this.deps.db.transaction(async (tx) => {
+        await holdBlobsShared(tx, [expected.value]);
+        await this.storeBlob(key, expected);
+        const repo = await ensureRepository(tx, repository);
+        await commitBlob(tx, repo.id, expected.value, counter.bytes, null);
+      });
       return expected;
     } finally {
       await this.deps.storage.deletePrefix(uploadPrefix(id)).catch(() => undefined);
@@ -392,8 +396,13 @@ export class UploadService {
   }
 
   private async commit(session: UploadSessionRow, digest: Digest): Promise<void> {
-    await this.storeBlob(uploadDataKey(session.id), digest, session.byte_offset);
-    await commitBlob(this.deps.db, session.repository_id, digest.value, session.byte_offset, session.id);
+    // Under the blob's lock (shared with other writers, exclusive to GC): bytes found at the
+    // blob's key cannot be deleted before the row that protects them commits.
+    await this.deps.db.transaction(async (tx) => {
+      await holdBlobsShared(tx, [digest.value]);
+      await this.storeBlob(uploadDataKey(session.id), digest, session.byte_offset);
+      await commitBlob(tx, session.repository_id, digest.value, session.byte_offset, session.id);
+    });
     await this.deps.storage.deletePrefix(uploadPrefix(session.id)).catch(() => undefined);
   }
 
