@@ -19,10 +19,14 @@ export async function applyPulls(db: Queryable, pulls: readonly PullCount[]): Pr
   const batch = [repositories, digests, tags, counts, times];
   const pullsOf = `SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
     AS t(repository, digest, tag, n, at)`;
-  // One statement per table, in the order a push takes its row locks (manifests, tags, then the
-  // repository row it touches last), so that a batch and a push of the same artifact wait for
-  // each other instead of deadlocking. GREATEST: a batch redelivered late (a consumer's backlog)
-  // never moves a pull time back.
+  // The repository rows first, in id order, with the lock the count update needs (never raised
+  // later: a raise deadlocks with a deletion queued for the row). A deletion locks its repository
+  // before its manifests and a push never updates the row inside its transaction, so whoever
+  // waits here holds no manifest or tag row. GREATEST: a batch redelivered late (a consumer's
+  // backlog) never moves a pull time back.
+  await db.query('SELECT id FROM repositories WHERE name = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE', [
+    [...new Set(repositories)],
+  ]);
   await db.query(
     `UPDATE manifests m SET pull_time = GREATEST(m.pull_time, s.at)
      FROM (SELECT repository, digest, max(at) AS at FROM (${pullsOf}) p GROUP BY repository, digest) s

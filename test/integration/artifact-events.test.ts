@@ -33,14 +33,16 @@ interface EventRow {
   data: Record<string, unknown>;
 }
 
-/** The events of `repo` recorded after `since` (a sequence), in recording order. */
+/**
+ * The write events of `repo` recorded after `since` (a sequence), in recording order. Pulls are
+ * left out: the pull-count batch records them whenever it flushes, which may fall in any window.
+ */
 async function eventsOf(repo: string, since: number): Promise<EventRow[]> {
-  return registry
-    .wharf()
-    .server.db.query<EventRow>(
-      `SELECT type, actor, data FROM events WHERE data->>'repository' = $1 AND sequence > $2 ORDER BY sequence`,
-      [repo, since],
-    );
+  return registry.wharf().server.db.query<EventRow>(
+    `SELECT type, actor, data FROM events
+       WHERE data->>'repository' = $1 AND sequence > $2 AND type <> 'artifact.pulled' ORDER BY sequence`,
+    [repo, since],
+  );
 }
 
 async function lastSequence(): Promise<number> {
