@@ -9,6 +9,7 @@ import { initialiseDatabase, type FirstAccount } from './services/first-account.
 import { configurePasswordCost } from './services/passwords.js';
 import { ServiceError } from './services/service-error.js';
 import { appDeps } from './wiring/app-deps.js';
+import { applyConfiguredSchedules } from './wiring/jobs.js';
 import { adoptBackends, openBackends, type Backends, type OpenedBackends } from './wiring/backends.js';
 import { listen } from './wiring/listen.js';
 import { buildPlatform } from './wiring/platform.js';
@@ -21,6 +22,7 @@ import { stopInstance, type Draining } from './wiring/shutdown.js';
 /** Another process holds the data directory (the CLI reports it as a usage error, not a crash). */
 export { DataDirLockedError } from './metadata/data-dir-lock.js';
 export { openBackends, usesExternalDatabase, type Backends, type OpenedBackends } from './wiring/backends.js';
+export { openGcEngine } from './wiring/gc.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -91,10 +93,20 @@ export async function startServer(
 }
 
 /** Once the instance listens (replication reaches it over loopback): schedules, jobs, the outbox. */
-async function startBackgroundWork({ platform, replication, jobs, dispatcher }: Services): Promise<void> {
+async function startBackgroundWork({
+  platform,
+  replication,
+  jobs,
+  audit,
+  dispatcher,
+}: Services): Promise<void> {
   await replication.executions.syncSchedules().catch((err: unknown) => {
     // Not fatal: the next change of a policy saves its schedule again.
     platform.logger.warn({ err }, 'syncing replication schedules failed');
+  });
+  await applyConfiguredSchedules(platform, audit.audit, jobs).catch((err: unknown) => {
+    // Not fatal: the schedule saved before stays, and the next start applies the configuration.
+    platform.logger.warn({ err }, 'applying the configured maintenance schedules failed');
   });
   await jobs.jobs.start();
   // After migrations and the job service (consumers enqueue jobs); off: another instance dispatches.

@@ -6,11 +6,13 @@ import { privatePaths } from '../private-paths.js';
 import type { FirstAccount } from '../services/first-account.js';
 import { runAdmin } from './admin-command.js';
 import { configFrom } from './config-args.js';
+import { runGcCommand } from './gc-command.js';
 import { runImport } from './import-command.js';
 
 const USAGE = `Usage:
   wharf serve [--config FILE] [--port N] [--data-dir DIR]
   wharf fsck  [--config FILE] [--data-dir DIR] [--repair]
+  wharf gc    [--config FILE] [--data-dir DIR] [--dry-run] [--delete-untagged] [--workers N]
   wharf import harbor --database-url URL [--config FILE] [--data-dir DIR] [--dry-run]
   wharf admin reset-password USER [--config FILE] [--data-dir DIR] [--password-stdin]
 
@@ -81,7 +83,8 @@ async function runFsck(args: string[]): Promise<number> {
   try {
     const report = await fsck(db, storage, {
       repair: values.repair ?? false,
-      graceMs: 60 * 60_000,
+      // Never younger than GC's grace period: what GC leaves alone is no problem for fsck either.
+      graceMs: Math.max(60, config.gc.grace_period_minutes) * 60_000,
       privatePaths: privatePaths(config),
       onProgress: (m) => console.error(m),
     });
@@ -113,6 +116,9 @@ async function main(): Promise<void> {
         return;
       case 'fsck':
         process.exitCode = await runFsck(rest);
+        return;
+      case 'gc':
+        process.exitCode = await runGcCommand(rest);
         return;
       case 'import':
         process.exitCode = await runImport(rest);

@@ -266,7 +266,10 @@ export const configSchema = z
       .object({
         /** Record pulls (the high-volume event) in the audit log. */
         log_pulls: z.boolean().default(true),
-        /** Entries older than this many days are purged; 0 keeps them forever. */
+        /**
+         * Entries older than this many days are purged by the audit purge job's default schedule
+         * (hourly); 0: no default schedule. A schedule set through /system/purgeaudit wins.
+         */
         retention_days: z.number().int().min(0).default(0),
         /**
          * A syslog receiver (`host:port`, TCP, RFC 5424) every entry is also sent to, through the
@@ -402,6 +405,23 @@ export const configSchema = z
         timeout_seconds: 10,
         keep_executions: 50,
       }),
+    /** Online garbage collection (src/services/gc, docs/lifecycle.md). */
+    gc: z
+      .object({
+        /**
+         * Blobs, links, manifests and uploads younger than this are never collected: the time a
+         * client gets between uploading a layer and pushing the manifest that names it. 0 is allowed
+         * (tests): the blob protocol, not this window, keeps concurrent pushes safe.
+         */
+        grace_period_minutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(60 * 24 * 365)
+          .default(120),
+      })
+      .strict()
+      .default({ grace_period_minutes: 120 }),
     secrets: z
       .object({
         /**

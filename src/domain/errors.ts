@@ -71,6 +71,8 @@ export function registryError(code: RegistryErrorCode, message: string, detail?:
 /**
  * A tag protected by a tag immutability rule: it may not be overwritten, deleted or removed, by
  * any caller (a push, the API, retention, replication). Carries the tag so callers can report it.
+ * 412 as Harbor answers; DENIED on /v2 (a client prints "denied: ..." with this message), and
+ * Harbor's PRECONDITION on the API (named after the status).
  */
 export class ImmutableTagError extends DomainError {
   constructor(
@@ -79,7 +81,7 @@ export class ImmutableTagError extends DomainError {
     action: 'overwritten' | 'deleted',
   ) {
     super(
-      'PRECONDITION',
+      'DENIED',
       `tag ${tag} in ${repository} is immutable (a tag immutability rule matches it): it cannot be ${action}`,
       { repository, tag },
       412,

@@ -61,6 +61,10 @@ export interface EventDataByType {
   'webhook_policy.created': ObjectChangeData;
   'webhook_policy.updated': ObjectChangeData;
   'webhook_policy.deleted': ObjectChangeData;
+  /** Tag immutability rules; `name` says the rule's selectors. */
+  'immutable_rule.created': ObjectChangeData;
+  'immutable_rule.updated': ObjectChangeData;
+  'immutable_rule.deleted': ObjectChangeData;
   /** Labels: `projectId` is the project of a project label, null for a global one. */
   'label.created': ObjectChangeData & { projectId: number | null };
   'label.updated': ObjectChangeData & { projectId: number | null };
@@ -73,6 +77,24 @@ export interface EventDataByType {
   'login_lock.lifted': { account: string | null; address: string | null; lifted: number };
   /** A replication execution ended; recorded once per local project it touched. */
   'replication.finished': ReplicationFinishedData;
+  /** A write refused by its project's storage quota (recorded after the write rolled back). */
+  'quota.exceeded': QuotaEventData;
+  /** A write took its project's storage usage to the warning share of the limit. */
+  'quota.warning': QuotaEventData;
+  /** A tag retention execution ended (not a dry run): what it kept and removed. */
+  'retention.finished': RetentionFinishedData;
+}
+
+/** A project's storage quota refused a write or neared its limit (Harbor's QUOTA_* webhooks). */
+export interface QuotaEventData {
+  repository: string;
+  digest: string | null;
+  tag: string | null;
+  /** Harbor's words for what happened (its webhook's custom_attributes.Details). */
+  message: string;
+  /** The limit and the usage the write found, in bytes. */
+  hard: number;
+  used: number;
 }
 
 /** A label put on or taken off an artifact. */
@@ -98,6 +120,20 @@ export interface ReplicationFinishedData {
   repositories: string[];
   succeeded: number;
   failed: number;
+}
+
+/** The end of a tag retention execution, as webhooks (TAG_RETENTION) report it. */
+export interface RetentionFinishedData {
+  policyId: number;
+  executionId: number;
+  status: 'Success' | 'Error' | 'Stopped';
+  trigger: string;
+  /** Artifacts the run looked at, and those it kept (immutable ones included). */
+  total: number;
+  retained: number;
+  deleted: Array<{ repository: string; digest: string; tags: string[] }>;
+  /** The policy's rules as Harbor's JSON (template, params, selectors). */
+  rules: unknown[];
 }
 
 /** What an update changed: field name to its new value (never a secret). */

@@ -156,7 +156,14 @@ export function registryPermission(action: RegistryAction): { resource: Resource
  * system administrators act on them (AccessService.isSysadmin). `registry`: the endpoints of
  * remote registries that replication uses (/api/v2.0/registries, /replication/adapters).
  */
-export type SystemResource = 'registry' | 'jobservice-monitor' | 'replication-policy' | 'label';
+export type SystemResource =
+  | 'registry'
+  | 'jobservice-monitor'
+  | 'replication-policy'
+  | 'label'
+  | 'garbage-collection'
+  | 'purge-audit'
+  | 'quota';
 
 export const SYSTEM_RESOURCE_ACTIONS: Record<SystemResource, readonly Action[]> = {
   registry: CRUDL,
@@ -166,6 +173,13 @@ export const SYSTEM_RESOURCE_ACTIONS: Record<SystemResource, readonly Action[]> 
   'replication-policy': CRUDL,
   // Global labels (/labels with scope g): system administrators manage them.
   label: CRUDL,
+  // Project storage quotas (/quotas): Harbor's system resource; project members read their own
+  // project's quota through its summary.
+  quota: ['read', 'list', 'update'],
+  // The maintenance jobs of /system/gc and /system/purgeaudit (Harbor's resources of those names):
+  // read history and logs, set the schedule, run and stop.
+  'garbage-collection': ['create', 'read', 'update', 'list', 'stop'],
+  'purge-audit': ['create', 'read', 'update', 'list', 'stop'],
 };
 
 /**

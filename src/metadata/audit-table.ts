@@ -106,12 +106,38 @@ export async function listAuditEntries(
   return { items: items.map((r) => ({ ...r, id: Number(r.id) })), total: total[0]?.n ?? 0 };
 }
 
-export async function purgeAuditEntries(db: Queryable, before: Date): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    'WITH gone AS (DELETE FROM audit_logs WHERE op_time < $1 RETURNING 1) SELECT count(*)::int AS n FROM gone',
-    [before],
-  );
-  return rows[0]?.n ?? 0;
+/**
+ * The audit purge job's deletion (or, dry, its count): entries older than `before` whose event
+ * type (`operation_resourcetype`, e.g. create_artifact) is in `eventTypes` or whose operation
+ * (create, delete, pull ...) is in `operations`. Batches of `batch` rows keep each statement
+ * short on a log of millions of entries; `onBatch` hears each one (the job's stop signal, log).
+ */
+export async function purgeAuditEntriesOf(
+  db: Queryable,
+  filter: { before: Date; eventTypes: readonly string[]; operations: readonly string[] },
+  options: { dryRun: boolean; batch?: number; onBatch?: (purged: number) => void },
+): Promise<number> {
+  const match = `op_time < $1 AND ((operation || '_' || resource_type) = ANY($2::text[]) OR operation = ANY($3::text[]))`;
+  const params = [filter.before, [...filter.eventTypes], [...filter.operations]];
+  if (options.dryRun) {
+    const rows = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_logs WHERE ${match}`,
+      params,
+    );
+    return rows[0]?.n ?? 0;
+  }
+  let purged = 0;
+  for (;;) {
+    const rows = await db.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM audit_logs WHERE id IN (SELECT id FROM audit_logs WHERE ${match} LIMIT $4)
+         RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+      [...params, options.batch ?? 10_000],
+    );
+    const n = rows[0]?.n ?? 0;
+    purged += n;
+    options.onBatch?.(purged);
+    if (n < (options.batch ?? 10_000)) return purged;
+  }
 }
 
 /**

@@ -39,6 +39,15 @@ export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
 
+/**
+ * PostgreSQL ended the transaction to break a deadlock or a serialisation conflict: nothing it did
+ * is committed, and the same work may simply be tried again later.
+ */
+export function isTransientConflict(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === '40P01' || code === '40001';
+}
+
 /** A row referred to was deleted meanwhile (a concurrent delete won the race). */
 export function isForeignKeyViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';

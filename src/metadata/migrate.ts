@@ -16,6 +16,11 @@ import { migration015 } from './migrations/015-event-dispatch.js';
 import { migration016 } from './migrations/016-webhooks.js';
 import { migration017 } from './migrations/017-audit-ext.js';
 import { migration018 } from './migrations/018-gc-blob-guard.js';
+import { migration021 } from './migrations/021-immutable-tag-rules.js';
+import { migration022 } from './migrations/022-retention.js';
+import { migration023 } from './migrations/023-maintenance-runs.js';
+import { migration019 } from './migrations/019-gc-lease.js';
+import { migration020 } from './migrations/020-quotas.js';
 
 export interface Migration {
   version: number;
@@ -42,6 +47,11 @@ export const MIGRATIONS: readonly Migration[] = [
   migration016,
   migration017,
   migration018,
+  migration019,
+  migration020,
+  migration021,
+  migration022,
+  migration023,
 ];
 
 // Any fixed 64-bit key: every instance uses the same one, so starting several at once serialises.

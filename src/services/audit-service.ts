@@ -1,7 +1,7 @@
 import type { Database } from '../metadata/database.js';
 import {
   listAuditEntries,
-  purgeAuditEntries,
+  purgeAuditEntriesOf,
   type AuditFilter,
   type AuditRow,
 } from '../metadata/audit-table.js';
@@ -63,9 +63,15 @@ export class AuditService {
     return auditEventTypeNames();
   }
 
-  /** Deletes entries older than `days`; returns how many. */
-  async purgeOlderThan(days: number): Promise<number> {
-    return purgeAuditEntries(this.db, new Date(Date.now() - days * 86_400_000));
+  /**
+   * Deletes (or, dry, counts) the entries older than `before` of the given event types
+   * (create_artifact ...) or operations (create, delete, pull ...): the audit purge job's work.
+   */
+  async purge(
+    filter: { before: Date; eventTypes: readonly string[]; operations: readonly string[] },
+    options: { dryRun: boolean; onBatch?: (purged: number) => void },
+  ): Promise<number> {
+    return purgeAuditEntriesOf(this.db, filter, options);
   }
 
   /** Stops forwarding (after the dispatcher has stopped: nothing more comes). */

@@ -15,7 +15,6 @@ import {
   type ProjectScope,
   type RepositoryFilter,
   type RepositoryListRow,
-  type TagRow,
 } from '../metadata/artifacts-query.js';
 import type { Database } from '../metadata/database.js';
 import type { ProjectRow } from '../metadata/projects-table.js';
@@ -28,14 +27,20 @@ import type { ManifestService } from './registry/manifest-service.js';
 import { parseManifestReference } from './registry/validate.js';
 import type { RepositoryScope } from './artifacts/repository-scope.js';
 import { ServiceError } from './service-error.js';
-import { artifactViews, type ArtifactView, type ArtifactViewOptions } from './artifacts/artifact-views.js';
+import {
+  artifactViews,
+  tagViews,
+  type ArtifactView,
+  type ArtifactViewOptions,
+  type TagView,
+} from './artifacts/artifact-views.js';
 
 // The management API's view of registry content (Harbor's repositories, artifacts, tags, search
 // and statistics): reads and listings only. Every decision goes through ProjectService.visible/
 // require. Writes of content go through the artifact core (services/artifacts/); the one write
 // here, a repository's description, is not content.
 
-export type { ArtifactView, ArtifactViewOptions } from './artifacts/artifact-views.js';
+export type { ArtifactView, ArtifactViewOptions, TagView } from './artifacts/artifact-views.js';
 
 /** An artifact found for a caller allowed to act on it, with its project and repository. */
 export interface ResolvedArtifact {
@@ -207,7 +212,8 @@ export class CatalogApiService {
     nameLike: string | undefined,
     offset: number,
     limit: number,
-  ): Promise<{ items: TagRow[]; total: number }> {
+    withImmutableStatus = false,
+  ): Promise<{ items: TagView[]; total: number }> {
     const { project, repository } = await this.repository(
       principal,
       projectName,
@@ -217,7 +223,8 @@ export class CatalogApiService {
     );
     await this.projects.require(principal, project, 'tag', 'list');
     const row = await this.artifact(repository, reference);
-    return listTagsOfManifest(this.db, row.id, nameLike, offset, limit);
+    const { items, total } = await listTagsOfManifest(this.db, row.id, nameLike, offset, limit);
+    return { items: await tagViews(this.db, repository.name, items, withImmutableStatus), total };
   }
 
   // --- search and statistics ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import {
   type ProjectRow,
 } from '../metadata/projects-table.js';
 import { recordEvent } from '../metadata/outbox-table.js';
+import { findProjectQuota, setProjectQuotaHard } from '../metadata/quotas-table.js';
 import {
   listVisibleProjects,
   projectMemberRoleCounts,
@@ -26,6 +27,7 @@ import {
   type ProjectRequestSettings,
 } from './project-settings.js';
 import { isSignedIn, type Principal } from './principal.js';
+import { requireValidStorageLimit } from './quotas/quota-service.js';
 
 // Projects: the unit of ownership, visibility and membership. Names follow Harbor's rule.
 
@@ -70,6 +72,14 @@ export interface ProjectView extends ProjectRow {
   metadata: Record<string, string>;
   repoCount: number;
   currentUserRole: number | null;
+}
+
+export interface ProjectSummary {
+  repoCount: number;
+  roleCounts: Record<number, number>;
+  /** The project's usage as its quota counts it, and its limit (-1: unlimited). */
+  storageBytes: number;
+  storageLimit: number;
 }
 
 export interface ProjectListFilter {
@@ -122,12 +132,15 @@ export class ProjectService {
     const { name } = input;
     this.validateName(name);
     checkProjectRequestEnforceable(input);
+    const storageLimit = this.storageLimitOf(principal, input.storageLimit);
     const values = { public: 'false', ...this.validateMetadata(input.metadata) };
     const project = await this.db.transaction(async (tx) => {
       const row = await insertProject(tx, name, principal.id, values);
       if (!row) return null;
       // The creator administers the project, as in Harbor.
       await setUserMembership(tx, row.id, principal.id, 1);
+      // Without a limit of its own the project keeps the system default (migration 020's trigger).
+      if (storageLimit !== undefined) await setProjectQuotaHard(tx, row.id, storageLimit);
       await recordEvent(
         tx,
         adminEvent('project.created', principal, name, { name, id: row.id, changes: values }),
@@ -232,7 +245,20 @@ export class ProjectService {
     await this.require(principal, project, 'project', 'update');
     await this.requireGuardedMetadata(principal, project, Object.keys(changes.metadata));
     checkProjectRequestEnforceable(changes);
-    await this.writeMetadata(principal, project, this.validateMetadata(changes.metadata));
+    const storageLimit = this.storageLimitOf(principal, changes.storageLimit);
+    await this.writeMetadata(principal, project, this.validateMetadata(changes.metadata), storageLimit);
+  }
+
+  /**
+   * The storage limit a project request sets. Only system administrators set limits (quotas are
+   * Harbor's system resource); others may send Harbor's form default -1, which sets nothing.
+   */
+  private storageLimitOf(principal: Principal, value: number | undefined): number | undefined {
+    if (value === undefined) return undefined;
+    requireValidStorageLimit(value, 'storage_limit');
+    if (this.access.isSysadmin(principal)) return value;
+    if (value === -1) return undefined;
+    throw new ServiceError('forbidden', 'only system administrators may set a storage limit (storage_limit)');
   }
 
   async setMetadata(principal: Principal, project: ProjectRow, metadata: ProjectMetadata): Promise<void> {
@@ -241,15 +267,18 @@ export class ProjectService {
     await this.writeMetadata(principal, project, this.validateMetadata(metadata));
   }
 
-  /** Writes metadata and records the change (a project.updated event) in one transaction. */
+  /** Writes metadata (and a storage limit) and records the change (project.updated) in one transaction. */
   private async writeMetadata(
     principal: Principal,
     project: ProjectRow,
     values: ProjectMetadata,
+    storageLimit?: number,
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
       await setProjectMetadata(tx, project.id, values);
-      const event = { name: project.name, id: project.id, changes: values };
+      if (storageLimit !== undefined) await setProjectQuotaHard(tx, project.id, storageLimit);
+      const changes = { ...values, ...(storageLimit !== undefined && { storage_limit: storageLimit }) };
+      const event = { name: project.name, id: project.id, changes };
       await recordEvent(tx, adminEvent('project.updated', principal, project.name, event));
     });
     await this.access.invalidateProject(project.name);
@@ -281,16 +310,15 @@ export class ProjectService {
     await this.access.invalidateProject(project.name);
   }
 
-  /** Repository count, members per role and stored bytes of a project (its summary). */
-  async summary(
-    principal: Principal,
-    project: ProjectRow,
-  ): Promise<{ repoCount: number; roleCounts: Record<number, number>; storageBytes: number }> {
+  /** Repository count, members per role, stored bytes and storage limit of a project (its summary). */
+  async summary(principal: Principal, project: ProjectRow): Promise<ProjectSummary> {
     await this.require(principal, project, 'project', 'read');
+    const quota = await findProjectQuota(this.db, project.id);
     return {
       repoCount: await projectRepositoryCount(this.db, project.id),
       roleCounts: await projectMemberRoleCounts(this.db, project.id),
-      storageBytes: await projectStorageBytes(this.db, project.id),
+      storageBytes: quota?.used ?? (await projectStorageBytes(this.db, project.id)),
+      storageLimit: quota?.hard ?? -1,
     };
   }
 

@@ -1,7 +1,7 @@
 import { ServiceError } from './service-error.js';
 
 // Project settings Harbor accepts for features Wharf does not have yet (content trust,
-// vulnerability scanning, quotas, proxy cache, retention). Accepting them and doing nothing
+// vulnerability scanning, proxy cache). Accepting them and doing nothing
 // would promise a protection that is not there, so a value that asks for the behaviour is
 // refused with a 400 naming the setting; the values that mean "off" (Harbor's defaults) pass, so
 // clients that send a full project form keep working.
@@ -42,7 +42,10 @@ export function checkMetadataEnforceable(key: string, value: string): void {
       }
       return;
     case 'retention_id':
-      if (value !== '' && value !== '0') throw notEnforced(key, 'tag retention policies', '"" or "0"');
+      // The link to the project's tag retention policy (POST /retentions sets it, as Harbor does).
+      if (value !== '' && !/^\d{1,15}$/.test(value)) {
+        throw new ServiceError('invalid', 'retention_id must be a retention policy id (digits) or ""');
+      }
       return;
     case 'proxy_speed_kb':
       if (value !== '-1' && value !== '0') {
@@ -53,8 +56,9 @@ export function checkMetadataEnforceable(key: string, value: string): void {
 }
 
 /**
- * The project request's fields beyond its name and metadata (POST and PUT /projects) that ask
- * for features Wharf lacks: each is accepted only with the value meaning "off".
+ * The project request's fields beyond its name and metadata (POST and PUT /projects): the
+ * storage limit (a quota), and settings for features Wharf lacks, each accepted only with the
+ * value meaning "off".
  */
 export interface ProjectRequestSettings {
   /** Harbor's storage_limit: a quota in bytes; -1 is unlimited. */
@@ -65,12 +69,10 @@ export interface ProjectRequestSettings {
   cveAllowlist?: readonly string[];
 }
 
-/** Refuses a quota, a proxy cache upstream or a CVE allowlist, naming Harbor's field. */
+/** Refuses a proxy cache upstream or a CVE allowlist, naming Harbor's field. */
 export function checkProjectRequestEnforceable(settings: ProjectRequestSettings): void {
-  const { storageLimit, proxyRegistryId, cveAllowlist } = settings;
-  if (storageLimit !== undefined && storageLimit !== -1) {
-    throw notEnforced('storage_limit', 'project storage quotas', '-1 (unlimited)');
-  }
+  // storageLimit is not refused: it is a real quota (the project service checks and applies it).
+  const { proxyRegistryId, cveAllowlist } = settings;
   if (proxyRegistryId !== undefined && proxyRegistryId !== 0) {
     throw notEnforced('registry_id', 'proxy cache projects', '0 or null');
   }

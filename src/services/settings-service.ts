@@ -2,12 +2,15 @@ import type { Database } from '../metadata/database.js';
 import { listSystemSettings, saveSystemSetting } from '../metadata/system-settings-table.js';
 import { type Principal, refusalFor } from './principal.js';
 import { ServiceError } from './service-error.js';
+import { isValidStorageLimit } from '../domain/quota.js';
 
 // System settings that administrators change at run time (Harbor's /configurations). Kept in the
 // database so every instance sees the same values.
 
 export interface SystemSettings {
   project_creation_restriction: 'adminonly' | 'everyone';
+  /** The storage limit a new project gets, in bytes; -1 is unlimited (Harbor's default). */
+  storage_per_project: number;
 }
 
 /**
@@ -26,7 +29,7 @@ const FILE_SETTING_KEYS: Record<keyof FileSettings, string> = {
   skip_audit_log_database: 'audit.skip_database',
 };
 
-const DEFAULTS: SystemSettings = { project_creation_restriction: 'everyone' };
+const DEFAULTS: SystemSettings = { project_creation_restriction: 'everyone', storage_per_project: -1 };
 
 export class SettingsService {
   constructor(
@@ -42,6 +45,10 @@ export class SettingsService {
         values.project_creation_restriction === 'adminonly'
           ? 'adminonly'
           : DEFAULTS.project_creation_restriction,
+      storage_per_project:
+        typeof values.storage_per_project === 'number'
+          ? values.storage_per_project
+          : DEFAULTS.storage_per_project,
     };
   }
 
@@ -53,6 +60,14 @@ export class SettingsService {
       if (name === 'project_creation_restriction') {
         if (value !== 'adminonly' && value !== 'everyone') {
           throw new ServiceError('invalid', 'project_creation_restriction must be "adminonly" or "everyone"');
+        }
+      } else if (name === 'storage_per_project') {
+        // Read by the database when it makes a project's quota (migration 020): a JSON number.
+        if (typeof value !== 'number' || !isValidStorageLimit(value)) {
+          throw new ServiceError(
+            'invalid',
+            'storage_per_project must be -1 (unlimited) or a positive number of bytes',
+          );
         }
       } else if (Object.hasOwn(FILE_SETTING_KEYS, name)) {
         const key = FILE_SETTING_KEYS[name as keyof FileSettings];

@@ -4,6 +4,7 @@ import { AccessService } from '../services/access-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { MemberService } from '../services/member-service.js';
 import { ProjectService } from '../services/project-service.js';
+import { QuotaService } from '../services/quotas/quota-service.js';
 import { RobotService } from '../services/robot-service.js';
 import { SessionService } from '../services/session-service.js';
 import { SettingsService } from '../services/settings-service.js';
@@ -24,6 +25,7 @@ export interface AccessServices {
   sessions: SessionService;
   members: MemberService;
   robots: RobotService;
+  quotas: QuotaService;
 }
 
 export async function buildAccess({ config, logger, db, registryDeps }: Platform): Promise<AccessServices> {
@@ -79,5 +81,6 @@ export async function buildAccess({ config, logger, db, registryDeps }: Platform
     sessions,
     members: new MemberService(db, projects, access),
     robots: new RobotService(db, projects, access, auth),
+    quotas: new QuotaService(db, access),
   };
 }

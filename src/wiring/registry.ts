@@ -3,6 +3,7 @@ import { ArtifactService } from '../services/artifacts/artifact-service.js';
 import { RepositoryScope } from '../services/artifacts/repository-scope.js';
 import { CatalogApiService } from '../services/catalog-api-service.js';
 import { LabelService } from '../services/labels-service.js';
+import { ImmutableRuleService } from '../services/immutable-rules-service.js';
 import { BlobService } from '../services/registry/blob-service.js';
 import { ListingService } from '../services/registry/listing-service.js';
 import { ManifestService } from '../services/registry/manifest-service.js';
@@ -22,6 +23,7 @@ export interface RegistryServices {
   catalog: CatalogApiService;
   artifactApi: ArtifactApiService;
   labels: LabelService;
+  immutableRules: ImmutableRuleService;
 }
 
 export function buildRegistry(
@@ -41,5 +43,6 @@ export function buildRegistry(
     catalog,
     artifactApi: new ArtifactApiService(db, repositoryScope, artifacts),
     labels: new LabelService(db, projects, access, catalog),
+    immutableRules: new ImmutableRuleService(db, projects),
   };
 }

@@ -4,10 +4,13 @@ import { createWebhooks, type WebhookModule } from '../services/webhooks/index.j
 import { buildAccess, type AccessServices } from './access.js';
 import { buildAudit, type AuditServices } from './audit.js';
 import { createEventDispatcher } from './event-dispatch.js';
+import { buildGc } from './gc.js';
 import { buildJobs, registerJobTypes, type JobServices } from './jobs.js';
 import type { Platform } from './platform.js';
 import { buildRegistry, type RegistryServices } from './registry.js';
 import { buildReplication, type ReplicationServices } from './replication.js';
+import { buildRetention } from './retention.js';
+import type { RetentionModule } from '../services/retention/index.js';
 
 // The service graph, built from the configuration and the backends (through the platform) by one
 // small builder per area; each area gets what it depends on as an argument, so the order below is
@@ -20,6 +23,8 @@ export interface Services {
   audit: AuditServices;
   jobs: JobServices;
   replication: ReplicationServices;
+  /** Tag retention: policies and executions. */
+  retention: RetentionModule;
   webhooks: WebhookModule;
   /** The outbox's dispatcher, feeding the consumers (pull statistics, replication, webhooks, audit). */
   dispatcher: EventDispatcher;
@@ -30,10 +35,12 @@ export async function buildServices(platform: Platform): Promise<Services> {
   const registry = buildRegistry(platform, access);
   const audit = buildAudit(platform);
   const jobs = buildJobs(platform, audit.audit);
+  buildGc(platform, registry, jobs);
   const replication = buildReplication(platform, access, registry, jobs.jobs);
+  const retention = buildRetention(platform, access, registry, jobs.jobs);
   const webhooks = buildWebhooks(platform, access, jobs);
   const dispatcher = buildDispatcher(platform, replication, webhooks, audit, jobs);
-  return { platform, access, registry, audit, jobs, replication, webhooks, dispatcher };
+  return { platform, access, registry, audit, jobs, replication, retention, webhooks, dispatcher };
 }
 
 /** Webhook policies for the API, a consumer of the outbox, and the delivery job type. */

@@ -185,7 +185,7 @@ describe('the typed edge of robots, members and projects', () => {
     expect(made.status).toBe(201);
     const shown = await wharf.call('GET', '/api/v2.0/projects/e1', wharf.adminAuth);
     expect((shown.body as { metadata: Record<string, string> }).metadata.public).toBe('true');
-    await badRequest('PUT', '/projects/e1', { storage_limit: 5 }, /storage_limit: Wharf does not support/);
+    await badRequest('PUT', '/projects/e1', { storage_limit: 0 }, /^storage_limit must be -1 \(unlimited\)/);
     await badRequest('POST', '/projects/e1/metadatas', { auto_scan: 5 }, /^auto_scan: must be a string$/);
     await badRequest(
       'POST',

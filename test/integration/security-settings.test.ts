@@ -5,7 +5,8 @@ import { startInProcessWharf, type InProcessWharf } from '../helpers/in-process-
 // Wharf does not have (quotas, proxy cache, content trust, scanning, retention) were accepted
 // with 201 and then ignored: a 3 MB push passed a project created with a 1,000-byte
 // storage_limit. A value asking for such a behaviour is now a 400 naming the setting, on POST and
-// PUT /projects and on /metadatas; the values meaning "off" pass.
+// PUT /projects and on /metadatas; the values meaning "off" pass. Issue #12 made storage_limit a
+// real quota (test/integration/quotas-api.test.ts): only a limit Harbor refuses is a 400 now.
 
 let wharf: InProcessWharf;
 
@@ -35,12 +36,20 @@ let counter = 0;
 const projectName = () => `settings-${++counter}`;
 
 describe('settings for features Wharf does not enforce are refused, naming the setting', () => {
-  it('POST /projects with a storage_limit: 400, and no project is made', async () => {
+  it('POST /projects with a storage_limit Harbor refuses: 400, and no project is made', async () => {
     const name = projectName();
-    const res = await call('POST', '/projects', { project_name: name, storage_limit: 1000 });
+    const res = await call('POST', '/projects', { project_name: name, storage_limit: 0 });
     expect(refusal(res).status).toBe(400);
     expect(refusal(res).message).toContain('storage_limit');
     expect((await call('GET', `/projects/${name}`)).statusCode).toBe(404);
+    // A real limit is a quota now, not a setting ignored.
+    const limited = projectName();
+    const made = await call('POST', '/projects', { project_name: limited, storage_limit: 1000 });
+    expect(made.statusCode).toBe(201);
+    const summary = JSON.parse((await call('GET', `/projects/${limited}/summary`)).body) as {
+      quota: { hard: { storage: number } };
+    };
+    expect(summary.quota.hard.storage).toBe(1000);
   });
 
   it.each([
@@ -51,7 +60,8 @@ describe('settings for features Wharf does not enforce are refused, naming the s
     ['enable_content_trust', { metadata: { enable_content_trust: 'true' } }],
     ['enable_content_trust_cosign', { metadata: { enable_content_trust_cosign: 'true' } }],
     ['auto_sbom_generation', { metadata: { auto_sbom_generation: true } }],
-    ['retention_id', { metadata: { retention_id: '7' } }],
+    // retention_id links a tag retention policy (issue #12): only a non-numeric id is refused.
+    ['retention_id', { metadata: { retention_id: 'seven' } }],
     ['proxy_speed_kb', { metadata: { proxy_speed_kb: '1024' } }],
   ])('POST /projects asking for %s: 400 naming it', async (key, extra) => {
     const name = projectName();
@@ -89,7 +99,7 @@ describe('settings for features Wharf does not enforce are refused, naming the s
     const put = await call('PUT', `/projects/${name}`, { metadata: { public: 'true', auto_scan: 'true' } });
     expect(refusal(put).status).toBe(400);
     expect(refusal(put).message).toContain('auto_scan');
-    const quota = await call('PUT', `/projects/${name}`, { storage_limit: 1000 });
+    const quota = await call('PUT', `/projects/${name}`, { storage_limit: 0 });
     expect(refusal(quota).status).toBe(400);
     expect(refusal(quota).message).toContain('storage_limit');
     const post = await call('POST', `/projects/${name}/metadatas`, { prevent_vul: 'true' });

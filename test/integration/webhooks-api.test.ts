@@ -208,7 +208,15 @@ describe('/api/v2.0/projects/{p}/webhook', () => {
     const res = await call('GET', '/projects/hooks/webhook/events', admin);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
-      event_type: ['PUSH_ARTIFACT', 'PULL_ARTIFACT', 'DELETE_ARTIFACT', 'REPLICATION'],
+      event_type: [
+        'PUSH_ARTIFACT',
+        'PULL_ARTIFACT',
+        'DELETE_ARTIFACT',
+        'REPLICATION',
+        'TAG_RETENTION',
+        'QUOTA_EXCEED',
+        'QUOTA_WARNING',
+      ],
       notify_type: ['http', 'slack'],
       payload_formats: [
         { notify_type: 'http', formats: ['Default', 'CloudEvents'] },

@@ -24,6 +24,14 @@ import { schedulesArea } from './schedules/routes.js';
 import { replicationArea } from './replication/area.js';
 import { labelsArea } from './labels/area.js';
 import { webhooksArea } from './webhooks/routes.js';
+import { quotasArea } from './quotas/routes.js';
+import type { QuotaService } from '../../services/quotas/quota-service.js';
+import { gcArea, purgeAuditArea } from './maintenance/routes.js';
+import type { MaintenanceJobs } from '../../services/maintenance/maintenance-jobs.js';
+import { retentionsArea } from './retentions/routes.js';
+import type { RetentionExecutionService, RetentionPolicyService } from '../../services/retention/index.js';
+import { immutableArea } from './immutable/routes.js';
+import type { ImmutableRuleService } from '../../services/immutable-rules-service.js';
 import type { WebhookPolicyService } from '../../services/webhooks/policy-service.js';
 import type { WebhookHistoryService } from '../../services/webhooks/history-service.js';
 import type { SettingsService } from '../../services/settings-service.js';
@@ -71,6 +79,17 @@ export interface ApiDeps {
   labels: LabelService;
   webhooks: WebhookPolicyService;
   webhookHistory: WebhookHistoryService;
+  /** Project storage quotas (/quotas). */
+  quotas: QuotaService;
+  /** Tag retention policies, and their executions, tasks and logs. */
+  retentionPolicies: RetentionPolicyService;
+  retentionExecutions: RetentionExecutionService;
+  /** Tag immutability rules of projects. */
+  immutableRules: ImmutableRuleService;
+  /** /system/gc: garbage collection's runs and schedule; null where the instance has no GC. */
+  gc: MaintenanceJobs | null;
+  /** /system/purgeaudit: the audit log purge's runs and schedule. */
+  purgeAudit: MaintenanceJobs;
 }
 
 /** The API's areas, one Fastify plugin each, each given only the services it declares. */
@@ -88,7 +107,12 @@ const AREAS: readonly ApiArea[] = [
   schedulesArea,
   replicationArea,
   webhooksArea,
+  quotasArea,
+  retentionsArea,
+  immutableArea,
   auditArea,
+  gcArea,
+  purgeAuditArea,
 ];
 
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {

@@ -173,13 +173,13 @@ const uploads: Handler<Extract<OciRoute, { kind: 'uploads' }>> = async (s, route
   const from = queryValue(req.query, 'from');
   // A mount needs pull rights on the source; without them it quietly becomes an upload (202).
   if (mount !== undefined && from !== undefined && (await s.mayPullFrom?.(from)) === true) {
-    const mounted = await s.blobs.mount(route.name, from, mount);
+    const mounted = await s.blobs.mount(route.name, from, mount, s.actor);
     if (mounted) return sendBlobCreated(reply, route.name, mounted.digest);
   }
   const digest = queryValue(req.query, 'digest');
   if (digest !== undefined) {
     const length = contentLength(req);
-    const committed = await s.uploads.uploadMonolithic(route.name, digest, req.raw, length);
+    const committed = await s.uploads.uploadMonolithic(route.name, digest, req.raw, length, s.actor);
     s.metrics.bytesReceived.inc(length ?? 0);
     return sendBlobCreated(reply, route.name, committed.value);
   }
@@ -225,7 +225,8 @@ const upload: Handler<Extract<OciRoute, { kind: 'upload' }>> = async (s, route, 
       const chunk = hasBody(req)
         ? { body: req.raw, ...(range && { range }), ...(length !== undefined && { length }) }
         : undefined;
-      const digest = await s.uploads.finish(route.name, route.id, queryValue(req.query, 'digest'), chunk);
+      const digestValue = queryValue(req.query, 'digest');
+      const digest = await s.uploads.finish(route.name, route.id, digestValue, chunk, s.actor);
       if (length) s.metrics.bytesReceived.inc(length);
       return void sendBlobCreated(reply, route.name, digest.value);
     }

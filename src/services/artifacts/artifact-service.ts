@@ -1,12 +1,13 @@
 import { RegistryError } from '../../domain/errors.js';
 import type { EventActor, NewEvent } from '../../domain/events.js';
-import { manifestsWithTags } from '../../metadata/artifact-deletion-queries.js';
+import { manifestsWithTags, type CascadeRow } from '../../metadata/artifact-deletion-queries.js';
 import {
   deleteRepositoryRows,
   findArtifactByDigest,
   findArtifactByTag,
 } from '../../metadata/artifacts-query.js';
 import type { Queryable } from '../../metadata/database.js';
+import { isCollectableManifest } from '../../metadata/gc-queries.js';
 import { insertTagIfAbsent } from '../../metadata/manifests-table.js';
 import { recordEvents } from '../../metadata/outbox-table.js';
 import { findRepository, lockRepository, type RepositoryRow } from '../../metadata/repositories-table.js';
@@ -26,6 +27,7 @@ import {
 import { deleteCascade, planCascade } from './artifact-deletion.js';
 import { artifactDeleted, repositoryDeleted, tagCreated, tagDeleted } from './artifact-events.js';
 import { putManifest, type ManifestPut, type PutManifestResult } from './manifest-put.js';
+import { refuseImmutableInCascade, refuseImmutableRemoval } from './immutable-tags.js';
 
 // The artifact core: the ONE writer of manifests, tags and artifacts, whoever asks (/v2, the
 // management API, replication's writes arriving over /v2; later retention, GC, the proxy cache).
@@ -46,19 +48,33 @@ export class ArtifactService {
 
   /**
    * Deletes the manifest a digest or tag names (by tag: the manifest the tag points at, as
-   * Harbor's artifact delete) under the one delete rule set (artifact-deletion.ts).
+   * Harbor's artifact delete) under the one delete rule set (artifact-deletion.ts). Returns the
+   * manifests removed. GC's options: `onlyIfUntaggedBefore` deletes nothing (returns []) unless
+   * the manifest is, inside this transaction, still untagged, unlisted, no present subject's
+   * accessory and older than that time (a push tagging it meanwhile wins); `planOnly` returns
+   * what would be removed and changes nothing (dry run).
    */
-  async deleteArtifact(repository: string, reference: string, actor: EventActor): Promise<void> {
+  async deleteArtifact(
+    repository: string,
+    reference: string,
+    actor: EventActor,
+    options: { onlyIfUntaggedBefore?: Date; planOnly?: boolean } = {},
+  ): Promise<CascadeRow[]> {
     requireRepositoryName(repository);
     const ref = parseManifestReference(reference);
     const repo = await this.existingRepository(repository);
-    await this.write(repo, async (tx) => {
+    return this.write(repo, async (tx) => {
       // Exclusive: no push commits an index listing one of these manifests meanwhile.
-      await lockRepository(tx, repo.id);
+      if (!options.planOnly) await lockRepository(tx, repo.id);
       const digest = 'digest' in ref ? ref.digest.value : await this.digestOfTag(tx, repo, ref.tag);
+      const { onlyIfUntaggedBefore: before } = options;
+      if (before && !(await isCollectableManifest(tx, repo.id, digest, before))) return [];
       const cascade = await planCascade(tx, repo, digest);
       // Rules on what may be removed (immutable tags, retention holds) check `cascade` here.
+      await refuseImmutableInCascade(tx, repo.name, cascade);
+      if (options.planOnly) return cascade;
       await deleteCascade(tx, repo, cascade, actor);
+      return cascade;
     });
   }
 
@@ -85,7 +101,11 @@ export class ArtifactService {
         const where = only ? `on manifest ${only}` : `in repository ${repo.name}`;
         throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} is not ${where}`);
       }
-      if (outcome === 'deleted') await recordEvents(tx, [tagDeleted(actor, repo.name, tag, digest)]);
+      if (outcome === 'deleted') {
+        // A protected tag's deletion is undone: the refusal rolls this transaction back.
+        await refuseImmutableRemoval(tx, repo.name, [tag]);
+        await recordEvents(tx, [tagDeleted(actor, repo.name, tag, digest)]);
+      }
       return outcome;
     });
   }
@@ -117,6 +137,12 @@ export class ArtifactService {
       // Locked first, so a push in flight finishes before (its tags get tombstones) or after.
       await lockRepository(tx, repo.id);
       const manifests = await manifestsWithTags(tx, repo.id);
+      // As Harbor: a repository holding an immutable tag is not deleted.
+      await refuseImmutableRemoval(
+        tx,
+        repo.name,
+        manifests.flatMap((m) => m.tags),
+      );
       await recordTombstonesOfRepository(tx, repo.id);
       await deleteRepositoryRows(tx, repo.id);
       const events: NewEvent[] = manifests.map((m) =>

@@ -12,6 +12,7 @@ import type { Database } from '../../metadata/database.js';
 import { labelsOfManifests, type LabelRow } from '../../metadata/labels-table.js';
 import type { ProjectRow } from '../../metadata/projects-table.js';
 import type { ManifestService } from '../registry/manifest-service.js';
+import { immutableTagsOf } from './immutable-tags.js';
 
 // The management API's view of an artifact (Harbor's artifact JSON before its field names): what
 // a listing or a single artifact read shows, built for one page of rows at once.
@@ -26,16 +27,38 @@ export interface ArtifactView {
   type: string;
   /** Harbor's media_type: the config media type of an image, the manifest media type of an index. */
   mediaType: string;
-  tags: TagRow[] | null;
+  tags: TagView[] | null;
   /** Null unless asked for (Harbor's with_label). */
   labels: LabelRow[] | null;
   references: Array<{ parentId: number; childId: number; childDigest: string; platform: unknown }>;
 }
 
-/** What an artifact view carries besides the artifact itself (Harbor's with_tag, with_label). */
+/** A tag as the API shows it: `immutable` when asked (with_immutable_status) and a rule protects it. */
+export type TagView = TagRow & { immutable: boolean };
+
+/** What an artifact view carries besides the artifact itself (Harbor's with_tag, with_label, ...). */
 export interface ArtifactViewOptions {
   withTag: boolean;
   withLabel: boolean;
+  /** Harbor's with_immutable_status: each tag says whether a rule protects it (else false). */
+  withImmutableStatus?: boolean;
+}
+
+/** The tags with their immutability: computed when asked, false otherwise (as Harbor). */
+export async function tagViews(
+  db: Database,
+  repositoryName: string,
+  tags: readonly TagRow[],
+  withImmutableStatus: boolean,
+): Promise<TagView[]> {
+  const immutable = withImmutableStatus
+    ? await immutableTagsOf(
+        db,
+        repositoryName,
+        tags.map((t) => t.name),
+      )
+    : new Set<string>();
+  return tags.map((t) => ({ ...t, immutable: immutable.has(t.name) }));
 }
 
 /** The API's views of a page of artifacts: sizes, type, tags and labels (when asked), children. */
@@ -50,7 +73,14 @@ export async function artifactViews(
   const { withTag, withLabel } = options;
   const ids = rows.map((r) => r.id);
   const sizes = await artifactSizes(db, ids);
-  const tags = withTag ? await tagsOfManifests(db, ids) : [];
+  const tags = withTag
+    ? await tagViews(
+        db,
+        repository.name,
+        await tagsOfManifests(db, ids),
+        options.withImmutableStatus ?? false,
+      )
+    : [];
   const labels = withLabel ? await labelsOfManifests(db, ids) : null;
   const indexIds = rows.filter((r) => INDEXES.has(r.media_type)).map((r) => r.id);
   const children = await childrenOf(db, indexIds);

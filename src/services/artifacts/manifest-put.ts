@@ -5,6 +5,7 @@ import { digestHexOf } from '../../domain/hashing.js';
 import { parseManifest, requiredBlobDigests, type ParsedManifest } from '../../domain/manifest.js';
 import { compareStates, type TagState } from '../../domain/tag-versions.js';
 import { holdBlobsShared } from '../../metadata/blob-guard.js';
+import { recordQuotaRefusal, requireQuotaRoom } from '../quotas/quota-guard.js';
 import { findBlob, insertBlob, linkBlob, linkedDigests } from '../../metadata/blobs-table.js';
 import type { Queryable } from '../../metadata/database.js';
 import {
@@ -31,6 +32,7 @@ import {
   requireTag,
 } from '../registry/validate.js';
 import { artifactPushed, tagCreated } from './artifact-events.js';
+import { refuseImmutableOverwrite } from './immutable-tags.js';
 
 // Manifest PUT: validation, the bytes, then in one transaction the rows and the events.
 
@@ -63,21 +65,7 @@ export async function putManifest(
   actor: EventActor,
 ): Promise<PutManifestResult> {
   const { repository, bytes, origin } = put;
-  requireRepositoryName(repository);
-  const ref = parseManifestReference(put.reference);
-  const tags = [...new Set([...('tag' in ref ? [ref.tag] : []), ...(put.extraTags ?? []).map(requireTag)])];
-  if (bytes.length > deps.limits.manifestMaxBytes) {
-    throw new RegistryError(
-      'MANIFEST_TOO_LARGE',
-      `manifest is larger than ${deps.limits.manifestMaxBytes} bytes`,
-    );
-  }
-  const manifest = parseManifest(bytes, put.contentType);
-  const algorithm = 'digest' in ref ? ref.digest.algorithm : 'sha256';
-  const digest = requireDigest(`${algorithm}:${digestHexOf(algorithm, bytes)}`);
-  if ('digest' in ref && ref.digest.value !== digest.value) {
-    throw new RegistryError('DIGEST_INVALID', `manifest has digest ${digest.value}, not ${ref.digest.value}`);
-  }
+  const { tags, manifest, digest } = parsePut(deps, put);
   // Refuse before writing anything when references are missing (checked again in the transaction).
   const existingRepo = await findRepository(deps.db, repository);
   await checkReferences(deps.db, existingRepo?.id ?? -1, manifest);
@@ -86,7 +74,7 @@ export async function putManifest(
     await deps.storage.write(blobKey(digest), bytes);
   }
   const superseded: string[] = [];
-  await deps.db.transaction(async (tx) => {
+  const written = deps.db.transaction(async (tx) => {
     const repo = await ensureRepository(tx, repository);
     // A replicated write (an origin stated) competes with what the tags hold now under the
     // two-way rule, decided with the repository locked: a client push of these tags commits
@@ -108,6 +96,16 @@ export async function putManifest(
     }
     // THE place for rules on what may be pushed (quota, tag immutability): here, in the push's
     // transaction, before any row is written; every push of every caller passes through it.
+    const manifestBlob = { digest: digest.value, size: bytes.length };
+    await requireQuotaRoom(tx, {
+      repository,
+      blobs: [manifestBlob],
+      digest: digest.value,
+      tag: tags[0],
+      actor,
+    });
+    const given = tags.filter((tag) => !superseded.includes(tag));
+    await refuseImmutableOverwrite(tx, repo, given, digest.value);
     await insertBlob(tx, digest.value, bytes.length);
     await linkBlob(tx, repo.id, digest.value);
     const row = await upsertManifest(tx, {
@@ -120,7 +118,6 @@ export async function putManifest(
       annotations: manifest.annotations ?? null,
       references: referencesOf(manifest),
     });
-    const given = tags.filter((tag) => !superseded.includes(tag));
     const events: NewEvent[] = [
       artifactPushed(
         actor,
@@ -134,9 +131,13 @@ export async function putManifest(
       if (change !== 'unchanged') events.push(tagCreated(actor, repository, tag, digest.value));
       if (origin) await recordTagOrigin(tx, { repository, tag, digest: digest.value, ...origin });
     }
-    await touchRepository(tx, repo.id);
     await recordEvents(tx, events);
+    return repo.id;
   });
+  const repositoryId = await written.catch(recordQuotaRefusal(deps.db));
+  // After the commit, in its own statement: raising the push's KEY SHARE lock on the repository
+  // row to an update inside the transaction deadlocks with a deletion queued for that row.
+  await touchRepository(deps.db, repositoryId);
   await deps.lookups.invalidate(repository);
   deps.manifestCache.set(digest.value, bytes);
   return {
@@ -145,6 +146,26 @@ export async function putManifest(
     superseded,
     ...(manifest.subject && { subject: manifest.subject.digest }),
   };
+}
+
+/** The put's tags, manifest and digest, checked before anything is read or written. */
+function parsePut(deps: RegistryDeps, put: ManifestPut) {
+  requireRepositoryName(put.repository);
+  const ref = parseManifestReference(put.reference);
+  const tags = [...new Set([...('tag' in ref ? [ref.tag] : []), ...(put.extraTags ?? []).map(requireTag)])];
+  if (put.bytes.length > deps.limits.manifestMaxBytes) {
+    throw new RegistryError(
+      'MANIFEST_TOO_LARGE',
+      `manifest is larger than ${deps.limits.manifestMaxBytes} bytes`,
+    );
+  }
+  const manifest = parseManifest(put.bytes, put.contentType);
+  const algorithm = 'digest' in ref ? ref.digest.algorithm : 'sha256';
+  const digest = requireDigest(`${algorithm}:${digestHexOf(algorithm, put.bytes)}`);
+  if ('digest' in ref && ref.digest.value !== digest.value) {
+    throw new RegistryError('DIGEST_INVALID', `manifest has digest ${digest.value}, not ${ref.digest.value}`);
+  }
+  return { tags, manifest, digest };
 }
 
 /** The tags whose current version (or tombstone) beats the replicated write. */

@@ -34,6 +34,9 @@ type AdminObjectType =
   | 'webhook_policy.created'
   | 'webhook_policy.updated'
   | 'webhook_policy.deleted'
+  | 'immutable_rule.created'
+  | 'immutable_rule.updated'
+  | 'immutable_rule.deleted'
   | 'label.created'
   | 'label.updated'
   | 'label.deleted';
@@ -193,6 +196,9 @@ const KINDS: { [T in EventType]?: AuditKind<T> } = {
   'webhook_policy.created': adminObject('webhook_policy', 'create', 'created'),
   'webhook_policy.updated': adminObject('webhook_policy', 'update', 'updated'),
   'webhook_policy.deleted': adminObject('webhook_policy', 'delete', 'deleted'),
+  'immutable_rule.created': adminObject('immutable_rule', 'create', 'created'),
+  'immutable_rule.updated': adminObject('immutable_rule', 'update', 'updated'),
+  'immutable_rule.deleted': adminObject('immutable_rule', 'delete', 'deleted'),
   'label.created': adminObject('label', 'create', 'created'),
   'label.updated': adminObject('label', 'update', 'updated'),
   'label.deleted': adminObject('label', 'delete', 'deleted'),

@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream';
 import { parseDigest } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
+import type { EventActor } from '../../domain/events.js';
 import { isRepositoryName } from '../../domain/reference.js';
 import { holdBlobsShared } from '../../metadata/blob-guard.js';
+import { recordQuotaRefusal, requireQuotaRoom } from '../quotas/quota-guard.js';
 import { findLinkedBlob, linkBlob, unlinkBlob } from '../../metadata/blobs-table.js';
 import { ensureRepository, findRepository } from '../../metadata/repositories-table.js';
 import { StorageNotFoundError, type ObjectCopy } from '../../storage/driver.js';
@@ -100,23 +102,31 @@ export class BlobService {
    * Cross-repository mount: makes a blob of `from` visible in `repository` without copying.
    * Returns the blob when mounted, null when it cannot be (the caller falls back to an upload).
    * Malformed `mount` or `from` values are one more reason it cannot be: the spec has the registry
-   * fall back to an upload session then, rather than fail the POST.
+   * fall back to an upload session then, rather than fail the POST. A mount over the project's
+   * storage quota is refused (DENIED): the upload it would fall back to would be refused too.
    */
-  async mount(repository: string, from: string, digestValue: string): Promise<BlobInfo | null> {
+  async mount(
+    repository: string,
+    from: string,
+    digestValue: string,
+    actor?: EventActor,
+  ): Promise<BlobInfo | null> {
     requireRepositoryName(repository);
     const parsed = parseDigest(digestValue);
     if (!parsed.ok || !isRepositoryName(from)) return null;
     const digest = parsed.digest;
-    return this.deps.db.transaction(async (tx) => {
+    const mounted = this.deps.db.transaction(async (tx) => {
       // Checked under the blob's lock: GC cannot remove it between this check and the link.
       await holdBlobsShared(tx, [digest.value]);
       const source = await findLinkedBlob(tx, from, digest.value);
       // Without its bytes the blob must be uploaded: a mount would skip the push that restores them.
       if (!source || !(await this.deps.storage.stat(blobKey(digest)))) return null;
+      await requireQuotaRoom(tx, { repository, blobs: [source], actor });
       const repo = await ensureRepository(tx, repository);
       await linkBlob(tx, repo.id, digest.value);
       return source;
     });
+    return mounted.catch(recordQuotaRefusal(this.deps.db));
   }
 
   private async throwUnknown(repository: string, message: string): Promise<never> {

@@ -3,9 +3,12 @@ import type { Readable } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
 import { isDigestAlgorithm, type Digest, type DigestAlgorithm } from '../../domain/digest.js';
 import { RegistryError } from '../../domain/errors.js';
+import type { EventActor } from '../../domain/events.js';
 import { nativeHasher, resumableHasher, type StreamHasher } from '../../domain/hashing.js';
 import { commitBlob } from '../../metadata/blobs-table.js';
 import { holdBlobsShared } from '../../metadata/blob-guard.js';
+import { unlessDataPurged, unlessPurged } from './upload-purged.js';
+import { recordQuotaRefusal, requireQuotaRoom } from '../quotas/quota-guard.js';
 import { ensureRepository } from '../../metadata/repositories-table.js';
 import type { Queryable } from '../../metadata/database.js';
 import {
@@ -170,7 +173,9 @@ export class UploadService {
     chunk: ChunkInput,
   ): Promise<UploadStatus & { received: number }> {
     const session = await this.load(repository, id);
-    const written = await this.write(session, chunk);
+    const written = await this.write(session, chunk).catch((err: unknown) =>
+      unlessPurged(err, () => this.exists(repository, id)),
+    );
     return {
       id,
       repository,
@@ -185,13 +190,27 @@ export class UploadService {
     id: string,
     digestValue: string | undefined,
     chunk?: ChunkInput,
+    /** Who uploads: named in a quota refusal's event. */
+    actor?: EventActor,
   ): Promise<Digest> {
     if (!digestValue) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const expected = requireDigest(digestValue);
-    let session = await this.load(repository, id);
+    const session = await this.load(repository, id);
+    await this.verifyAndCommit(session, expected, chunk, actor).catch((err: unknown) =>
+      unlessPurged(err, () => this.exists(repository, id)),
+    );
+    return expected;
+  }
+
+  private async verifyAndCommit(
+    loaded: UploadSessionRow,
+    expected: Digest,
+    chunk: ChunkInput | undefined,
+    actor: EventActor | undefined,
+  ): Promise<void> {
     // The last chunk's new offset need not be saved: the commit deletes the session anyway, and
     // if it never comes, the next write starts again at the saved offset.
-    if (chunk) session = await this.write(session, chunk, false);
+    const session = chunk ? await this.write(loaded, chunk, false) : loaded;
     const actualHex = await this.digestOf(session, expected.algorithm);
     if (actualHex !== expected.hex) {
       throw new RegistryError(
@@ -199,8 +218,11 @@ export class UploadService {
         `uploaded content has digest ${expected.algorithm}:${actualHex}, not ${expected.value}`,
       );
     }
-    await this.commit(session, expected);
-    return expected;
+    await this.commit(session, expected, actor);
+  }
+
+  private async exists(repository: string, id: string): Promise<boolean> {
+    return (await findUploadSession(this.deps.db, repository, id)) !== null;
   }
 
   /** POST with ?digest=: the whole blob in one request, no session row needed. */
@@ -209,6 +231,7 @@ export class UploadService {
     digestValue: string,
     body: Readable,
     length?: number,
+    actor?: EventActor,
   ): Promise<Digest> {
     requireRepositoryName(repository);
     const expected = requireDigest(digestValue);
@@ -223,7 +246,7 @@ export class UploadService {
         await this.deps.storage.write(key, counter);
       } catch (err) {
         if (counter.tooLarge) throw this.tooLarge();
-        throw err;
+        unlessDataPurged(err);
       }
       // pipe() does not forward source errors; a client that hung up must not commit a short blob.
       if (body.errored || (length !== undefined && counter.bytes !== length)) {
@@ -240,12 +263,15 @@ export class UploadService {
         );
       }
       // Bytes first, then the rows that make them visible, with GC kept off the digest.
-      await this.deps.db.transaction(async (tx) => {
+      const committed = this.deps.db.transaction(async (tx) => {
         await holdBlobsShared(tx, [expected.value]);
+        const blobs = [{ digest: expected.value, size: counter.bytes }];
+        await requireQuotaRoom(tx, { repository, blobs, actor });
         await this.storeBlob(key, expected);
         const repo = await ensureRepository(tx, repository);
         await commitBlob(tx, repo.id, expected.value, counter.bytes, null);
       });
+      await committed.catch(recordQuotaRefusal(this.deps.db)).catch(unlessDataPurged);
       return expected;
     } finally {
       await this.deps.storage.deletePrefix(uploadPrefix(id)).catch(() => undefined);
@@ -395,14 +421,17 @@ export class UploadService {
     return hasher.digestHex();
   }
 
-  private async commit(session: UploadSessionRow, digest: Digest): Promise<void> {
+  private async commit(session: UploadSessionRow, digest: Digest, actor?: EventActor): Promise<void> {
     // Under the blob's lock (shared with other writers, exclusive to GC): bytes found at the
     // blob's key cannot be deleted before the row that protects them commits.
-    await this.deps.db.transaction(async (tx) => {
+    const committed = this.deps.db.transaction(async (tx) => {
       await holdBlobsShared(tx, [digest.value]);
+      const blobs = [{ digest: digest.value, size: session.byte_offset }];
+      await requireQuotaRoom(tx, { repository: session.repository_name, blobs, actor });
       await this.storeBlob(uploadDataKey(session.id), digest, session.byte_offset);
       await commitBlob(tx, session.repository_id, digest.value, session.byte_offset, session.id);
     });
+    await committed.catch(recordQuotaRefusal(this.deps.db));
     await this.deps.storage.deletePrefix(uploadPrefix(session.id)).catch(() => undefined);
   }
 

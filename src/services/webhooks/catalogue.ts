@@ -9,6 +9,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'PULL_ARTIFACT',
   'DELETE_ARTIFACT',
   'REPLICATION',
+  'TAG_RETENTION',
+  'QUOTA_EXCEED',
+  'QUOTA_WARNING',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
@@ -18,6 +21,9 @@ export const SOURCE_EVENT: Record<WebhookEventType, EventType> = {
   PULL_ARTIFACT: 'artifact.pulled',
   DELETE_ARTIFACT: 'artifact.deleted',
   REPLICATION: 'replication.finished',
+  TAG_RETENTION: 'retention.finished',
+  QUOTA_EXCEED: 'quota.exceeded',
+  QUOTA_WARNING: 'quota.warning',
 };
 
 /** CloudEvents `type` of each event type, as Harbor names them. */
@@ -26,6 +32,9 @@ export const CLOUDEVENTS_TYPE: Record<WebhookEventType, string> = {
   PULL_ARTIFACT: 'harbor.artifact.pulled',
   DELETE_ARTIFACT: 'harbor.artifact.deleted',
   REPLICATION: 'harbor.replication.status.changed',
+  TAG_RETENTION: 'harbor.tag_retention.finished',
+  QUOTA_EXCEED: 'harbor.quota.exceed',
+  QUOTA_WARNING: 'harbor.quota.warning',
 };
 
 export const NOTIFY_TYPES = ['http', 'slack'] as const;

@@ -1,6 +1,8 @@
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { ArtifactEventData, RecordedEvent, ReplicationFinishedData } from '../../domain/events.js';
 import { CLOUDEVENTS_TYPE, type PayloadFormat, type WebhookEventType } from './catalogue.js';
+import { retentionBlock, retentionSlackText } from './retention-payload.js';
+import { quotaBlock, quotaSlackText } from './quota-payload.js';
 
 // The bodies webhooks send, built from an outbox event: Harbor's Default JSON (type, occur_at,
 // operator, event_data), CloudEvents 1.0 in structured mode (Harbor's choice: one JSON document,
@@ -82,6 +84,10 @@ function replicationBlock(event: RecordedEvent, ctx: PayloadContext): EventData 
 /** Harbor's event_data of an event. */
 export function eventData(type: WebhookEventType, event: RecordedEvent, ctx: PayloadContext): EventData {
   if (type === 'REPLICATION') return { replication: replicationBlock(event, ctx) };
+  if (type === 'TAG_RETENTION') return { retention: retentionBlock(event, ctx.registryHost) };
+  if (type === 'QUOTA_EXCEED' || type === 'QUOTA_WARNING') {
+    return quotaBlock(event, ctx.repository?.public ?? false);
+  }
   const repository = (event.data as { repository: string }).repository;
   return {
     resources: resourcesOf(type, event, ctx.registryHost),
@@ -119,6 +125,8 @@ export function cloudEventsPayload(
 }
 
 function slackText(type: WebhookEventType, event: RecordedEvent, ctx: PayloadContext): string {
+  if (type === 'TAG_RETENTION') return retentionSlackText(event);
+  if (type === 'QUOTA_EXCEED' || type === 'QUOTA_WARNING') return quotaSlackText(type, event);
   if (type === 'REPLICATION') {
     const d = event.data as ReplicationFinishedData;
     return `*REPLICATION* of policy ${d.policyName} (execution ${d.executionId}) ended: ${d.status}, ${d.succeeded} succeeded, ${d.failed} failed, by ${event.actor.name}`;

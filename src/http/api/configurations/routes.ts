@@ -15,6 +15,7 @@ export const configurationsArea = apiArea('configurations', ['settings'], (api, 
     reply.send({
       auth_mode: { value: 'db_auth', editable: false },
       project_creation_restriction: { value: current.project_creation_restriction, editable: true },
+      storage_per_project: { value: current.storage_per_project, editable: true },
       self_registration: { value: false, editable: false },
       audit_log_forward_endpoint: { value: settings.fromFile.audit_log_forward_endpoint, editable: false },
       skip_audit_log_database: { value: settings.fromFile.skip_audit_log_database, editable: false },

@@ -111,7 +111,7 @@ function registerProjectDetails(api: ApiInstance, deps: Deps): void {
         guest_count: summary.roleCounts[3] ?? 0,
         maintainer_count: summary.roleCounts[4] ?? 0,
         limited_guest_count: summary.roleCounts[5] ?? 0,
-        quota: { hard: { storage: -1 }, used: { storage: summary.storageBytes } },
+        quota: { hard: { storage: summary.storageLimit }, used: { storage: summary.storageBytes } },
       });
     },
   );

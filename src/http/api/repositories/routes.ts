@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ArtifactView, ArtifactViewOptions } from '../../../services/catalog-api-service.js';
-import type { RepositoryListRow, TagRow } from '../../../services/repository-views.js';
+import type { ArtifactView, ArtifactViewOptions, TagView } from '../../../services/catalog-api-service.js';
+import type { RepositoryListRow } from '../../../services/repository-views.js';
 import { labelJson } from '../shapes/label.js';
 import { apiArea, type ApiInstance } from '../area.js';
 import type { ApiDeps } from '../plugin.js';
@@ -29,7 +29,7 @@ export function repositoryJson(r: RepositoryListRow) {
 }
 
 // Tags have no id of their own in Wharf's schema (their key is repository + name): id is 0.
-function tagJson(t: TagRow) {
+function tagJson(t: TagView) {
   return {
     id: 0,
     repository_id: t.repository_id,
@@ -37,7 +37,7 @@ function tagJson(t: TagRow) {
     name: t.name,
     push_time: t.updated_at.toISOString(),
     pull_time: t.pull_time ? t.pull_time.toISOString() : ZERO_TIME,
-    immutable: false,
+    immutable: t.immutable,
   };
 }
 
@@ -71,14 +71,26 @@ function artifactJson(a: ArtifactView) {
   };
 }
 
-/** Harbor's with_tag (default true) and with_label (default false); with_scan_overview ... are accepted and ignored. */
+/**
+ * Harbor's with_tag (default true), with_label and with_immutable_status (default false);
+ * with_scan_overview ... are accepted and ignored.
+ */
 const viewQuery = {
   with_tag: booleanQuery('with_tag', true),
   with_label: booleanQuery('with_label', false),
+  with_immutable_status: booleanQuery('with_immutable_status', false),
 };
 
-function viewOptions(query: { with_tag: boolean; with_label: boolean }): ArtifactViewOptions {
-  return { withTag: query.with_tag, withLabel: query.with_label };
+function viewOptions(query: {
+  with_tag: boolean;
+  with_label: boolean;
+  with_immutable_status: boolean;
+}): ArtifactViewOptions {
+  return {
+    withTag: query.with_tag,
+    withLabel: query.with_label,
+    withImmutableStatus: query.with_immutable_status,
+  };
 }
 
 function repositoryFilter(q: string | undefined) {
@@ -207,7 +219,15 @@ function registerArtifactRoutes(api: ApiInstance, { catalog, artifacts }: Deps):
 function registerTagRoutes(api: ApiInstance, { catalog, artifacts }: Deps): void {
   api.get(
     `${ARTIFACT}/tags`,
-    { schema: { params: artifactParams, querystring: listQuery } },
+    {
+      schema: {
+        params: artifactParams,
+        querystring: z.object({
+          ...pageQuery,
+          with_immutable_status: viewQuery.with_immutable_status,
+        }),
+      },
+    },
     async (request, reply) => {
       const p = artifactPath(request.params);
       const page = pageRequest(request.query);
@@ -220,6 +240,7 @@ function registerTagRoutes(api: ApiInstance, { catalog, artifacts }: Deps): void
         q.fuzzy.name ?? q.exact.name,
         page.offset,
         page.pageSize,
+        request.query.with_immutable_status,
       );
       setPageHeaders(request, reply, page, total);
       reply.send(items.map(tagJson));
