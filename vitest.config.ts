@@ -22,6 +22,8 @@ const LONG_BY_DESIGN = new Set([
   'replication-two-way-outage.test.ts',
   // 20 event runs back off from a stopped destination and converge once it is back.
   'replication-outage.test.ts',
+  // 200+ push/delete cycles racing GC run back to back: a minute or two by design.
+  'gc-race.test.ts',
 ]);
 
 /** The integration test files that start no process of their own: the in-process tier. */
