@@ -21,13 +21,16 @@ registerHooks({
 });
 
 // `node bench/run.ts scale-out [...]` runs the scale-out bench, `node bench/run.ts replication
-// [...]` the replication bench; anything else the main one.
+// [...]` the replication bench, `node bench/run.ts lifecycle [...]` GC at scale and quota pushes;
+// anything else the main one.
 const [first, ...rest] = process.argv.slice(2);
-const named = first === 'scale-out' || first === 'replication';
+const named = first === 'scale-out' || first === 'replication' || first === 'lifecycle';
 const { main } =
   first === 'scale-out'
     ? await import('./scale-out.js')
     : first === 'replication'
       ? await import('./replication.js')
-      : await import('./main.js');
+      : first === 'lifecycle'
+        ? await import('./lifecycle.js')
+        : await import('./main.js');
 process.exitCode = await main(named ? rest : process.argv.slice(2));
