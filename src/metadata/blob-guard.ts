@@ -16,10 +16,10 @@ const BLOB_LOCK_CLASS = 0x0b10b;
 export async function holdBlobsShared(tx: Queryable, digests: readonly string[]): Promise<void> {
   const unique = [...new Set(digests)].sort();
   if (unique.length === 0) return;
-  await tx.query(
-    `SELECT pg_advisory_xact_lock_shared($1, hashtext(d)) FROM unnest($2::text[]) AS d`,
-    [BLOB_LOCK_CLASS, unique],
-  );
+  await tx.query(`SELECT pg_advisory_xact_lock_shared($1, hashtext(d)) FROM unnest($2::text[]) AS d`, [
+    BLOB_LOCK_CLASS,
+    unique,
+  ]);
 }
 
 /** Holds one digest's lock exclusively until the transaction ends (GC: one digest at a time). */
