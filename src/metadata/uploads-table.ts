@@ -98,6 +98,21 @@ export async function deleteUploadSession(db: Queryable, id: string): Promise<bo
   return rows.length > 0;
 }
 
+/** Deletes the session only while it is still untouched since `before` (a purge racing a client). */
+export async function deleteIdleUploadSession(db: Queryable, id: string, before: Date): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(
+    'DELETE FROM upload_sessions WHERE id = $1 AND updated_at < $2 RETURNING id',
+    [id, before],
+  );
+  return rows.length > 0;
+}
+
+/** Locks the session row until the transaction ends; false when it is gone (purged or finished). */
+export async function lockUploadSession(tx: Queryable, id: string): Promise<boolean> {
+  const rows = await tx.query('SELECT id FROM upload_sessions WHERE id = $1 FOR UPDATE', [id]);
+  return rows.length > 0;
+}
+
 export async function countUploadSessions(db: Queryable): Promise<number> {
   const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM upload_sessions');
   return rows[0]?.n ?? 0;

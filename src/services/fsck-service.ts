@@ -3,6 +3,8 @@ import { nativeHasher, resumableHasher } from '../domain/hashing.js';
 import { findBlob, listBlobs } from '../metadata/blobs-table.js';
 import type { Database } from '../metadata/database.js';
 import { findBrokenArtifacts, listStartedUploadSessions } from '../metadata/fsck-queries.js';
+import { holdBlobExclusive } from '../metadata/blob-guard.js';
+import { blobRowOrMarkerExists } from '../metadata/gc-queries.js';
 import { deleteUploadSession, listUploadSessionIds } from '../metadata/uploads-table.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { findLooseModes, formatMode, makePrivate, privateMode } from '../storage/private-files.js';
@@ -119,7 +121,15 @@ async function reportUnreferenced(run: FsckRun, key: string, digestValue: string
   };
   if (run.options.repair) {
     const target = quarantineKey(key, run.now);
-    await run.storage.move(key, target);
+    // As GC deletes: under the blob's exclusive lock, rechecked, so a push committing these bytes
+    // meanwhile (or a GC deletion in progress, which owns them) keeps them.
+    const moved = await run.db.transaction(async (tx) => {
+      await holdBlobExclusive(tx, digestValue);
+      if (await blobRowOrMarkerExists(tx, digestValue)) return false;
+      await run.storage.move(key, target);
+      return true;
+    });
+    if (!moved) return;
     problem.detail += `; moved to ${target}`;
     problem.repaired = true;
   }

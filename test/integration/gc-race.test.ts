@@ -21,6 +21,12 @@ describe('GC racing pushes, deletions and mounts on the filesystem', () => {
       { gc: { grace_period_minutes: 0 } },
       { projects: ['race'], storage: 'disk' },
     );
+    // A limit far above what the race stores: every blob write takes the quota row's lock, so
+    // the race also covers the lock order of GC, deletions and quota-checked writes.
+    const res = await wharf.call('PUT', '/api/v2.0/projects/race', wharf.adminAuth, {
+      storage_limit: 1024 ** 4,
+    });
+    expect(res.status).toBe(200);
   });
   afterAll(async () => {
     await wharf?.close();

@@ -10,7 +10,12 @@ import type { Queryable } from '../../metadata/database.js';
 import { isCollectableManifest } from '../../metadata/gc-queries.js';
 import { insertTagIfAbsent } from '../../metadata/manifests-table.js';
 import { recordEvents } from '../../metadata/outbox-table.js';
-import { findRepository, lockRepository, type RepositoryRow } from '../../metadata/repositories-table.js';
+import {
+  findRepository,
+  lockRepository,
+  lockRepositoryForShare,
+  type RepositoryRow,
+} from '../../metadata/repositories-table.js';
 import {
   deleteTagUnlessLater,
   deleteTagWithTombstone,
@@ -116,6 +121,8 @@ export class ArtifactService {
     requireTag(tag);
     const ref = parseManifestReference(reference);
     await this.write(repo, async (tx) => {
+      // Shared with pushes, exclusive to deletions: GC's "still untagged" recheck sees this tag.
+      await lockRepositoryForShare(tx, repo.id);
       const target =
         'digest' in ref
           ? await this.manifestByDigest(tx, repo, ref.digest.value)

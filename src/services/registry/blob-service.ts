@@ -6,7 +6,11 @@ import { isRepositoryName } from '../../domain/reference.js';
 import { holdBlobsShared } from '../../metadata/blob-guard.js';
 import { recordQuotaRefusal, requireQuotaRoom } from '../quotas/quota-guard.js';
 import { findLinkedBlob, linkBlob, unlinkBlob } from '../../metadata/blobs-table.js';
-import { ensureRepository, findRepository } from '../../metadata/repositories-table.js';
+import {
+  ensureRepository,
+  findRepository,
+  lockRepositoryForShare,
+} from '../../metadata/repositories-table.js';
 import { StorageNotFoundError, type ObjectCopy } from '../../storage/driver.js';
 import { blobKey } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
@@ -116,13 +120,15 @@ export class BlobService {
     if (!parsed.ok || !isRepositoryName(from)) return null;
     const digest = parsed.digest;
     const mounted = this.deps.db.transaction(async (tx) => {
-      // Checked under the blob's lock: GC cannot remove it between this check and the link.
+      // Lock order of every blob write: repository, blob, quota row. Checked under the blob's
+      // lock: GC cannot remove it between this check and the link.
+      const repo = await ensureRepository(tx, repository);
+      await lockRepositoryForShare(tx, repo.id);
       await holdBlobsShared(tx, [digest.value]);
       const source = await findLinkedBlob(tx, from, digest.value);
       // Without its bytes the blob must be uploaded: a mount would skip the push that restores them.
       if (!source || !(await this.deps.storage.stat(blobKey(digest)))) return null;
       await requireQuotaRoom(tx, { repository, blobs: [source], actor });
-      const repo = await ensureRepository(tx, repository);
       await linkBlob(tx, repo.id, digest.value);
       return source;
     });

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../metadata/database.js';
-import { deleteUploadSession, staleUploadSessions } from '../../metadata/uploads-table.js';
+import { deleteIdleUploadSession, staleUploadSessions } from '../../metadata/uploads-table.js';
 import type { StorageDriver } from '../../storage/driver.js';
 import { uploadPrefix } from '../../storage/paths.js';
 import type { RegistryDeps } from './deps.js';
@@ -27,7 +27,8 @@ export async function purgeUploadsIdleSince(
     if (ids.length === 0) return purged;
     for (const id of ids) {
       signal?.throwIfAborted();
-      await deleteUploadSession(deps.db, id);
+      // Only a session this purge removed loses its bytes: one finished or used meanwhile keeps them.
+      if (!(await deleteIdleUploadSession(deps.db, id, before))) continue;
       await deps.storage.deletePrefix(uploadPrefix(id));
       purged++;
     }

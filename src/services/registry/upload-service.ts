@@ -9,7 +9,7 @@ import { commitBlob } from '../../metadata/blobs-table.js';
 import { holdBlobsShared } from '../../metadata/blob-guard.js';
 import { unlessDataPurged, unlessPurged } from './upload-purged.js';
 import { recordQuotaRefusal, requireQuotaRoom } from '../quotas/quota-guard.js';
-import { ensureRepository } from '../../metadata/repositories-table.js';
+import { ensureRepository, lockRepositoryForShare } from '../../metadata/repositories-table.js';
 import type { Queryable } from '../../metadata/database.js';
 import {
   advanceUploadSession,
@@ -18,6 +18,7 @@ import {
   createUploadSessionByName,
   deleteUploadSession,
   findUploadSession,
+  lockUploadSession,
   lockUploadOwner,
   type UploadSessionRow,
 } from '../../metadata/uploads-table.js';
@@ -264,11 +265,12 @@ export class UploadService {
       }
       // Bytes first, then the rows that make them visible, with GC kept off the digest.
       const committed = this.deps.db.transaction(async (tx) => {
+        const repo = await ensureRepository(tx, repository);
+        await lockRepositoryForShare(tx, repo.id);
         await holdBlobsShared(tx, [expected.value]);
         const blobs = [{ digest: expected.value, size: counter.bytes }];
         await requireQuotaRoom(tx, { repository, blobs, actor });
         await this.storeBlob(key, expected);
-        const repo = await ensureRepository(tx, repository);
         await commitBlob(tx, repo.id, expected.value, counter.bytes, null);
       });
       await committed.catch(recordQuotaRefusal(this.deps.db)).catch(unlessDataPurged);
@@ -425,6 +427,12 @@ export class UploadService {
     // Under the blob's lock (shared with other writers, exclusive to GC): bytes found at the
     // blob's key cannot be deleted before the row that protects them commits.
     const committed = this.deps.db.transaction(async (tx) => {
+      // Lock order of every blob write: repository, (session), blob, quota row.
+      await lockRepositoryForShare(tx, session.repository_id);
+      // A purge waits for this commit (and then finds the session gone), or went first.
+      if (!(await lockUploadSession(tx, session.id))) {
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${session.id} is not known`);
+      }
       await holdBlobsShared(tx, [digest.value]);
       const blobs = [{ digest: digest.value, size: session.byte_offset }];
       await requireQuotaRoom(tx, { repository: session.repository_name, blobs, actor });
