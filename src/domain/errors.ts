@@ -75,17 +75,19 @@ export function registryError(code: RegistryErrorCode, message: string, detail?:
  * Harbor's PRECONDITION on the API (named after the status).
  */
 export class ImmutableTagError extends DomainError {
-  constructor(
-    readonly repository: string,
-    readonly tag: string,
-    action: 'overwritten' | 'deleted',
-  ) {
+  // Declared fields, not parameter properties: tools load this file with Node's type stripping.
+  readonly repository: string;
+  readonly tag: string;
+
+  constructor(repository: string, tag: string, action: 'overwritten' | 'deleted') {
     super(
       'DENIED',
       `tag ${tag} in ${repository} is immutable (a tag immutability rule matches it): it cannot be ${action}`,
       { repository, tag },
       412,
     );
+    this.repository = repository;
+    this.tag = tag;
     this.name = 'ImmutableTagError';
   }
 }

@@ -69,10 +69,6 @@ export async function putManifest(
   // Refuse before writing anything when references are missing (checked again in the transaction).
   const existingRepo = await findRepository(deps.db, repository);
   await checkReferences(deps.db, existingRepo?.id ?? -1, manifest);
-  // Bytes first (durable, content-addressed), then the rows that make them visible.
-  if (!(await findBlob(deps.db, digest.value)) || !(await deps.storage.stat(blobKey(digest)))) {
-    await deps.storage.write(blobKey(digest), bytes);
-  }
   const superseded: string[] = [];
   const written = deps.db.transaction(async (tx) => {
     const repo = await ensureRepository(tx, repository);
@@ -90,8 +86,10 @@ export async function putManifest(
     // GC kept off this manifest's blob and everything it references until the rows commit.
     await holdBlobsShared(tx, [digest.value, ...requiredBlobDigests(manifest)]);
     await checkReferences(tx, repo.id, manifest);
-    // The bytes written above may have been collected since (an older copy GC was deleting).
-    if (!(await findBlob(tx, digest.value)) && !(await deps.storage.stat(blobKey(digest)))) {
+    // Bytes first (durable, content-addressed), then the rows that make them visible: written
+    // under the blob's lock, so GC cannot delete them (nor their directory) before the row is in.
+    // Written again when fsck took stored bytes out of service: this push restores them.
+    if (!(await findBlob(tx, digest.value)) || !(await deps.storage.stat(blobKey(digest)))) {
       await deps.storage.write(blobKey(digest), bytes);
     }
     // THE place for rules on what may be pushed (quota, tag immutability): here, in the push's
