@@ -3,12 +3,11 @@ import { nativeHasher, resumableHasher } from '../domain/hashing.js';
 import { findBlob, listBlobs } from '../metadata/blobs-table.js';
 import type { Database } from '../metadata/database.js';
 import { findBrokenArtifacts, listStartedUploadSessions } from '../metadata/fsck-queries.js';
-import { holdBlobExclusive } from '../metadata/blob-guard.js';
-import { blobRowOrMarkerExists } from '../metadata/gc-queries.js';
 import { deleteUploadSession, listUploadSessionIds } from '../metadata/uploads-table.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { findLooseModes, formatMode, makePrivate, privateMode } from '../storage/private-files.js';
 import { BLOBS_PREFIX, UPLOADS_PREFIX, blobKey, digestFromBlobKey, uploadPrefix } from '../storage/paths.js';
+import { actOnUnclaimedBlob } from './gc/unclaimed-blob.js';
 
 // Consistency check of a data store: storage holds the bytes, PostgreSQL the names and references.
 
@@ -121,15 +120,8 @@ async function reportUnreferenced(run: FsckRun, key: string, digestValue: string
   };
   if (run.options.repair) {
     const target = quarantineKey(key, run.now);
-    // As GC deletes: under the blob's exclusive lock, rechecked, so a push committing these bytes
-    // meanwhile (or a GC deletion in progress, which owns them) keeps them.
-    const moved = await run.db.transaction(async (tx) => {
-      await holdBlobExclusive(tx, digestValue);
-      if (await blobRowOrMarkerExists(tx, digestValue)) return false;
-      await run.storage.move(key, target);
-      return true;
-    });
-    if (!moved) return;
+    // As GC deletes: a push committing these bytes meanwhile keeps them.
+    if (!(await actOnUnclaimedBlob(run.db, digestValue, () => run.storage.move(key, target)))) return;
     problem.detail += `; moved to ${target}`;
     problem.repaired = true;
   }

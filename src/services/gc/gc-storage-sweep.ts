@@ -1,15 +1,10 @@
-import { holdBlobExclusive } from '../../metadata/blob-guard.js';
-import {
-  blobRowOrMarkerExists,
-  countStaleUploadSessions,
-  digestsClaimed,
-  uploadSessionExists,
-} from '../../metadata/gc-queries.js';
+import { countStaleUploadSessions, digestsClaimed, uploadSessionExists } from '../../metadata/gc-queries.js';
 import { listUploadSessionIds } from '../../metadata/uploads-table.js';
 import { BLOBS_PREFIX, UPLOADS_PREFIX, digestFromBlobKey, uploadPrefix } from '../../storage/paths.js';
 import { purgeUploadsIdleSince } from '../registry/upload-janitor.js';
 import { forEachParallel, GC_PAGE, type GcRun } from './gc-context.js';
 import { formatBytes } from './gc-summary.js';
+import { actOnUnclaimedBlob } from './unclaimed-blob.js';
 
 // Step 4: what storage holds that no row names. Blob objects without a blob row or a marker
 // (left by a crash between writing bytes and committing their row) and older than the cutoff are
@@ -46,13 +41,7 @@ async function deleteOrphans(
   const done = { count: 0, bytes: 0 };
   if (run.params.dryRun) return { count: orphans.length, bytes: orphans.reduce((s, o) => s + o.size, 0) };
   await forEachParallel(orphans, run.params.workers, run.signal, async (orphan) => {
-    const deleted = await db.transaction(async (tx) => {
-      await holdBlobExclusive(tx, orphan.digest);
-      if (await blobRowOrMarkerExists(tx, orphan.digest)) return false;
-      await storage.delete(orphan.key);
-      return true;
-    });
-    if (deleted) {
+    if (await actOnUnclaimedBlob(db, orphan.digest, () => storage.delete(orphan.key))) {
       done.count++;
       done.bytes += orphan.size;
     }

@@ -11,3 +11,4 @@ export {
 } from './gc-parameters.js';
 export { runGc, type GcRunOptions } from './gc-run.js';
 export { describeSummary, formatBytes, type GcSummary } from './gc-summary.js';
+export { actOnUnclaimedBlob } from './unclaimed-blob.js';
