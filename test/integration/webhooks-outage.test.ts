@@ -116,6 +116,13 @@ describe('webhook delivery across a receiver outage', () => {
       expect(new Set(receiver.received.map((r) => r.headers['x-wharf-event-id'])).size).toBe(
         TAGS.length * REPOS.length,
       );
+      // A task is marked Success after the receiver answered: wait for the marks, not only the bodies.
+      await waitFor(
+        'every task marked Success',
+        async () => (await tasksOf()).every((t) => t.status === 'Success'),
+        30_000,
+        250,
+      );
       const after = await tasksOf();
       expect(after.every((t) => t.status === 'Success')).toBe(true);
     },
